@@ -1,0 +1,404 @@
+// Package check runs the pipeline behind `polc check`: load the repository, render the selected
+// modules, run the rules, apply severities and exceptions, and sort the findings.
+package check
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"polc.dev/polc/internal/graph"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// MetadataRule is the rule ID reported for module.yaml files that do not load.
+const MetadataRule = "module/metadata"
+
+// RenderRule is the rule ID reported for modules that do not render.
+const RenderRule = "module/render"
+
+// Options say what to check.
+type Options struct {
+	// Root is the repository root.
+	Root string
+	// Modules selects modules by name; empty means all.
+	Modules []string
+	// Rules is the rule registry.
+	Rules []rule.Rule
+	// Now decides whether exceptions have expired; zero means the current time.
+	Now time.Time
+}
+
+// Summary counts what a run saw and found.
+type Summary struct {
+	Modules  int `json:"modules"`
+	Objects  int `json:"objects"`
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	Excepted int `json:"excepted"`
+	// HelmReleases counts HelmReleases, whose rendered workloads only in-cluster policies see.
+	HelmReleases int `json:"helmReleases"`
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Repo     *rule.Repo
+	Findings []rule.Finding
+	Summary  Summary
+}
+
+// ConfigError is a problem with polc.yaml, the command line or the repository layout: polc could
+// not do its job (exit code 2).
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+// Load reads the configuration and every module's metadata and builds the graph. Modules whose
+// metadata does not load are reported as module/metadata findings and left out.
+func Load(root string, rules []rule.Rule) (*rule.Repo, []rule.Finding, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, nil, &ConfigError{err}
+	}
+	cfg, err := module.LoadConfig(abs)
+	if err != nil {
+		return nil, nil, &ConfigError{err}
+	}
+	if err := validateRuleConfig(cfg, rules); err != nil {
+		return nil, nil, &ConfigError{err}
+	}
+	cands, err := module.Discover(abs, cfg)
+	if err != nil {
+		return nil, nil, &ConfigError{err}
+	}
+	repo := &rule.Repo{Root: abs, Config: cfg, ByName: map[string]*module.Module{},
+		Objects: map[string][]*manifest.Object{}, Rendered: map[string]bool{}, NamespaceOwners: map[string][]*module.Module{}}
+	var findings []rule.Finding
+	for _, c := range cands {
+		if c.Err != nil {
+			findings = append(findings, metadataFindings(c)...)
+			continue
+		}
+		repo.Modules = append(repo.Modules, c.Module)
+	}
+	sort.SliceStable(repo.Modules, func(i, j int) bool { return repo.Modules[i].Name() < repo.Modules[j].Name() })
+	var nodes []graph.Node
+	var edges []graph.Edge
+	for _, m := range repo.Modules {
+		if _, dup := repo.ByName[m.Name()]; dup {
+			continue // module/name reports it
+		}
+		repo.ByName[m.Name()] = m
+		nodes = append(nodes, graph.Node{Name: m.Name(), Type: string(m.Spec.Type), Tier: string(m.Spec.Tier)})
+		for _, d := range m.Spec.DependsOn {
+			edges = append(edges, graph.Edge{From: m.Name(), To: d, Kind: graph.Hard})
+		}
+		for _, d := range m.Spec.SoftDependsOn {
+			edges = append(edges, graph.Edge{From: m.Name(), To: d, Kind: graph.Soft})
+		}
+		for _, ns := range m.Spec.Namespaces {
+			repo.NamespaceOwners[ns.Name] = append(repo.NamespaceOwners[ns.Name], m)
+		}
+	}
+	repo.Graph = graph.New(nodes, edges)
+	return repo, findings, nil
+}
+
+// metadataFindings turns a module.yaml load error into findings, one per problem.
+func metadataFindings(c module.Candidate) []rule.Finding {
+	const hint = "Fix module.yaml so that it matches the schema in schemas/module.schema.json."
+	mk := func(pos module.Pos, msg string) rule.Finding {
+		return rule.Finding{Rule: MetadataRule, Severity: rule.Error, Module: filepath.Base(c.Dir), Pos: pos, Message: msg, Hint: hint}
+	}
+	if de, ok := c.Err.(*module.DecodeError); ok {
+		out := make([]rule.Finding, 0, len(de.Errors))
+		for _, fe := range de.Errors {
+			out = append(out, mk(fe.Pos, fe.Message))
+		}
+		return out
+	}
+	return []rule.Finding{mk(module.Pos{File: c.Dir + "/" + module.MetadataFile}, c.Err.Error())}
+}
+
+// validateRuleConfig rejects severity overrides for rules that do not exist.
+func validateRuleConfig(cfg *module.Config, rules []rule.Rule) error {
+	known := map[string]bool{}
+	var ids []string
+	for _, r := range rules {
+		known[r.ID] = true
+		ids = append(ids, r.ID)
+	}
+	for _, id := range sortedKeys(cfg.Spec.Rules) {
+		if !known[id] {
+			return fmt.Errorf("%s: spec.rules: unknown rule %q; see `polc rules` for the %d rules", cfg.Pos("spec.rules."+id), id, len(ids))
+		}
+	}
+	return nil
+}
+
+// Run checks the repository.
+func Run(opts Options) (*Result, error) {
+	repo, findings, err := Load(opts.Root, opts.Rules)
+	if err != nil {
+		return nil, err
+	}
+	if err := Select(repo, opts.Modules); err != nil {
+		return nil, err
+	}
+	findings = append(findings, Render(repo)...)
+	findings = append(findings, runRules(repo, opts.Rules)...)
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	findings = applyExceptions(repo, findings, now)
+	findings = applySeverities(repo.Config, opts.Rules, findings)
+	Sort(findings)
+	return &Result{Repo: repo, Findings: findings, Summary: summarize(repo, findings)}, nil
+}
+
+// Select restricts the run to the named modules; unknown names are a usage error.
+func Select(repo *rule.Repo, names []string) error {
+	if len(names) == 0 {
+		return nil
+	}
+	repo.Selected = map[string]bool{}
+	for _, n := range names {
+		if repo.ByName[n] == nil {
+			return &ConfigError{fmt.Errorf("unknown module %q; known modules: %s", n, strings.Join(moduleNames(repo), ", "))}
+		}
+		repo.Selected[n] = true
+	}
+	return nil
+}
+
+func moduleNames(repo *rule.Repo) []string {
+	var out []string
+	for _, m := range repo.Modules {
+		out = append(out, m.Name())
+	}
+	return out
+}
+
+// selected returns the modules this run reports on, in name order.
+func selected(repo *rule.Repo) []*module.Module {
+	var out []*module.Module
+	for _, m := range repo.Modules {
+		if repo.ByName[m.Name()] != m {
+			continue // a duplicate name
+		}
+		if repo.Selected == nil || repo.Selected[m.Name()] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// parallel runs fn for each selected module on GOMAXPROCS workers and collects the findings.
+func parallel(repo *rule.Repo, fn func(m *module.Module) []rule.Finding) []rule.Finding {
+	mods := selected(repo)
+	jobs := make(chan *module.Module)
+	var mu sync.Mutex
+	var out []rule.Finding
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(len(mods), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range jobs {
+				f := fn(m)
+				mu.Lock()
+				out = append(out, f...)
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, m := range mods {
+		jobs <- m
+	}
+	close(jobs)
+	wg.Wait()
+	return out
+}
+
+// Render renders every selected non-component module in parallel into repo.Objects and returns a
+// module/render finding for each module that fails.
+func Render(repo *rule.Repo) []rule.Finding {
+	r := &manifest.Renderer{Root: repo.Root, Vars: repo.Config.Spec.Substitute, Sources: manifest.NewSources(repo.Root)}
+	var mu sync.Mutex
+	return parallel(repo, func(m *module.Module) []rule.Finding {
+		if m.Spec.Type == module.Component || !repo.Exists(m.Dir+"/kustomization.yaml") {
+			return nil
+		}
+		objs, err := r.Render(m.Dir, m.Name())
+		mu.Lock()
+		repo.Objects[m.Name()] = objs
+		repo.Rendered[m.Name()] = err == nil
+		mu.Unlock()
+		if err == nil {
+			return nil
+		}
+		pos := module.Pos{File: m.Dir + "/kustomization.yaml"}
+		if re, ok := err.(*manifest.RenderError); ok {
+			pos = re.Pos
+		}
+		return []rule.Finding{{Rule: RenderRule, Severity: rule.Error, Module: m.Name(), Pos: pos,
+			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."}}
+	})
+}
+
+// runRules runs repository rules once, and module and resource rules per selected module.
+func runRules(repo *rule.Repo, rules []rule.Rule) []rule.Finding {
+	var out []rule.Finding
+	for i := range rules {
+		if rules[i].CheckRepo != nil {
+			out = append(out, rules[i].CheckRepo(repo)...)
+		}
+	}
+	return append(out, parallel(repo, func(m *module.Module) []rule.Finding {
+		var out []rule.Finding
+		for i := range rules {
+			if rules[i].CheckModule != nil {
+				out = append(out, rules[i].CheckModule(repo, m)...)
+			}
+		}
+		for _, o := range repo.Objects[m.Name()] {
+			out = append(out, CheckObject(repo, m, o, rules)...)
+		}
+		return out
+	})...)
+}
+
+// CheckObject runs the resource rules on one object.
+func CheckObject(repo *rule.Repo, m *module.Module, o *manifest.Object, rules []rule.Rule) []rule.Finding {
+	var out []rule.Finding
+	for i := range rules {
+		ru := &rules[i]
+		if ru.CheckObject == nil || len(ru.Kinds) > 0 && !contains(ru.Kinds, o.Ref.Kind) {
+			continue
+		}
+		for _, v := range ru.CheckObject(repo, m, o) {
+			ref := o.Ref
+			out = append(out, rule.Finding{Rule: ru.ID, Severity: ru.Severity, Module: m.Name(), Pos: o.FieldPos(v.Field),
+				Object: &ref, Field: v.Field, Message: v.Message, Hint: ru.Remediation})
+		}
+	}
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// applySeverities applies polc.yaml severity overrides and drops findings of rules that are off.
+func applySeverities(cfg *module.Config, rules []rule.Rule, findings []rule.Finding) []rule.Finding {
+	out := findings[:0]
+	for _, f := range findings {
+		if rc, ok := cfg.Spec.Rules[f.Rule]; ok {
+			if rc.Severity == "off" {
+				continue
+			}
+			f.Severity = rule.Severity(rc.Severity)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// Matches reports whether an exception's resources select the object.
+func Matches(ex module.Exception, ref rule.ObjectRef) bool {
+	for _, r := range ex.Resources {
+		if r.Kind == ref.Kind && r.Name == ref.Name && (r.Namespace == "" || r.Namespace == ref.Namespace) {
+			return true
+		}
+	}
+	return false
+}
+
+// Expired reports whether an exception is past its expiry date (it applies through that day).
+func Expired(ex module.Exception, now time.Time) bool {
+	t, ok := ex.ExpiresAt()
+	return ok && now.After(t.AddDate(0, 0, 1))
+}
+
+// applyExceptions marks findings on objects that a live exception of their module covers.
+func applyExceptions(repo *rule.Repo, findings []rule.Finding, now time.Time) []rule.Finding {
+	for i := range findings {
+		f := &findings[i]
+		m := repo.ByName[f.Module]
+		if f.Object == nil || m == nil {
+			continue
+		}
+		for _, ex := range m.Spec.Exceptions {
+			if ex.Rule == f.Rule && Matches(ex, *f.Object) && !Expired(ex, now) && ex.Reason != "" {
+				f.Excepted, f.Reason = true, ex.Reason
+				break
+			}
+		}
+	}
+	return findings
+}
+
+// Sort orders findings by file, line, column, rule, then message, so output never depends on
+// scheduling.
+func Sort(findings []rule.Finding) {
+	sort.SliceStable(findings, func(i, j int) bool {
+		a, b := findings[i], findings[j]
+		switch {
+		case a.Pos.File != b.Pos.File:
+			return a.Pos.File < b.Pos.File
+		case a.Pos.Line != b.Pos.Line:
+			return a.Pos.Line < b.Pos.Line
+		case a.Pos.Column != b.Pos.Column:
+			return a.Pos.Column < b.Pos.Column
+		case a.Rule != b.Rule:
+			return a.Rule < b.Rule
+		}
+		return a.Message < b.Message
+	})
+}
+
+// summarize counts modules, objects and findings by severity.
+func summarize(repo *rule.Repo, findings []rule.Finding) Summary {
+	s := Summary{Modules: len(selected(repo))}
+	for _, objs := range repo.Objects {
+		s.Objects += len(objs)
+		for _, o := range objs {
+			if o.Ref.Kind == "HelmRelease" {
+				s.HelmReleases++
+			}
+		}
+	}
+	for _, f := range findings {
+		switch {
+		case f.Excepted:
+			s.Excepted++
+		case f.Severity == rule.Error:
+			s.Errors++
+		case f.Severity == rule.Warning:
+			s.Warnings++
+		}
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/report"
+	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/rules"
+)
+
+const checkLong = `Render every module (or the named ones) and check it against polc's rules.
+
+Findings print as path:line:col: severity rule-id: message [module], with a fix hint.
+Exit codes: 0 no findings at or above the fail level, 1 findings that fail, 2 usage or
+configuration error.
+
+Examples:
+  polc check                                  # the repository in the current directory
+  polc check --repo ../platform media         # one module of another repository
+  polc check --format sarif=polc.sarif --format junit=polc.xml --format text
+  polc check --fail-on warning`
+
+// checkOptions are the flags of polc check.
+type checkOptions struct {
+	repo    string
+	formats []string
+	failOn  string
+}
+
+func newCheckCmd() *cobra.Command {
+	o := checkOptions{}
+	cmd := &cobra.Command{
+		Use:   "check [MODULE]...",
+		Short: "Check modules offline",
+		Long:  checkLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			outs, err := o.outputs(cmd.OutOrStdout())
+			if err != nil {
+				return err
+			}
+			res, err := check.Run(check.Options{Root: o.repo, Modules: args, Rules: rules.All()})
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			if err := writeReports(outs, res); err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			return failure(res.Findings, rule.Severity(o.failOn))
+		},
+	}
+	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
+	cmd.Flags().StringArrayVar(&o.formats, "format", []string{"text"}, "report format, or FORMAT=FILE to write a file; repeatable: "+strings.Join(report.Formats(), ", "))
+	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error or warning")
+	return cmd
+}
+
+// output is one requested report: a format and where it goes ("" = stdout).
+type output struct {
+	format, file string
+	w            io.Writer
+}
+
+// outputs validates --format and --fail-on before any work is done.
+func (o *checkOptions) outputs(stdout io.Writer) ([]output, error) {
+	if o.failOn != "error" && o.failOn != "warning" {
+		return nil, usageError("invalid --fail-on %q; valid values: error, warning", o.failOn)
+	}
+	var outs []output
+	for _, f := range o.formats {
+		format, file, _ := strings.Cut(f, "=")
+		if _, err := report.New(io.Discard, format, report.Options{}); err != nil {
+			return nil, usageError("--format: %v", err)
+		}
+		outs = append(outs, output{format: format, file: file, w: stdout})
+	}
+	return outs, nil
+}
+
+// writeReports writes every requested report.
+func writeReports(outs []output, res *check.Result) error {
+	for _, out := range outs {
+		w := out.w
+		if out.file != "" {
+			f, err := os.Create(out.file)
+			if err != nil {
+				return fmt.Errorf("write report: %w", err)
+			}
+			defer f.Close()
+			w = f
+		}
+		fm, err := report.New(w, out.format, report.Options{Rules: rules.All(), Version: Version})
+		if err != nil {
+			return err
+		}
+		if err := report.Write(fm, res.Findings, res.Summary); err != nil {
+			return fmt.Errorf("write %s report: %w", out.format, err)
+		}
+	}
+	return nil
+}
+
+// failure returns exit code 1 when a finding that is not excepted reaches the fail level.
+func failure(findings []rule.Finding, failOn rule.Severity) error {
+	for _, f := range findings {
+		if !f.Excepted && f.Severity.Rank() >= failOn.Rank() {
+			return &ExitError{Code: 1}
+		}
+	}
+	return nil
+}

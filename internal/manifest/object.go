@@ -1,0 +1,117 @@
+package manifest
+
+import (
+	"strconv"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ObjectRef identifies a Kubernetes object.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// String renders the reference as Kind/namespace/name.
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + "/" + r.Name
+	}
+	return r.Kind + "/" + r.Namespace + "/" + r.Name
+}
+
+// Group returns the API group of the reference ("" for the core group).
+func (r ObjectRef) Group() string {
+	g, _, found := strings.Cut(r.APIVersion, "/")
+	if !found {
+		return ""
+	}
+	return g
+}
+
+// Object is one rendered object of a module, as polc checks it.
+type Object struct {
+	// Node is the rendered object after substitution, without kustomize's internal annotations.
+	Node *yaml.RNode
+	// Module is the name of the module that renders it.
+	Module string
+	// Ref identifies the object.
+	Ref ObjectRef
+	// Pos is where the object is written; Line is 0 when the source document is unknown.
+	Pos Pos
+	// Source is the object's source document, for field positions; nil when unknown.
+	Source *yaml.RNode
+}
+
+// RefOf reads the identity of an object node.
+func RefOf(n *yaml.RNode) ObjectRef {
+	return ObjectRef{APIVersion: n.GetApiVersion(), Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()}
+}
+
+// FieldPos returns the position of a field path (spec.template.spec.containers[0].image) in the
+// object's source document, or of the nearest parent that is written there, or of the object.
+func (o *Object) FieldPos(path string) Pos {
+	if o.Source == nil || path == "" {
+		return o.Pos
+	}
+	best := o.Source.YNode()
+	n := best
+	for _, part := range splitPath(path) {
+		n = child(n, part)
+		if n == nil {
+			break
+		}
+		best = n
+	}
+	return Pos{File: o.Pos.File, Line: best.Line, Column: best.Column}
+}
+
+// splitPath splits a.b[0].c into a, b, [0], c.
+func splitPath(p string) []string {
+	var parts []string
+	for _, seg := range strings.Split(p, ".") {
+		for seg != "" {
+			i := strings.IndexByte(seg, '[')
+			if i < 0 {
+				parts = append(parts, seg)
+				break
+			}
+			if i > 0 {
+				parts = append(parts, seg[:i])
+			}
+			j := strings.IndexByte(seg, ']')
+			if j < i {
+				break
+			}
+			parts = append(parts, seg[i:j+1])
+			seg = seg[j+1:]
+		}
+	}
+	return parts
+}
+
+// child returns the value node for a mapping key or a [i] sequence index.
+func child(n *yaml.Node, part string) *yaml.Node {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if strings.HasPrefix(part, "[") {
+		i, err := strconv.Atoi(part[1 : len(part)-1])
+		if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+			return nil
+		}
+		return n.Content[i]
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == part {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}

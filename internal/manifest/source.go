@@ -1,0 +1,123 @@
+// Package manifest reads a module's manifests: source documents with their positions, and the
+// objects that kustomize renders from them after Flux variable substitution.
+package manifest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"polc.dev/polc/internal/module"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Pos is a position in a repository file.
+type Pos = module.Pos
+
+// maxAliasExpansion caps the number of nodes a document may expand to through YAML aliases, which
+// stops alias bombs (billion laughs) before kustomize expands them.
+const maxAliasExpansion = 100_000
+
+// Doc is one YAML document of a source file.
+type Doc struct {
+	// Node is the document's top node.
+	Node *yaml.RNode
+	// Pos is where the document's top node starts, in absolute file lines.
+	Pos Pos
+}
+
+// File is a parsed source file.
+type File struct {
+	Docs []Doc
+	// Err is set when the file cannot be read or parsed; it names the file and line.
+	Err error
+}
+
+// Sources parses repository files once per run and shares them between modules (components
+// are read by every module that includes them). It is safe for concurrent use.
+type Sources struct {
+	root  string
+	mu    sync.Mutex
+	files map[string]*sourceEntry
+}
+
+type sourceEntry struct {
+	once sync.Once
+	file *File
+}
+
+// NewSources returns a cache over the repository at root.
+func NewSources(root string) *Sources {
+	return &Sources{root: root, files: map[string]*sourceEntry{}}
+}
+
+// Get returns the parsed file at rel (slash-separated, relative to the repository root).
+func (s *Sources) Get(rel string) *File {
+	s.mu.Lock()
+	e, ok := s.files[rel]
+	if !ok {
+		e = &sourceEntry{}
+		s.files[rel] = e
+	}
+	s.mu.Unlock()
+	e.once.Do(func() {
+		data, err := module.ReadFile(s.root, rel)
+		if err != nil {
+			e.file = &File{Err: err}
+			return
+		}
+		e.file = ParseFile(rel, data)
+	})
+	return e.file
+}
+
+// ParseFile parses a multi-document YAML stream. Node lines are absolute in the file because one
+// decoder reads the whole stream. Empty documents are skipped.
+func ParseFile(rel string, data []byte) *File {
+	f := &File{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return f
+		}
+		if err != nil {
+			f.Err = module.YAMLError(rel, err)
+			return f
+		}
+		if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
+			continue
+		}
+		top := doc.Content[0]
+		if n := expansion(top, map[*yaml.Node]int{}); n > maxAliasExpansion {
+			f.Err = &module.FieldError{Pos: Pos{File: rel, Line: top.Line, Column: top.Column},
+				Message: fmt.Sprintf("YAML aliases expand this document to more than %d nodes (alias bomb?)", maxAliasExpansion)}
+			return f
+		}
+		f.Docs = append(f.Docs, Doc{Node: yaml.NewRNode(top), Pos: Pos{File: rel, Line: top.Line, Column: top.Column}})
+	}
+}
+
+// expansion counts the nodes n expands to when aliases are resolved, memoised per node so that
+// counting itself stays linear.
+func expansion(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	memo[n] = maxAliasExpansion + 1 // a cycle counts as too large
+	total := 1
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		total += expansion(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		total += expansion(c, memo)
+		if total > maxAliasExpansion {
+			break
+		}
+	}
+	memo[n] = total
+	return total
+}

@@ -1,0 +1,251 @@
+package module
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// MaxFileSize caps every file polc reads, so a huge or endless file cannot exhaust memory.
+const MaxFileSize = 4 << 20
+
+// ConfigFile is the repository configuration file name.
+const ConfigFile = "polc.yaml"
+
+// MetadataFile is the module metadata file name.
+const MetadataFile = "module.yaml"
+
+// ReadFile reads rel (slash-separated, relative to root) and refuses paths or symlinks that leave
+// root, non-regular files and files over MaxFileSize. Errors name the relative path.
+func ReadFile(root, rel string) ([]byte, error) {
+	abs, err := Resolve(root, rel)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(abs)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file", rel)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+	}
+	if len(data) > MaxFileSize {
+		return nil, fmt.Errorf("read %s: file is larger than the %d MiB limit", rel, MaxFileSize>>20)
+	}
+	return data, nil
+}
+
+// Resolve returns the absolute path of rel under root after following symlinks, or an error when
+// the path leaves root.
+func Resolve(root, rel string) (string, error) {
+	clean := path.Clean(filepath.ToSlash(rel))
+	if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", fmt.Errorf("%s: path leaves the repository", rel)
+	}
+	abs := filepath.Join(root, filepath.FromSlash(clean))
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", fmt.Errorf("resolve repository root: %w", err)
+	}
+	if real != realRoot && !strings.HasPrefix(real, realRoot+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s: symlink points outside the repository (not followed)", rel)
+	}
+	return real, nil
+}
+
+// unwrapPath drops the absolute path from *fs.PathError so messages stay repository-relative.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// parseDocument parses a single-document YAML file into its top node. It refuses empty files and
+// multiple documents.
+func parseDocument(file string, data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: 1, Column: 1}, Message: "file is empty"}}}
+		}
+		return nil, &DecodeError{Errors: []*FieldError{YAMLError(file, err)}}
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: extra.Line, Column: extra.Column}, Message: "expected one YAML document, found more"}}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: 1, Column: 1}, Message: "file is empty"}}}
+	}
+	return doc.Content[0], nil
+}
+
+// decodeFile strictly decodes data into v and returns the recorded field positions.
+func decodeFile(file string, data []byte, v any, kind string) (map[string]Pos, error) {
+	n, err := parseDocument(file, data)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{file: file, positions: map[string]Pos{}}
+	d.decode(n, reflect.ValueOf(v).Elem(), "")
+	rv := reflect.ValueOf(v).Elem()
+	if av := rv.FieldByName("APIVersion").String(); av != "" && av != APIVersion {
+		d.fail(n, "apiVersion: invalid value %q; allowed values: %s", av, APIVersion)
+	}
+	if k := rv.FieldByName("Kind").String(); k != "" && k != kind {
+		d.fail(n, "kind: invalid value %q; allowed values: %s", k, kind)
+	}
+	if len(d.errs) > 0 {
+		sort.SliceStable(d.errs, func(i, j int) bool {
+			a, b := d.errs[i].Pos, d.errs[j].Pos
+			return a.Line < b.Line || a.Line == b.Line && a.Column < b.Column
+		})
+		return nil, &DecodeError{Errors: d.errs}
+	}
+	return d.positions, nil
+}
+
+// ParseModule strictly decodes a module.yaml. file is used in positions.
+func ParseModule(file string, data []byte) (*Module, error) {
+	m := &Module{}
+	pos, err := decodeFile(file, data, m, "Module")
+	if err != nil {
+		return nil, err
+	}
+	m.positions = pos
+	m.File = file
+	m.Dir = path.Dir(file)
+	return m, nil
+}
+
+// ParseConfig strictly decodes a polc.yaml, filling unset fields with the defaults.
+func ParseConfig(file string, data []byte) (*Config, error) {
+	c := &Config{}
+	pos, err := decodeFile(file, data, c, "Config")
+	if err != nil {
+		return nil, err
+	}
+	def := DefaultConfig()
+	s := &c.Spec
+	setDefault(&s.ModulesDir, def.Spec.ModulesDir)
+	setDefault(&s.PoliciesDir, def.Spec.PoliciesDir)
+	setDefault(&s.Domain, def.Spec.Domain)
+	setDefault(&s.Kyverno.Target, def.Spec.Kyverno.Target)
+	setDefault(&s.Kyverno.Action, def.Spec.Kyverno.Action)
+	if s.FluxPrefixes == nil {
+		s.FluxPrefixes = def.Spec.FluxPrefixes
+	}
+	if s.Substitute == nil {
+		s.Substitute = map[string]string{}
+	}
+	if s.Rules == nil {
+		s.Rules = map[string]RuleConfig{}
+	}
+	c.positions = pos
+	c.File = file
+	for _, f := range []struct{ name, dir string }{{"modulesDir", s.ModulesDir}, {"policiesDir", s.PoliciesDir}} {
+		clean := path.Clean(f.dir)
+		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			p := c.Pos("spec." + f.name)
+			return nil, &DecodeError{Errors: []*FieldError{{Pos: p, Message: fmt.Sprintf("spec.%s: %q leaves the repository", f.name, f.dir)}}}
+		}
+	}
+	return c, nil
+}
+
+func setDefault[T ~string](v *T, def T) {
+	if *v == "" {
+		*v = def
+	}
+}
+
+// LoadConfig reads polc.yaml from the repository root; without one, the defaults apply.
+func LoadConfig(root string) (*Config, error) {
+	if _, err := os.Lstat(filepath.Join(root, ConfigFile)); errors.Is(err, fs.ErrNotExist) {
+		return DefaultConfig(), nil
+	}
+	data, err := ReadFile(root, ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(ConfigFile, data)
+}
+
+// Candidate is a directory holding a module.yaml, with the module or the error that loading it gave.
+type Candidate struct {
+	// Dir is the module directory relative to the repository root.
+	Dir string
+	// Module is nil when Err is set.
+	Module *Module
+	Err    error
+}
+
+// Discover finds every directory under the modules directory that holds a module.yaml, sorted by
+// path, and loads each. Walk errors (an unreadable directory) are returned; metadata errors are
+// recorded per candidate.
+func Discover(root string, cfg *Config) ([]Candidate, error) {
+	dir := filepath.Join(root, filepath.FromSlash(cfg.Spec.ModulesDir))
+	st, err := os.Stat(dir)
+	if err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("modules directory %q not found in %s", cfg.Spec.ModulesDir, root)
+	}
+	var out []Candidate
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+		}
+		if d.IsDir() || d.Name() != MetadataFile {
+			return nil
+		}
+		c := Candidate{Dir: path.Dir(rel)}
+		data, err := ReadFile(root, rel)
+		if err == nil {
+			c.Module, err = ParseModule(rel, data)
+		}
+		c.Err = err
+		out = append(out, c)
+		return nil
+	})
+	return out, err
+}
+
+// YAMLError turns a YAML parser error ("yaml: line 3: ...") into a FieldError at that line.
+func YAMLError(file string, err error) *FieldError {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if strings.HasPrefix(msg, "line ") {
+		fmt.Sscanf(msg[5:], "%d", &line)
+		if i := strings.Index(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+	}
+	return &FieldError{Pos: Pos{File: file, Line: line, Column: 1}, Message: "invalid YAML: " + msg}
+}

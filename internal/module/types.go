@@ -1,0 +1,303 @@
+// Package module holds the module metadata (module.yaml) and repository config (polc.yaml) of a
+// module repository, and loads them strictly.
+package module
+
+import "time"
+
+// APIVersion is the apiVersion of module.yaml and polc.yaml.
+const APIVersion = "polc.dev/v1alpha1"
+
+// Type is a module's type.
+type Type string
+
+// Module types.
+const (
+	Infrastructure Type = "infrastructure"
+	Application    Type = "application"
+	Component      Type = "component"
+)
+
+// Allowed lists the valid types.
+func (Type) Allowed() []string { return []string{"infrastructure", "application", "component"} }
+
+// Tier splits an infrastructure area into core and extra modules.
+type Tier string
+
+// Tiers.
+const (
+	Core  Tier = "core"
+	Extra Tier = "extra"
+)
+
+// Allowed lists the valid tiers.
+func (Tier) Allowed() []string { return []string{"core", "extra"} }
+
+// Level is a Pod Security Standards level.
+type Level string
+
+// Pod Security levels.
+const (
+	Restricted Level = "restricted"
+	Baseline   Level = "baseline"
+	Privileged Level = "privileged"
+)
+
+// Allowed lists the valid levels.
+func (Level) Allowed() []string { return []string{"restricted", "baseline", "privileged"} }
+
+// Rank orders levels from strictest (0) to loosest (2).
+func (l Level) Rank() int {
+	switch l {
+	case Baseline:
+		return 1
+	case Privileged:
+		return 2
+	}
+	return 0
+}
+
+// Module is one module.yaml plus where it was found.
+type Module struct {
+	APIVersion string     `yaml:"apiVersion,required"`
+	Kind       string     `yaml:"kind,required"`
+	Metadata   Metadata   `yaml:"metadata,required"`
+	Spec       ModuleSpec `yaml:"spec,required"`
+
+	// Dir is the module directory relative to the repository root, slash-separated.
+	Dir string `yaml:"-"`
+	// File is the module.yaml path relative to the repository root.
+	File string `yaml:"-"`
+	// positions maps field paths (spec.dependsOn[0]) to where they are written.
+	positions map[string]Pos
+}
+
+// Name is the module's name.
+func (m *Module) Name() string { return m.Metadata.Name }
+
+// Pos returns the position of a field path in module.yaml, falling back to the nearest parent
+// that was written, then to the file itself.
+func (m *Module) Pos(path string) Pos {
+	for p := path; p != ""; {
+		if pos, ok := m.positions[p]; ok {
+			return pos
+		}
+		i := lastSep(p)
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	if pos, ok := m.positions[""]; ok {
+		return pos
+	}
+	return Pos{File: m.File, Line: 1, Column: 1}
+}
+
+func lastSep(p string) int {
+	for i := len(p) - 1; i >= 0; i-- {
+		if p[i] == '.' || p[i] == '[' {
+			return i
+		}
+	}
+	return -1
+}
+
+// Metadata names the module.
+type Metadata struct {
+	// Name equals the directory name; a DNS-1123 label.
+	Name string `yaml:"name,required"`
+}
+
+// ModuleSpec is what a module declares about itself.
+type ModuleSpec struct {
+	Type        Type   `yaml:"type,required"`
+	Tier        Tier   `yaml:"tier"`
+	Version     string `yaml:"version,required"`
+	Description string `yaml:"description"`
+	// Owner is carried into findings, reports and policy annotations.
+	Owner         string      `yaml:"owner"`
+	Namespaces    []Namespace `yaml:"namespaces"`
+	DependsOn     []string    `yaml:"dependsOn"`
+	SoftDependsOn []string    `yaml:"softDependsOn"`
+	Provides      Provides    `yaml:"provides"`
+	Exceptions    []Exception `yaml:"exceptions"`
+}
+
+// Namespace is a namespace the module creates and owns.
+type Namespace struct {
+	Name string `yaml:"name,required"`
+	// PodSecurity is the level its workloads must meet; restricted when empty.
+	PodSecurity Level `yaml:"podSecurity"`
+	// Reason is required when the level is not restricted.
+	Reason string `yaml:"reason"`
+}
+
+// Level returns the declared level, restricted by default.
+func (n Namespace) Level() Level {
+	if n.PodSecurity == "" {
+		return Restricted
+	}
+	return n.PodSecurity
+}
+
+// Provides lists what a module installs for others.
+type Provides struct {
+	// APIs are API groups (longhorn.io) whose CRDs the module installs.
+	APIs []string `yaml:"apis"`
+}
+
+// Exception excuses named objects from one rule, with a reason.
+type Exception struct {
+	Rule      string        `yaml:"rule,required"`
+	Resources []ResourceRef `yaml:"resources,required"`
+	Reason    string        `yaml:"reason"`
+	// Expires is an optional date (YYYY-MM-DD); the exception no longer applies after it.
+	Expires string `yaml:"expires"`
+}
+
+// ExpiresAt parses Expires; ok is false when it is empty or malformed.
+func (e Exception) ExpiresAt() (t time.Time, ok bool) {
+	t, err := time.Parse(time.DateOnly, e.Expires)
+	return t, err == nil
+}
+
+// ResourceRef selects objects by kind and name, and optionally namespace.
+type ResourceRef struct {
+	Kind      string `yaml:"kind,required"`
+	Name      string `yaml:"name,required"`
+	Namespace string `yaml:"namespace"`
+}
+
+// Config is polc.yaml, the repository configuration.
+type Config struct {
+	APIVersion string     `yaml:"apiVersion,required"`
+	Kind       string     `yaml:"kind,required"`
+	Spec       ConfigSpec `yaml:"spec"`
+
+	// File is where the config was read from, relative to the repository root; empty for defaults.
+	File string `yaml:"-"`
+	// positions maps field paths to where they are written.
+	positions map[string]Pos
+}
+
+// ConfigSpec holds the repository settings; zero values take the defaults of DefaultConfig.
+type ConfigSpec struct {
+	ModulesDir  string `yaml:"modulesDir"`
+	PoliciesDir string `yaml:"policiesDir"`
+	// Domain prefixes polc's labels and annotations: <domain>/module.
+	Domain string `yaml:"domain"`
+	// FluxPrefixes maps a module type to the prefix of its Flux Kustomization name.
+	FluxPrefixes map[Type]string `yaml:"fluxPrefixes"`
+	// Substitute holds the values for Flux ${var} substitution when rendering.
+	Substitute map[string]string `yaml:"substitute"`
+	Kyverno    KyvernoConfig     `yaml:"kyverno"`
+	// Rules overrides rule severities by rule ID.
+	Rules map[string]RuleConfig `yaml:"rules"`
+}
+
+// KyvernoConfig chooses how policies are compiled.
+type KyvernoConfig struct {
+	Target Target `yaml:"target"`
+	Action Action `yaml:"action"`
+	// TierActions overrides Action per tier: core, extra, or application.
+	TierActions map[TierKey]Action `yaml:"tierActions"`
+}
+
+// Target is the kind of Kyverno policy polc compiles.
+type Target string
+
+// Targets.
+const (
+	ClusterPolicy    Target = "ClusterPolicy"
+	ValidatingPolicy Target = "ValidatingPolicy"
+)
+
+// Allowed lists the valid targets.
+func (Target) Allowed() []string { return []string{"ClusterPolicy", "ValidatingPolicy"} }
+
+// Action is a policy's validation failure action.
+type Action string
+
+// Actions.
+const (
+	Enforce Action = "Enforce"
+	Audit   Action = "Audit"
+)
+
+// Allowed lists the valid actions.
+func (Action) Allowed() []string { return []string{"Enforce", "Audit"} }
+
+// TierKey names a tier or the application type in tierActions.
+type TierKey string
+
+// Allowed lists the valid keys.
+func (TierKey) Allowed() []string { return []string{"core", "extra", "application"} }
+
+// RuleConfig overrides one rule.
+type RuleConfig struct {
+	Severity RuleSeverity `yaml:"severity,required"`
+}
+
+// RuleSeverity is a configured severity, or off.
+type RuleSeverity string
+
+// Allowed lists the valid severities.
+func (RuleSeverity) Allowed() []string { return []string{"error", "warning", "off"} }
+
+// FluxPrefix returns the Flux Kustomization name prefix for a module type.
+func (c *Config) FluxPrefix(t Type) string { return c.Spec.FluxPrefixes[t] }
+
+// FluxName returns the Flux Kustomization name of a module: <prefix>-<module>.
+func (c *Config) FluxName(m *Module) string {
+	if p := c.FluxPrefix(m.Spec.Type); p != "" {
+		return p + "-" + m.Name()
+	}
+	return m.Name()
+}
+
+// ModuleLabel is the label key that carries the module name.
+func (c *Config) ModuleLabel() string { return c.Spec.Domain + "/module" }
+
+// ModuleTypeLabel is the label key that carries the module type.
+func (c *Config) ModuleTypeLabel() string { return c.Spec.Domain + "/module-type" }
+
+// DependsOnAnnotation is the Namespace annotation listing hard dependencies.
+func (c *Config) DependsOnAnnotation() string { return c.Spec.Domain + "/depends-on" }
+
+// ActionFor returns the validation action for a module's policies.
+func (c *Config) ActionFor(m *Module) Action {
+	key := TierKey(m.Spec.Tier)
+	if m.Spec.Type == Application {
+		key = "application"
+	}
+	if a, ok := c.Spec.Kyverno.TierActions[key]; ok {
+		return a
+	}
+	return c.Spec.Kyverno.Action
+}
+
+// Pos returns the position of a field path in polc.yaml.
+func (c *Config) Pos(path string) Pos {
+	if pos, ok := c.positions[path]; ok {
+		return pos
+	}
+	return Pos{File: c.File}
+}
+
+// DefaultConfig returns the configuration used when polc.yaml is absent, and whose values fill
+// the fields polc.yaml leaves out.
+func DefaultConfig() *Config {
+	return &Config{
+		APIVersion: APIVersion,
+		Kind:       "Config",
+		Spec: ConfigSpec{
+			ModulesDir:   "modules",
+			PoliciesDir:  "policies",
+			Domain:       "polc.dev",
+			FluxPrefixes: map[Type]string{Infrastructure: "infra", Application: "apps"},
+			Substitute:   map[string]string{},
+			Kyverno:      KyvernoConfig{Target: ClusterPolicy, Action: Enforce},
+			Rules:        map[string]RuleConfig{},
+		},
+	}
+}

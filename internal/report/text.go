@@ -1,0 +1,55 @@
+package report
+
+import (
+	"fmt"
+	"io"
+
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/rule"
+)
+
+// text prints one line per finding, path:line:col: severity rule-id: message [module], with the
+// fix hint indented below it, then a summary line.
+type text struct{ w io.Writer }
+
+var _ Formatter = (*text)(nil)
+
+func newText(w io.Writer, _ Options) Formatter { return &text{w: w} }
+
+func (t *text) Write(f rule.Finding) error {
+	sev := string(f.Severity)
+	if f.Excepted {
+		sev = "excepted"
+	}
+	loc := f.Pos.File
+	if f.Pos.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", f.Pos.File, f.Pos.Line, max(f.Pos.Column, 1))
+	}
+	mod := ""
+	if f.Module != "" {
+		mod = " [" + f.Module + "]"
+	}
+	if _, err := fmt.Fprintf(t.w, "%s: %s %s: %s%s\n", loc, sev, f.Rule, f.Message, mod); err != nil {
+		return err
+	}
+	if f.Excepted {
+		_, err := fmt.Fprintf(t.w, "    excepted: %s\n", f.Reason)
+		return err
+	}
+	if f.Hint != "" {
+		_, err := fmt.Fprintf(t.w, "    hint: %s\n", f.Hint)
+		return err
+	}
+	return nil
+}
+
+func (t *text) Flush(s check.Summary) error {
+	_, err := fmt.Fprintf(t.w, "%d modules, %d objects: %d errors, %d warnings, %d excepted", s.Modules, s.Objects, s.Errors, s.Warnings, s.Excepted)
+	if err == nil && s.HelmReleases > 0 {
+		_, err = fmt.Fprintf(t.w, "; %d HelmReleases render workloads that only the in-cluster policies check", s.HelmReleases)
+	}
+	if err == nil {
+		_, err = fmt.Fprintln(t.w)
+	}
+	return err
+}

@@ -1,0 +1,30 @@
+// Package rules holds polc's built-in rules, one file per rule, and the registry that lists them.
+package rules
+
+import (
+	"sort"
+
+	"polc.dev/polc/internal/rule"
+)
+
+// All returns every built-in rule, sorted by ID. Registration is explicit: a rule that is not
+// listed here does not exist.
+func All() []rule.Rule {
+	all := []rule.Rule{
+		ModuleMetadata,
+		ModuleRender,
+		LabelsModule,
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	return all
+}
+
+// ByID returns the rule with the given ID.
+func ByID(id string) (rule.Rule, bool) {
+	for _, r := range All() {
+		if r.ID == id {
+			return r, true
+		}
+	}
+	return rule.Rule{}, false
+}
