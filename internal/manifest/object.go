@@ -51,7 +51,8 @@ func RefOf(n *yaml.RNode) ObjectRef {
 	return ObjectRef{APIVersion: n.GetApiVersion(), Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()}
 }
 
-// FieldPos returns the position of a field path (spec.template.spec.containers[0].image) in the
+// FieldPos returns the position of a field path (spec.template.spec.containers[0].image, or
+// metadata.labels[app.kubernetes.io/name] for keys with dots) in the
 // object's source document, or of the nearest parent that is written there, or of the object.
 func (o *Object) FieldPos(path string) Pos {
 	if o.Source == nil || path == "" {
@@ -69,25 +70,28 @@ func (o *Object) FieldPos(path string) Pos {
 	return Pos{File: o.Pos.File, Line: best.Line, Column: best.Column}
 }
 
-// splitPath splits a.b[0].c into a, b, [0], c.
+// splitPath splits a.b[0].c[x.y/z] into a, b, [0], c, [x.y/z]: a bracket holds a sequence index
+// or a map key that contains dots.
 func splitPath(p string) []string {
 	var parts []string
-	for _, seg := range strings.Split(p, ".") {
-		for seg != "" {
-			i := strings.IndexByte(seg, '[')
-			if i < 0 {
-				parts = append(parts, seg)
-				break
+	for p != "" {
+		switch {
+		case p[0] == '.':
+			p = p[1:]
+		case p[0] == '[':
+			j := strings.IndexByte(p, ']')
+			if j < 0 {
+				return append(parts, p)
 			}
-			if i > 0 {
-				parts = append(parts, seg[:i])
+			parts = append(parts, p[:j+1])
+			p = p[j+1:]
+		default:
+			j := strings.IndexAny(p, ".[")
+			if j < 0 {
+				return append(parts, p)
 			}
-			j := strings.IndexByte(seg, ']')
-			if j < i {
-				break
-			}
-			parts = append(parts, seg[i:j+1])
-			seg = seg[j+1:]
+			parts = append(parts, p[:j])
+			p = p[j:]
 		}
 	}
 	return parts
@@ -99,11 +103,13 @@ func child(n *yaml.Node, part string) *yaml.Node {
 		n = n.Alias
 	}
 	if strings.HasPrefix(part, "[") {
-		i, err := strconv.Atoi(part[1 : len(part)-1])
-		if err != nil || n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
-			return nil
+		part = part[1 : len(part)-1]
+		if i, err := strconv.Atoi(part); err == nil {
+			if n.Kind != yaml.SequenceNode || i < 0 || i >= len(n.Content) {
+				return nil
+			}
+			return n.Content[i]
 		}
-		return n.Content[i]
 	}
 	if n.Kind != yaml.MappingNode {
 		return nil

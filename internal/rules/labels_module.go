@@ -33,7 +33,7 @@ func checkLabelsModule(r *rule.Repo, m *module.Module, o *manifest.Object) []rul
 		case !ok:
 			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is missing; expected %q", want.key, want.value), Field: "metadata.labels"})
 		case got != want.value:
-			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is %q; expected %q", want.key, got, want.value), Field: "metadata.labels." + want.key})
+			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is %q; expected %q", want.key, got, want.value), Field: "metadata.labels[" + want.key + "]"})
 		}
 	}
 	return out
