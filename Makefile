@@ -1,0 +1,55 @@
+# polc: build, test and generate. `make test` is the whole suite that CI runs (.ci/run).
+SHELL := /bin/bash
+GO ?= go
+BIN := bin
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X polc.dev/polc/internal/cli.Version=$(VERSION)
+
+.PHONY: all build check test unit fmt-check vet generate verify-generate kyverno kyverno-test bench clean
+
+all: build
+
+## build: build bin/polc
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/polc ./cmd/polc
+
+## check: build polc and check this repository's own modules
+check: build
+	$(BIN)/polc check
+
+## test: everything CI runs: formatting, vet, unit and CLI tests (race detector), generated files, Kyverno CLI tests
+test: fmt-check vet unit kyverno-test
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## generate: regenerate docs/rules.md from the rule registry
+generate: build
+	$(BIN)/polc rules --format markdown > docs/rules.md
+
+## verify-generate: fail when generated files are stale
+verify-generate: generate
+	@git diff --exit-code -- docs/rules.md || { echo "docs/rules.md is stale: run make generate and commit"; exit 1; }
+
+## kyverno: build the pinned Kyverno CLI into bin/ (once; reused when present)
+kyverno: $(BIN)/kyverno
+$(BIN)/kyverno:
+	hack/build-tools.sh kyverno
+
+## kyverno-test: compile both targets and run `kyverno test` on each
+kyverno-test: build kyverno
+	hack/kyverno-test.sh
+
+## bench: benchmarks over a generated 200-module repository and the corpus
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./tests/bench/
+
+clean:
+	rm -rf $(BIN)
