@@ -2,20 +2,18 @@ package manifest
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/module"
 	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/resource"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
-
-// originAnnotation is where kustomize records an object's source file.
-const originAnnotation = "config.kubernetes.io/origin"
 
 // disableSubstitution is Flux's annotation that turns post-build substitution off for an object.
 const disableSubstitution = "kustomize.toolkit.fluxcd.io/substitute"
@@ -54,24 +52,27 @@ func options() *krusty.Options {
 // kustomize's output order, attributed to module mod.
 func (r *Renderer) Render(dir, mod string) ([]*Object, error) {
 	abs := filepath.Join(r.Root, filepath.FromSlash(dir))
-	fs := newRepoFS(r.Root)
-	resMap, err := krusty.MakeKustomizer(options()).Run(fs, abs)
+	kfile := r.kustomizationFile(dir)
+	resMap, err := krusty.MakeKustomizer(options()).Run(newRepoFS(r.Root), abs)
 	if err != nil {
-		return nil, &RenderError{Msg: strings.ReplaceAll(err.Error(), r.Root+string(filepath.Separator), ""), Pos: Pos{File: path.Join(dir, "kustomization.yaml")}}
+		return nil, &RenderError{Msg: strings.ReplaceAll(err.Error(), r.Root+string(filepath.Separator), ""), Pos: Pos{File: kfile}}
 	}
+	index := r.index(dir)
 	var objs []*Object
 	var unresolved []string
 	for _, res := range resMap.Resources() {
-		file := r.originFile(dir, res)
 		if err := stripInternal(&res.RNode); err != nil {
 			return nil, err
 		}
 		node, missing, err := r.substitute(&res.RNode)
 		if err != nil {
-			return nil, &RenderError{Msg: fmt.Sprintf("substitute variables: %v", err), Pos: Pos{File: file}}
+			return nil, &RenderError{Msg: fmt.Sprintf("substitute variables in %s: %v", RefOf(&res.RNode), err), Pos: Pos{File: kfile}}
 		}
-		o := &Object{Node: node, Module: mod, Ref: RefOf(node), Pos: Pos{File: file}}
-		r.locate(o)
+		o := &Object{Node: node, Module: mod, Ref: RefOf(node), Pos: Pos{File: kfile}}
+		org := res.OrgId()
+		if d, ok := index.find(org.Kind, org.Name, org.Namespace); ok {
+			o.Source, o.Pos = d.Node, d.Pos
+		}
 		for _, v := range missing {
 			unresolved = append(unresolved, fmt.Sprintf("${%s} in %s", v, o.Ref))
 		}
@@ -80,29 +81,101 @@ func (r *Renderer) Render(dir, mod string) ([]*Object, error) {
 	if len(unresolved) > 0 {
 		slices.Sort(unresolved)
 		unresolved = slices.Compact(unresolved)
-		return objs, &RenderError{Msg: "variables without a value or default (set them in polc.yaml spec.substitute): " + strings.Join(unresolved, ", "), Pos: Pos{File: path.Join(dir, "kustomization.yaml")}}
+		return objs, &RenderError{Msg: "variables without a value or default (set them in polc.yaml spec.substitute): " + strings.Join(unresolved, ", "), Pos: Pos{File: kfile}}
 	}
 	return objs, nil
 }
 
-// originFile returns the repository-relative source file of a rendered resource.
-func (r *Renderer) originFile(dir string, res *resource.Resource) string {
-	origin, err := res.GetOrigin()
-	if err != nil || origin == nil || origin.Repo != "" {
-		return path.Join(dir, "kustomization.yaml")
-	}
-	if origin.Path != "" {
-		return path.Join(dir, origin.Path)
-	}
-	if origin.ConfiguredIn != "" {
-		return path.Join(dir, origin.ConfiguredIn)
+// kustomizationFiles are the names kustomize accepts, in its order of preference.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// kustomizationFile returns the kustomization file of dir (relative), or kustomization.yaml.
+func (r *Renderer) kustomizationFile(dir string) string {
+	for _, n := range kustomizationFiles {
+		p := path.Join(dir, n)
+		if abs, err := module.Resolve(r.Root, p); err == nil {
+			if st, err := os.Stat(abs); err == nil && st.Mode().IsRegular() {
+				return p
+			}
+		}
 	}
 	return path.Join(dir, "kustomization.yaml")
 }
 
+// sourceIndex finds the source document of a rendered object by its original kind, name and
+// namespace (before name prefixes, namespace transformers or substitution).
+type sourceIndex struct {
+	docs map[string][]Doc
+	vars map[string]string
+}
+
+func (x sourceIndex) find(kind, name, ns string) (Doc, bool) {
+	cands := x.docs[kind+"/"+name]
+	for _, d := range cands {
+		if d.Node.GetNamespace() == ns {
+			return d, true
+		}
+	}
+	if len(cands) > 0 {
+		return cands[0], true
+	}
+	return Doc{}, false
+}
+
+// index reads the manifest files that the kustomization in dir includes through resources and
+// components, recursively, and indexes their documents.
+func (r *Renderer) index(dir string) sourceIndex {
+	x := sourceIndex{docs: map[string][]Doc{}, vars: r.Vars}
+	for _, file := range r.sourceFiles(dir, map[string]bool{}) {
+		f := r.Sources.Get(file)
+		for _, d := range f.Docs {
+			name, _ := Substitute(d.Node.GetName(), r.Vars)
+			key := d.Node.GetKind() + "/" + name
+			x.docs[key] = append(x.docs[key], d)
+		}
+	}
+	return x
+}
+
+// sourceFiles lists the files a kustomization includes, following directories recursively.
+// Remote and unreadable entries are skipped: kustomize reports those itself.
+func (r *Renderer) sourceFiles(dir string, seen map[string]bool) []string {
+	if seen[dir] {
+		return nil
+	}
+	seen[dir] = true
+	f := r.Sources.Get(r.kustomizationFile(dir))
+	if f.Err != nil || len(f.Docs) == 0 {
+		return nil
+	}
+	var files []string
+	for _, field := range []string{"resources", "components", "bases"} {
+		list, err := f.Docs[0].Node.Pipe(yaml.Lookup(field))
+		if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, e := range list.Content() {
+			if e.Kind != yaml.ScalarNode || strings.Contains(e.Value, "://") || strings.HasPrefix(e.Value, "github.com/") {
+				continue
+			}
+			p := path.Join(dir, e.Value)
+			abs, err := module.Resolve(r.Root, p)
+			if err != nil {
+				continue
+			}
+			if st, err := os.Stat(abs); err == nil && st.IsDir() {
+				files = append(files, r.sourceFiles(p, seen)...)
+			} else {
+				files = append(files, p)
+			}
+		}
+	}
+	return files
+}
+
 // stripInternal removes the annotations kustomize and kyaml add for their own bookkeeping.
 func stripInternal(n *yaml.RNode) error {
-	for _, key := range []string{originAnnotation, kioutil.PathAnnotation, kioutil.IndexAnnotation,
+	for _, key := range []string{kioutil.PathAnnotation, kioutil.IndexAnnotation,
 		kioutil.LegacyPathAnnotation, kioutil.LegacyIndexAnnotation, kioutil.IdAnnotation, kioutil.LegacyIdAnnotation} {
 		if _, err := n.Pipe(yaml.ClearAnnotation(key)); err != nil {
 			return err
@@ -113,7 +186,7 @@ func stripInternal(n *yaml.RNode) error {
 
 // substitute applies Flux substitution to one object, unless the object opts out.
 func (r *Renderer) substitute(n *yaml.RNode) (*yaml.RNode, []string, error) {
-	if n.GetAnnotations()[disableSubstitution] == "disabled" {
+	if !hasVariable(n.YNode()) || n.GetAnnotations()[disableSubstitution] == "disabled" {
 		return n, nil, nil
 	}
 	s, err := n.String()
@@ -131,33 +204,15 @@ func (r *Renderer) substitute(n *yaml.RNode) (*yaml.RNode, []string, error) {
 	return node, missing, nil
 }
 
-// locate finds the object's document in its source file, matching by kind and name (the name may
-// have been changed by a prefix, suffix or substitution).
-func (r *Renderer) locate(o *Object) {
-	f := r.Sources.Get(o.Pos.File)
-	if f.Err != nil {
-		return
+// hasVariable reports whether any key or value under n contains "${", without serialising.
+func hasVariable(n *yaml.Node) bool {
+	if strings.Contains(n.Value, "${") {
+		return true
 	}
-	var sameKind []Doc
-	for _, d := range f.Docs {
-		if d.Node.GetKind() == o.Ref.Kind {
-			sameKind = append(sameKind, d)
+	for _, c := range n.Content {
+		if hasVariable(c) {
+			return true
 		}
 	}
-	pick := func(d Doc) { o.Source, o.Pos = d.Node, d.Pos }
-	for _, d := range sameKind {
-		if name, _ := Substitute(d.Node.GetName(), r.Vars); name == o.Ref.Name {
-			pick(d)
-			return
-		}
-	}
-	for _, d := range sameKind {
-		if name := d.Node.GetName(); name != "" && strings.Contains(o.Ref.Name, name) {
-			pick(d)
-			return
-		}
-	}
-	if len(sameKind) > 0 {
-		pick(sameKind[0])
-	}
+	return false
 }
