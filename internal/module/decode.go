@@ -119,6 +119,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(n, "%s: expected a string, got %s", pathOr(path), describe(n))
 			return
 		}
+		if n.Tag != "!!str" && n.Tag != "!!timestamp" {
+			// A plain true, 42 or 1.0 is a boolean or a number in YAML, so it is the wrong type here;
+			// dates (expires: 2027-06-30) are accepted as the strings they are written as.
+			d.fail(n, "%s: expected a string, got %s (quote it to use it as a string)", pathOr(path), describe(n))
+			return
+		}
 		v.SetString(n.Value)
 		if e, ok := v.Interface().(enum); ok {
 			allowed := e.Allowed()
@@ -165,6 +171,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		seen[key] = true
 		d.decode(vn, v.Field(i), join(path, key))
+		if _, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ","); strings.Contains(opts, "required") && isEmpty(vn, v.Field(i)) {
+			d.fail(vn, "%s: required field %q is empty", pathOr(path), key)
+		}
 	})
 	for i := 0; i < t.NumField(); i++ {
 		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
@@ -172,6 +181,22 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(n, "%s: missing required field %q", pathOr(path), name)
 		}
 	}
+}
+
+// isEmpty reports whether a required field was written without a value: null, an empty string,
+// or an empty list or mapping. Values of the wrong kind are reported by decode already.
+func isEmpty(n *yaml.Node, v reflect.Value) bool {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!null":
+		return true
+	case v.Kind() == reflect.String:
+		return n.Kind == yaml.ScalarNode && n.Tag == "!!str" && n.Value == ""
+	case v.Kind() == reflect.Slice:
+		return n.Kind == yaml.SequenceNode && len(n.Content) == 0
+	case v.Kind() == reflect.Map:
+		return n.Kind == yaml.MappingNode && len(n.Content) == 0
+	}
+	return false
 }
 
 // eachKey walks a mapping in document order and reports duplicate and non-string keys.

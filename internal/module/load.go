@@ -32,6 +32,12 @@ func ReadFile(root, rel string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stat before opening: opening a FIFO or a device for reading can block forever.
+	if st, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s: not a regular file", rel)
+	}
 	f, err := os.Open(abs)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", rel, unwrapPath(err))
@@ -96,14 +102,34 @@ func parseDocument(file string, data []byte) (*yaml.Node, error) {
 		}
 		return nil, &DecodeError{Errors: []*FieldError{YAMLError(file, err)}}
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: extra.Line, Column: extra.Column}, Message: "expected one YAML document, found more"}}}
+	// Later documents must be empty (a trailing ---); a broken one is invalid YAML, not ignored.
+	for {
+		var extra yaml.Node
+		err := dec.Decode(&extra)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, &DecodeError{Errors: []*FieldError{YAMLError(file, err)}}
+		}
+		if !isNull(&extra) {
+			top := extra.Content[0]
+			return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: top.Line, Column: top.Column}, Message: "expected one YAML document, found more"}}}
+		}
 	}
-	if len(doc.Content) == 0 {
+	if isNull(&doc) {
 		return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: 1, Column: 1}, Message: "file is empty"}}}
 	}
 	return doc.Content[0], nil
+}
+
+// isNull reports whether a document node holds nothing: no content, or a bare null (---, ~).
+func isNull(doc *yaml.Node) bool {
+	if len(doc.Content) == 0 {
+		return true
+	}
+	top := doc.Content[0]
+	return top.Kind == yaml.ScalarNode && top.Tag == "!!null" && top.Anchor == ""
 }
 
 // decodeFile strictly decodes data into v and returns the recorded field positions.
@@ -210,14 +236,22 @@ type Candidate struct {
 // path, and loads each. Walk errors (an unreadable directory) are returned; metadata errors are
 // recorded per candidate.
 func Discover(root string, cfg *Config) ([]Candidate, error) {
-	dir := filepath.Join(root, filepath.FromSlash(cfg.Spec.ModulesDir))
-	st, err := os.Stat(dir)
-	if err != nil || !st.IsDir() {
+	// Resolve confines the modules directory to the repository and follows a symlink to it (WalkDir
+	// would not descend into a symlinked root).
+	dir, err := Resolve(root, cfg.Spec.ModulesDir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("modules directory: %w", err)
+	}
+	if st, serr := os.Stat(dir); err != nil || serr != nil || !st.IsDir() {
 		return nil, fmt.Errorf("modules directory %q not found in %s", cfg.Spec.ModulesDir, root)
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("resolve repository root: %w", err)
 	}
 	var out []Candidate
 	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		rel, _ := filepath.Rel(root, p)
+		rel, _ := filepath.Rel(realRoot, p)
 		rel = filepath.ToSlash(rel)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", rel, unwrapPath(err))
