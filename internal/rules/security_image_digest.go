@@ -1,0 +1,49 @@
+package rules
+
+import (
+	"fmt"
+	"regexp"
+
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// SecurityImageDigest requires every container image to be pinned by a sha256 digest.
+var SecurityImageDigest = rule.Rule{
+	ID:       "security/image-digest",
+	Title:    "Container images are pinned by digest",
+	Severity: rule.Warning,
+	Scope:    rule.ResourceScope,
+	Doc: "Every image of a container, init container or ephemeral container of a Pod or pod template is " +
+		"pinned by digest (image@sha256:<64 hex digits>, optionally after a tag), so that the bytes that " +
+		"run are the bytes that were reviewed: a tag can be moved to another image. A warning by default; " +
+		"make it an error in polc.yaml spec.rules once every image is pinned.",
+	Remediation: "Append the image's digest, as in app:1.2.3@sha256:<digest>, and let a bot such as Renovate keep it current.",
+	Kinds:       rule.PodControllers,
+	CheckObject: checkImageDigest,
+}
+
+// sha256Digest is a well-formed sha256 digest.
+var sha256Digest = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+func checkImageDigest(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
+	t := templateOf(o)
+	if t == nil {
+		return nil
+	}
+	var out []rule.Violation
+	for _, c := range t.Containers(allContainerLists...) {
+		image := stringField(c.Node, "image")
+		ref := parseImage(image)
+		switch {
+		case image == "":
+			// security/image-tag reports a missing image
+		case ref.Digest == "":
+			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q is not pinned by digest; expected %s@sha256:<digest>", c.Describe(), image, image), Field: c.Field("image")})
+		case !sha256Digest.MatchString(ref.Digest):
+			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q has digest %q; expected sha256: and 64 lowercase hex digits", c.Describe(), image, ref.Digest), Field: c.Field("image")})
+		}
+	}
+	return out
+}

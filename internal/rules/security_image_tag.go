@@ -1,0 +1,73 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// SecurityImageTag requires a tag or digest on every container image, and no latest.
+var SecurityImageTag = rule.Rule{
+	ID:       "security/image-tag",
+	Title:    "Container images carry a tag or digest, never latest",
+	Severity: rule.Error,
+	Scope:    rule.ResourceScope,
+	Doc: "Every image of a container, init container or ephemeral container of a Pod or pod template " +
+		"names a tag or a digest, and the tag is not latest: an image without a tag is pulled as latest, " +
+		"and latest changes under a running workload. Images are read after Flux ${var} substitution; a " +
+		"registry port (registry:5000/app) is not a tag, and an image pinned by digest alone passes.",
+	Remediation: "Pin the image to a version tag or, better, a digest.",
+	Kinds:       rule.PodControllers,
+	CheckObject: checkImageTag,
+}
+
+// imageRef is a container image reference split into its parts.
+type imageRef struct {
+	// Name is the repository, with registry host and port: registry:5000/team/app.
+	Name string
+	// Tag is the tag after the last colon of the last path segment; "" when absent.
+	Tag string
+	// Digest is what follows @ (sha256:...); "" when absent.
+	Digest string
+}
+
+// parseImage splits an image reference. A colon before the last slash belongs to the registry
+// host (registry:5000/app), not to a tag.
+func parseImage(s string) imageRef {
+	var ref imageRef
+	name := s
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name, ref.Digest = name[:i], name[i+1:]
+	}
+	if i := strings.LastIndexByte(name, ':'); i >= 0 && i > strings.LastIndexByte(name, '/') {
+		name, ref.Tag = name[:i], name[i+1:]
+	}
+	ref.Name = name
+	return ref
+}
+
+func checkImageTag(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
+	t := templateOf(o)
+	if t == nil {
+		return nil
+	}
+	var out []rule.Violation
+	for _, c := range t.Containers(allContainerLists...) {
+		image := stringField(c.Node, "image")
+		ref := parseImage(image)
+		switch {
+		case image == "":
+			out = append(out, rule.Violation{Message: fmt.Sprintf("%s has no image; expected an image with a version tag or digest", c.Describe()), Field: c.Path})
+		case ref.Digest != "":
+			// pinned by digest; the tag, if any, is only a label
+		case ref.Tag == "":
+			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q has no tag, so it pulls latest; expected a version tag or digest", c.Describe(), image), Field: c.Field("image")})
+		case ref.Tag == "latest":
+			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q uses tag latest; expected a version tag or digest", c.Describe(), image), Field: c.Field("image")})
+		}
+	}
+	return out
+}
