@@ -1,0 +1,56 @@
+package rules
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// dns1123Label is a Kubernetes DNS-1123 label: lowercase alphanumerics and '-', starting and
+// ending with an alphanumeric, at most 63 characters (checked separately).
+var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// ModuleName requires a module's name to equal its directory name, to be a DNS-1123 label and to
+// be unique.
+var ModuleName = rule.Rule{
+	ID:       "module/name",
+	Title:    "metadata.name equals the directory name, is a DNS-1123 label and is unique",
+	Severity: rule.Error,
+	Scope:    rule.ModuleScope,
+	Doc: "A module's name is its identity everywhere: in dependsOn lists, in the <domain>/module label, in " +
+		"the Flux Kustomization name and in compiled policies. It must equal the name of the directory " +
+		"that holds module.yaml, so that the repository layout and the metadata never disagree; it must " +
+		"be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters), because it " +
+		"becomes part of label values and object names; and no two modules may share it. Each extra " +
+		"module.yaml that reuses a name is reported and left out of every other check.",
+	Remediation: "Set metadata.name to the module directory's name, or rename the directory, using a unique lowercase DNS-1123 label.",
+}
+
+// The check builds findings from ModuleName, so it is attached here rather than in the literal
+// (a Go initialization cycle otherwise).
+func init() { ModuleName.CheckModule = checkModuleName }
+
+func checkModuleName(r *rule.Repo, m *module.Module) []rule.Finding {
+	var out []rule.Finding
+	name, dir := m.Name(), path.Base(m.Dir)
+	if name != dir {
+		out = append(out, rule.ModuleFinding(&ModuleName, m, "metadata.name",
+			fmt.Sprintf("metadata.name is %q; expected %q, the name of the module directory", name, dir)))
+	}
+	if len(name) > 63 || !dns1123Label.MatchString(name) {
+		out = append(out, rule.ModuleFinding(&ModuleName, m, "metadata.name",
+			fmt.Sprintf("metadata.name %q is not a DNS-1123 label; expected at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", name)))
+	}
+	// The engine runs module rules on the first module of each name only; report the others here.
+	for _, other := range r.Modules {
+		if other != m && other.Name() == name {
+			f := rule.ModuleFinding(&ModuleName, other, "metadata.name",
+				fmt.Sprintf("module name %q is already used by %s; expected a unique name", name, m.File))
+			out = append(out, f)
+		}
+	}
+	return out
+}
