@@ -3,10 +3,16 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 
 	"polc.dev/polc/internal/cli"
 )
 
 func main() {
+	if os.Getenv("GOGC") == "" {
+		// polc is a short-lived process that allocates heavily while rendering; trading memory
+		// for fewer collections makes a full check about a fifth faster.
+		debug.SetGCPercent(400)
+	}
 	os.Exit(cli.Execute(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -29,6 +29,12 @@ type Options struct {
 	Root string
 	// Modules selects modules by name; empty means all.
 	Modules []string
+	// Files selects the modules affected by these changed files (see AffectedModules), in addition
+	// to Modules. ChangedSince adds the files changed since a git revision.
+	Files        []string
+	ChangedSince string
+	// ByFiles is true when Files or ChangedSince were given, even if they select nothing.
+	ByFiles bool
 	// Rules is the rule registry.
 	Rules []rule.Rule
 	// Now decides whether exceptions have expired; zero means the current time.
@@ -149,8 +155,23 @@ func Run(opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Select(repo, opts.Modules); err != nil {
+	names := opts.Modules
+	if opts.ByFiles {
+		files := opts.Files
+		if opts.ChangedSince != "" {
+			changed, err := ChangedFiles(repo.Root, opts.ChangedSince)
+			if err != nil {
+				return nil, &ConfigError{err}
+			}
+			files = append(files, changed...)
+		}
+		names = append(names, AffectedModules(repo, files)...)
+	}
+	if err := Select(repo, names); err != nil {
 		return nil, err
+	}
+	if opts.ByFiles && repo.Selected == nil {
+		repo.Selected = map[string]bool{} // nothing changed: repository rules only
 	}
 	findings = append(findings, Render(repo)...)
 	findings = append(findings, runRules(repo, opts.Rules)...)
@@ -342,7 +363,7 @@ func applyExceptions(repo *rule.Repo, findings []rule.Finding, now time.Time) []
 			continue
 		}
 		for _, ex := range m.Spec.Exceptions {
-			if ex.Rule == f.Rule && Matches(ex, *f.Object) && !Expired(ex, now) && ex.Reason != "" {
+			if ex.Rule == f.Rule && Matches(ex, *f.Object) && !Expired(ex, now) && strings.TrimSpace(ex.Reason) != "" {
 				f.Excepted, f.Reason = true, ex.Reason
 				break
 			}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -23,13 +24,17 @@ Examples:
   polc check                                  # the repository in the current directory
   polc check --repo ../platform media         # one module of another repository
   polc check --format sarif=polc.sarif --format junit=polc.xml --format text
-  polc check --fail-on warning`
+  polc check --fail-on warning
+  polc check --changed-since origin/main      # changed modules and their dependents
+  polc check --files modules/apps/media/deployment.yaml   # as the pre-commit hook runs it`
 
 // checkOptions are the flags of polc check.
 type checkOptions struct {
-	repo    string
-	formats []string
-	failOn  string
+	repo         string
+	formats      []string
+	failOn       string
+	changedSince string
+	files        bool
 }
 
 func newCheckCmd() *cobra.Command {
@@ -43,7 +48,7 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := check.Run(check.Options{Root: o.repo, Modules: args, Rules: rules.All()})
+			res, err := check.Run(o.options(args))
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
@@ -56,7 +61,27 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
 	cmd.Flags().StringArrayVar(&o.formats, "format", []string{"text"}, "report format, or FORMAT=FILE to write a file; repeatable: "+strings.Join(report.Formats(), ", "))
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error or warning")
+	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "check only the modules changed since this git revision, and their dependents")
+	cmd.Flags().BoolVar(&o.files, "files", false, "the arguments are changed files (as pre-commit passes them): check their modules and dependents")
 	return cmd
+}
+
+// options turns flags and arguments into check options.
+func (o *checkOptions) options(args []string) check.Options {
+	opts := check.Options{Root: o.repo, Rules: rules.All(), ChangedSince: o.changedSince}
+	opts.ByFiles = o.files || o.changedSince != ""
+	if !o.files {
+		opts.Modules = args
+		return opts
+	}
+	root, _ := filepath.Abs(o.repo)
+	for _, f := range args {
+		abs, _ := filepath.Abs(f)
+		if rel, err := filepath.Rel(root, abs); err == nil && !strings.HasPrefix(rel, "..") {
+			opts.Files = append(opts.Files, filepath.ToSlash(rel))
+		}
+	}
+	return opts
 }
 
 // output is one requested report: a format and where it goes ("" = stdout).

@@ -35,3 +35,15 @@ func TestGeneratedRepoIsClean(t *testing.T) {
 	require.Equal(t, 500, res.Summary.Objects)
 	require.Empty(t, res.Findings)
 }
+
+// BenchmarkCheckChangedOne checks the generated 200-module repository as the pre-commit hook does
+// after one application module changed: that module and its dependents only.
+func BenchmarkCheckChangedOne(b *testing.B) {
+	dir := b.TempDir()
+	require.NoError(b, testutil.GenerateRepo(dir, 200))
+	b.ResetTimer()
+	for b.Loop() {
+		_, err := check.Run(check.Options{Root: dir, Rules: rules.All(), ByFiles: true, Files: []string{"modules/apps/app005/config.yaml"}})
+		require.NoError(b, err)
+	}
+}

@@ -1,0 +1,60 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/testutil"
+)
+
+// gitRepo generates a small repository in a temp dir and commits it.
+func gitRepo(t *testing.T) string {
+	dir := t.TempDir()
+	require.NoError(t, testutil.GenerateRepo(dir, 40))
+	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+	}
+	return dir
+}
+
+func appendTo(t *testing.T, file, text string) {
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = f.WriteString(text)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+}
+
+// TestChangedSince checks only changed modules and their dependents.
+func TestChangedSince(t *testing.T) {
+	dir := gitRepo(t)
+	res := Polc(t, dir, "check", "--changed-since", "HEAD")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stdout, "0 modules, 0 objects")
+
+	appendTo(t, filepath.Join(dir, "modules/apps/app005/config.yaml"), "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unlabelled\n  namespace: other\n")
+	res = Polc(t, dir, "check", "--changed-since", "HEAD")
+	require.Equal(t, 1, res.Code, res.Stdout)
+	require.Contains(t, res.Stdout, "1 modules, 26 objects")
+	require.Contains(t, res.Stdout, "modules/apps/app005/config.yaml")
+
+	// A core module's change reaches every module that depends on it.
+	appendTo(t, filepath.Join(dir, "modules/infrastructure/area020-core/CHANGELOG.md"), "\n")
+	res = Polc(t, dir, "check", "--changed-since", "HEAD", "--format", "json")
+	require.Contains(t, res.Stdout, `"modules": 21`)
+
+	// The pre-commit form: file arguments.
+	res = Polc(t, dir, "check", "--files", "modules/apps/app007/workload.yaml")
+	require.Equal(t, 0, res.Code, res.Stdout)
+	require.Contains(t, res.Stdout, "1 modules, 25 objects")
+
+	res = Polc(t, dir, "check", "--changed-since", "no-such-rev")
+	require.Equal(t, 2, res.Code)
+	require.Contains(t, res.Stderr, "no-such-rev")
+}
