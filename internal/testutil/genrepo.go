@@ -38,11 +38,11 @@ func GenerateRepo(dir string, n int) error {
 		files := map[string]string{
 			"module.yaml": fmt.Sprintf("apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata:\n  name: %s\nspec:\n  type: %s\n%s  version: 1.0.0\n  description: generated module %d\n  namespaces:\n    - name: %s\n%s",
 				name, typ, tier, i, ns, deps),
-			"CHANGELOG.md": "# Changelog\n\n## 1.0.0\n\n- Generated.\n",
+			"CHANGELOG.md":       "# Changelog\n\n## 1.0.0\n\n- Generated.\n",
 			"kustomization.yaml": fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels:\n  - pairs:\n      polc.dev/module: %s\n      polc.dev/module-type: %s\nresources:\n  - namespace.yaml\n  - workload.yaml\n  - config.yaml\n", name, typ),
-			"namespace.yaml": fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n%s", ns, annot),
-			"workload.yaml":  workload(name, ns),
-			"config.yaml":    configMaps(ns, 21),
+			"namespace.yaml":     fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n%s", ns, annot),
+			"workload.yaml":      workload(name, ns),
+			"config.yaml":        configMaps(ns, 21),
 		}
 		for f, content := range files {
 			if err := write(filepath.Join("modules", sub, name, f), content); err != nil {
