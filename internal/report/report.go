@@ -29,8 +29,11 @@ type Options struct {
 
 // constructors maps each format name to its constructor.
 var constructors = map[string]func(w io.Writer, o Options) Formatter{
-	"text": newText,
-	"json": newJSON,
+	"text":   newText,
+	"json":   newJSON,
+	"sarif":  newSARIF,
+	"junit":  newJUnit,
+	"github": newGitHub,
 }
 
 // Formats lists the format names, sorted.

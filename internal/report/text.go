@@ -44,12 +44,16 @@ func (t *text) Write(f rule.Finding) error {
 }
 
 func (t *text) Flush(s check.Summary) error {
-	_, err := fmt.Fprintf(t.w, "%d modules, %d objects: %d errors, %d warnings, %d excepted", s.Modules, s.Objects, s.Errors, s.Warnings, s.Excepted)
-	if err == nil && s.HelmReleases > 0 {
-		_, err = fmt.Fprintf(t.w, "; %d HelmReleases render workloads that only the in-cluster policies check", s.HelmReleases)
-	}
-	if err == nil {
-		_, err = fmt.Fprintln(t.w)
-	}
+	_, err := fmt.Fprintln(t.w, summaryLine(s))
 	return err
+}
+
+// summaryLine is the one-line summary that ends the text and github reports and that the JUnit
+// report carries as its suite output.
+func summaryLine(s check.Summary) string {
+	line := fmt.Sprintf("%d modules, %d objects: %d errors, %d warnings, %d excepted", s.Modules, s.Objects, s.Errors, s.Warnings, s.Excepted)
+	if s.HelmReleases > 0 {
+		line += fmt.Sprintf("; %d HelmReleases render workloads that only the in-cluster policies check", s.HelmReleases)
+	}
+	return line
 }
