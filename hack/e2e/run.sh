@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# In-cluster policy tests: a real kube-apiserver with the real Kyverno admission controller, no containers.
+#
+#   hack/e2e/run.sh [PACK_DIR...]
+#
+# 1. builds what is missing in bin/ (hack/e2e/build.sh; a cold build takes about 20 minutes on 2 cores);
+# 2. starts etcd, kube-apiserver, kube-controller-manager and Kyverno on 127.0.0.1 (hack/e2e/stack.sh), with
+#    all state in a temporary directory;
+# 3. runs the harness's own chainsaw test (tests/e2e/chainsaw);
+# 4. for each policy pack (default: policies/, then the validatingpolicy target compiled into a temporary
+#    directory when polc can compile it): `kubectl apply -k PACK`, waits until every policy is ready, runs
+#    the chainsaw tests PACK/tests/*/chainsaw-test.yaml, and deletes the pack again;
+# 5. stops exactly the processes it started (also on failure or interrupt) and checks none is left.
+#
+# Environment: E2E_KEEP=1 leaves the stack running at the end and prints how to use and stop it;
+# E2E_PARALLEL (default 2) chainsaw tests at once; E2E_CHAINSAW_ARGS extra chainsaw flags;
+# E2E_REQUIRE_PACK=1 fails (instead of warning) when there is no policy pack to test.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+RUN_T0=$SECONDS
+
+banner() {
+  echo
+  echo "==== e2e: $* ===="
+}
+
+# Tools the stack needs from the system.
+banner "prerequisites"
+missing=()
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v openssl >/dev/null || missing+=(openssl)
+command -v curl >/dev/null || missing+=(curl)
+command -v ss >/dev/null || missing+=(iproute2)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    echo "installing ${missing[*]} with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing: ${missing[*]} (Debian packages); install them and run again" >&2
+    exit 1
+  fi
+fi
+echo "etcd $(etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p'), $(openssl version)"
+
+banner "binaries (bin/)"
+build_t0=$SECONDS
+hack/e2e/build.sh
+echo "binaries ready in $((SECONDS - build_t0))s"
+
+# Policy packs to test.
+packs=()
+pack_labels=()
+if [ $# -gt 0 ]; then
+  for p in "$@"; do
+    packs+=("$(cd "$p" && pwd)")
+    pack_labels+=("$p")
+  done
+fi
+
+# shellcheck source=hack/e2e/stack.sh
+source hack/e2e/stack.sh
+
+status=0
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ "$status" -ne 0 ] || status=$rc
+  if [ "${E2E_KEEP:-}" = 1 ] && [ "$status" -eq 0 ]; then
+    banner "stack left running (E2E_KEEP=1)"
+    echo "export KUBECONFIG=$KUBECONFIG"
+    echo "stop it with: hack/e2e/down.sh $E2E_DIR"
+    exit 0
+  fi
+  banner "teardown"
+  if ! stack_down; then
+    status=1
+  fi
+  if [ -n "${E2E_DIR:-}" ] && [ -d "$E2E_DIR" ]; then
+    if [ "$status" -ne 0 ]; then
+      rm -rf "$E2E_DIR/etcd"
+      echo "logs kept in $E2E_DIR/logs"
+    else
+      rm -rf "$E2E_DIR"
+    fi
+  fi
+  echo "e2e finished in $((SECONDS - RUN_T0))s with status $status"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'echo "interrupted" >&2; status=130; exit 130' INT
+trap 'echo "terminated" >&2; status=143; exit 143' TERM
+
+banner "control plane"
+stack_up
+stack_check_loopback
+
+# After the stack: the validatingpolicy target of the pack, when polc compiles it.
+if [ $# -eq 0 ]; then
+  if [ -f policies/kustomization.yaml ]; then
+    packs+=("$ROOT/policies")
+    pack_labels+=("policies/ (committed pack)")
+    if go build -o bin/polc ./cmd/polc 2>"$E2E_DIR/logs/compile.log" && bin/polc compile --help >/dev/null 2>&1; then
+      vpol=$E2E_DIR/pack-validatingpolicy
+      if bin/polc compile --target validatingpolicy --out "$vpol" >>"$E2E_DIR/logs/compile.log" 2>&1; then
+        packs+=("$vpol")
+        pack_labels+=("validatingpolicy target (polc compile --target validatingpolicy)")
+      else
+        echo "polc compile --target validatingpolicy failed:" >&2
+        cat "$E2E_DIR/logs/compile.log" >&2
+        status=1
+        exit 1
+      fi
+    else
+      echo "!! e2e: the validatingpolicy target is NOT tested: bin/polc does not build or has no compile command"
+      [ "${E2E_REQUIRE_PACK:-}" != 1 ] || { status=1; exit 1; }
+    fi
+  fi
+fi
+
+passed=0
+failed=0
+skipped=0
+# run_chainsaw LABEL TESTDIR...: runs chainsaw on the test directories and adds up its summary.
+run_chainsaw() {
+  local label=$1 out rc=0 p f s
+  shift
+  local dirs=()
+  for d in "$@"; do dirs+=(--test-dir "$d"); done
+  out=$E2E_DIR/logs/chainsaw-$(echo "$label" | tr -c 'a-zA-Z0-9\n' '-').log
+  # shellcheck disable=SC2086
+  "$E2E_BIN/chainsaw" test "${dirs[@]}" --no-color --parallel "${E2E_PARALLEL:-2}" \
+    --apply-timeout 30s --assert-timeout 60s --error-timeout 30s --delete-timeout 60s \
+    --cleanup-timeout 60s ${E2E_CHAINSAW_ARGS:-} 2>&1 | tee "$out" || rc=$?
+  p=$(sed -n 's/^- Passed  tests \([0-9]*\)$/\1/p' "$out" | tail -n1)
+  f=$(sed -n 's/^- Failed  tests \([0-9]*\)$/\1/p' "$out" | tail -n1)
+  s=$(sed -n 's/^- Skipped tests \([0-9]*\)$/\1/p' "$out" | tail -n1)
+  passed=$((passed + ${p:-0}))
+  failed=$((failed + ${f:-0}))
+  skipped=$((skipped + ${s:-0}))
+  if [ "$rc" -ne 0 ] || [ -z "$p" ]; then
+    echo "chainsaw failed on $label (exit $rc)" >&2
+    [ "${f:-0}" -gt 0 ] || failed=$((failed + 1))
+    return 1
+  fi
+}
+
+# wait_pack_ready NAMES...: waits until each applied policy reports ready.
+wait_pack_ready() {
+  local obj kind
+  for obj in "$@"; do
+    kind=${obj%%/*}
+    case "$kind" in
+      clusterpolicy.kyverno.io | policy.kyverno.io)
+        kc wait --for condition=Ready "$obj" --timeout 90s >/dev/null || return 1 ;;
+      validatingpolicy.policies.kyverno.io | namespacedvalidatingpolicy.policies.kyverno.io)
+        # ValidatingPolicies have no Ready condition.
+        kc wait --for 'jsonpath={.status.conditionStatus.ready}=true' "$obj" --timeout 90s >/dev/null || return 1 ;;
+      *) continue ;;
+    esac
+  done
+}
+
+banner "harness test (tests/e2e/chainsaw)"
+run_chainsaw harness "$ROOT/tests/e2e/chainsaw" || status=1
+
+if [ ${#packs[@]} -eq 0 ]; then
+  echo
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  echo "!! e2e: NO POLICY PACK TESTED: policies/kustomization.yaml does not exist (run polc compile)."
+  echo "!! Only the harness's own test ran."
+  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+  if [ "${E2E_REQUIRE_PACK:-}" = 1 ]; then status=1; fi
+fi
+
+for i in "${!packs[@]}"; do
+  pack=${packs[$i]}
+  label=${pack_labels[$i]}
+  banner "policy pack: $label"
+  t0=$SECONDS
+  if ! kc apply -k "$pack" -o name >"$E2E_DIR/applied" 2>"$E2E_DIR/logs/apply.log"; then
+    cat "$E2E_DIR/logs/apply.log" >&2
+    echo "kubectl apply -k $pack failed" >&2
+    status=1
+    continue
+  fi
+  echo "applied $(wc -l <"$E2E_DIR/applied") objects with kubectl apply -k"
+  mapfile -t applied <"$E2E_DIR/applied"
+  if ! wait_pack_ready "${applied[@]}"; then
+    echo "the policies of $label did not become ready:" >&2
+    kc get clusterpolicies,validatingpolicies.policies.kyverno.io 2>&1 >&2 || true
+    status=1
+  else
+    echo "every policy ready after $((SECONDS - t0))s"
+    tests=()
+    while IFS= read -r f; do tests+=("$(dirname "$f")"); done < <(find "$pack/tests" -name chainsaw-test.yaml 2>/dev/null | sort)
+    if [ ${#tests[@]} -eq 0 ]; then
+      echo "!! e2e: $label has NO chainsaw tests (tests/*/chainsaw-test.yaml): nothing to run"
+      [ "${E2E_REQUIRE_PACK:-}" != 1 ] || status=1
+    else
+      echo "running ${#tests[@]} chainsaw tests"
+      run_chainsaw "$label" "${tests[@]}" || status=1
+    fi
+  fi
+  kc delete -k "$pack" --ignore-not-found --wait=true >/dev/null 2>&1 || true
+done
+
+banner "summary"
+echo "chainsaw tests: $passed passed, $failed failed, $skipped skipped"
+echo "e2e: $passed passed, $failed failed"
+if [ "$failed" -gt 0 ]; then status=1; fi
+exit "$status"
