@@ -70,6 +70,9 @@ type Rule struct {
 	Kinds []string
 	// CheckObject checks one rendered object of module m (ResourceScope).
 	CheckObject func(r *Repo, m *module.Module, o *manifest.Object) []Violation
+	// Policy is the compiled in-cluster form of a resource rule for one module (see policy.go); nil
+	// for rules that are offline only.
+	Policy func(c *CompileContext) []PolicyRule
 }
 
 // Violation is what a resource rule reports about one object; the engine adds the position.

@@ -19,6 +19,29 @@ var LabelsModule = rule.Rule{
 		"belongs to.",
 	Remediation: "Add a kustomize `labels:` transformer with both labels to the module's kustomization.yaml.",
 	CheckObject: checkLabelsModule,
+	Policy:      policyLabelsModule,
+}
+
+// policyLabelsModule requires the module's labels on every object the cluster attributes to it:
+// applied by its Flux Kustomization or carrying its module label.
+func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	want := rule.ModuleLabels(r, m)
+	key, typeKey := r.Config.ModuleLabel(), r.Config.ModuleTypeLabel()
+	cm := func(name string, labels map[string]any) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": rule.ExampleMeta(r, m, name, false, labels)}
+	}
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.AnyKind},
+		Match:   rule.ModuleSelectors(r, m, false),
+		Message: fmt.Sprintf("objects of module %s carry the labels %s=%s and %s=%s", m.Name(), key, m.Name(), typeKey, m.Spec.Type),
+		Pattern: map[string]any{"metadata": map[string]any{"labels": want}},
+		CEL: []string{rule.CELLabel(key) + " == " + rule.CELString(m.Name()) + " && " +
+			rule.CELLabel(typeKey) + " == " + rule.CELString(string(m.Spec.Type))},
+		Pass: []map[string]any{cm(m.Name()+"-labelled", want)},
+		Fail: []map[string]any{cm(m.Name()+"-unlabelled", map[string]any{key: m.Name()})},
+	}}
 }
 
 func checkLabelsModule(r *rule.Repo, m *module.Module, o *manifest.Object) []rule.Violation {

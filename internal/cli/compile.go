@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/rules"
+)
+
+const compileLong = `Compile the resource rules into a Kyverno policy pack, from module metadata alone: one policy
+per rule (named polc-<category>-<name>, with one rule per module), one PolicyException per module
+exception, a kustomization.yaml that Flux applies, a README.md catalog, and a Kyverno CLI test per
+policy under tests/ (run them with "kyverno test <dir>").
+
+The target is polc.yaml's spec.kyverno.target unless --target says otherwise: clusterpolicy
+(kyverno.io/v1 ClusterPolicy and kyverno.io/v2 PolicyException, Kyverno 1.13+) or validatingpolicy
+(policies.kyverno.io/v1 ValidatingPolicy and PolicyException, Kyverno 1.17+). The output goes to
+polc.yaml's spec.policiesDir unless --out says otherwise; files that an earlier run generated and
+that are no longer part of the pack are removed. Expired exceptions are not compiled; polc says
+so on stderr.
+
+Examples:
+  polc compile                         # write policies/
+  polc compile --check                 # exit 1 and list the files that are out of date
+  polc compile --target validatingpolicy --out /tmp/vp`
+
+// compileOptions are the flags of polc compile.
+type compileOptions struct {
+	// repo is the repository root.
+	repo string
+	// target overrides polc.yaml's target.
+	target string
+	// out overrides polc.yaml's policiesDir.
+	out string
+	// check compares instead of writing.
+	check bool
+}
+
+func newCompileCmd() *cobra.Command {
+	var o compileOptions
+	cmd := &cobra.Command{
+		Use:   "compile",
+		Short: "Compile the resource rules into a Kyverno policy pack",
+		Long:  compileLong,
+		Args:  argsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
+	cmd.Flags().StringVar(&o.target, "target", "", "policy kind: "+strings.Join(kyverno.Targets(), ", ")+" (default: polc.yaml spec.kyverno.target)")
+	cmd.Flags().StringVar(&o.out, "out", "", "output directory (default: polc.yaml spec.policiesDir)")
+	cmd.Flags().BoolVar(&o.check, "check", false, "compile in memory and exit 1 listing the files that differ from the output directory")
+	return cmd
+}
+
+func (o *compileOptions) run(stdout, stderr io.Writer) error {
+	all := rules.All()
+	repo, findings, err := check.Load(o.repo, all)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if len(findings) > 0 {
+		for _, f := range findings {
+			fmt.Fprintf(stderr, "%s: %s: %s\n", f.Pos, f.Rule, f.Message)
+		}
+		return usageError("module metadata does not load; fix it (see polc check) before compiling")
+	}
+	target := kyverno.TargetOf(repo.Config.Spec.Kyverno.Target)
+	if o.target != "" {
+		if !slices.Contains(kyverno.Targets(), o.target) {
+			return usageError("unknown --target %q; valid targets: %s", o.target, strings.Join(kyverno.Targets(), ", "))
+		}
+		target = kyverno.Target(o.target)
+	}
+	out := o.out
+	if out == "" {
+		out = filepath.Join(repo.Root, filepath.FromSlash(repo.Config.Spec.PoliciesDir))
+	}
+	pack, err := kyverno.Compile(repo, all, kyverno.Options{Target: target})
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	for _, n := range pack.Notes {
+		fmt.Fprintln(stderr, "note:", n)
+	}
+	if o.check {
+		diff, err := pack.Diff(out)
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		if len(diff) == 0 {
+			fmt.Fprintf(stdout, "%s is up to date (%d policies, %d files)\n", out, len(pack.Policies), len(pack.Files))
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s is out of date; run `polc compile`. Differing files:\n", out)
+		for _, f := range diff {
+			fmt.Fprintln(stdout, "  "+f)
+		}
+		return &ExitError{Code: 1}
+	}
+	if err := pack.Write(out); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	fmt.Fprintf(stdout, "wrote %d policies (%d files, target %s) to %s\n", len(pack.Policies), len(pack.Files), target, out)
+	return nil
+}

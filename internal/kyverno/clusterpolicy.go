@@ -1,0 +1,357 @@
+package kyverno
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// The kyverno.io types below mirror the fields polc writes of Kyverno's ClusterPolicy
+// (kyverno.io/v1) and PolicyException (kyverno.io/v2), with the same JSON names. Importing
+// github.com/kyverno/kyverno/api/kyverno/v1 itself would grow polc's binary from about 29 MB to
+// 158 MB and its start-up from ~20 ms and 20 MB RSS to ~80 ms and 100 MB RSS (it pulls in
+// sigstore and Kyverno's logging); TestMirrorsMatchKyvernoTypes decodes every object polc writes
+// strictly into Kyverno's own types, so the mirror cannot drift unnoticed.
+
+// clusterPolicy is kyverno.io/v1 ClusterPolicy.
+type clusterPolicy struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   objectMeta        `json:"metadata"`
+	Spec       clusterPolicySpec `json:"spec"`
+}
+
+// objectMeta is the part of metav1.ObjectMeta polc writes.
+type objectMeta struct {
+	Name        string            `json:"name"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// clusterPolicySpec is kyverno.io/v1 Spec.
+type clusterPolicySpec struct {
+	// Background enables background scans; Kyverno refuses it for wildcard kinds.
+	Background *bool    `json:"background,omitempty"`
+	Rules      []cpRule `json:"rules"`
+}
+
+// cpRule is kyverno.io/v1 Rule.
+type cpRule struct {
+	Name     string      `json:"name"`
+	Match    matchBlock  `json:"match"`
+	Exclude  *matchBlock `json:"exclude,omitempty"`
+	Validate *cpValidate `json:"validate,omitempty"`
+}
+
+// matchBlock is kyverno.io/v1 MatchResources (any only).
+type matchBlock struct {
+	Any []resourceFilter `json:"any,omitempty"`
+}
+
+// resourceFilter is kyverno.io/v1 ResourceFilter.
+type resourceFilter struct {
+	Resources resourceDescription `json:"resources"`
+}
+
+// resourceDescription is kyverno.io/v1 ResourceDescription.
+type resourceDescription struct {
+	Kinds      []string       `json:"kinds,omitempty"`
+	Names      []string       `json:"names,omitempty"`
+	Namespaces []string       `json:"namespaces,omitempty"`
+	Selector   *labelSelector `json:"selector,omitempty"`
+}
+
+// labelSelector is metav1.LabelSelector (matchLabels only).
+type labelSelector struct {
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+}
+
+// cpValidate is kyverno.io/v1 Validation.
+type cpValidate struct {
+	FailureAction string         `json:"failureAction,omitempty"`
+	Message       string         `json:"message,omitempty"`
+	Pattern       map[string]any `json:"pattern,omitempty"`
+	Deny          *cpDeny        `json:"deny,omitempty"`
+	PodSecurity   *cpPodSecurity `json:"podSecurity,omitempty"`
+}
+
+// cpDeny is kyverno.io/v1 Deny.
+type cpDeny struct {
+	Conditions cpConditions `json:"conditions"`
+}
+
+// cpConditions is kyverno.io/v1 AnyAllConditions.
+type cpConditions struct {
+	Any []cpCondition `json:"any,omitempty"`
+}
+
+// cpCondition is kyverno.io/v1 Condition.
+type cpCondition struct {
+	Key      any    `json:"key"`
+	Operator string `json:"operator"`
+	Value    any    `json:"value,omitempty"`
+}
+
+// cpPodSecurity is kyverno.io/v1 PodSecurity.
+type cpPodSecurity struct {
+	Level   string `json:"level"`
+	Version string `json:"version"`
+}
+
+// policyExceptionV2 is kyverno.io/v2 PolicyException.
+type policyExceptionV2 struct {
+	APIVersion string                `json:"apiVersion"`
+	Kind       string                `json:"kind"`
+	Metadata   objectMeta            `json:"metadata"`
+	Spec       policyExceptionV2Spec `json:"spec"`
+}
+
+// policyExceptionV2Spec is kyverno.io/v2 PolicyExceptionSpec.
+type policyExceptionV2Spec struct {
+	Background *bool              `json:"background,omitempty"`
+	Match      matchBlock         `json:"match"`
+	Exceptions []exceptionV2Entry `json:"exceptions"`
+}
+
+// exceptionV2Entry is kyverno.io/v2 Exception.
+type exceptionV2Entry struct {
+	PolicyName string   `json:"policyName"`
+	RuleNames  []string `json:"ruleNames"`
+}
+
+// clusterPolicyBackend compiles to kyverno.io/v1 ClusterPolicy and kyverno.io/v2 PolicyException.
+type clusterPolicyBackend struct{}
+
+var _ backend = clusterPolicyBackend{}
+
+// severityLabel maps polc's severity to the policies.kyverno.io/severity vocabulary.
+func severityLabel(s rule.Severity) string {
+	if s == rule.Error {
+		return "high"
+	}
+	return "medium"
+}
+
+// annotations are the standard policy annotations.
+func annotations(repo *rule.Repo, p *Policy, minVersion string) map[string]string {
+	subjects := map[string]bool{}
+	for _, r := range p.Rules {
+		for _, k := range r.Kinds {
+			if k == rule.PodKind {
+				subjects["Pod"] = true
+				continue
+			}
+			subjects[k.Kind] = true
+		}
+	}
+	var subj []string
+	for s := range subjects {
+		subj = append(subj, s)
+	}
+	sort.Strings(subj)
+	return map[string]string{
+		"policies.kyverno.io/title":       p.Rule.Title,
+		"policies.kyverno.io/category":    Category(p.Rule.ID),
+		"policies.kyverno.io/severity":    severityLabel(p.Severity),
+		"policies.kyverno.io/subject":     strings.Join(subj, ", "),
+		"policies.kyverno.io/description": p.Rule.Doc + " Fix: " + p.Rule.Remediation,
+		"policies.kyverno.io/minversion":  minVersion,
+		repo.Config.Spec.Domain + "/source-hash": p.Hash,
+		repo.Config.Spec.Domain + "/rule":        p.Rule.ID,
+	}
+}
+
+// policyLabels mark every object of the pack as polc's.
+func policyLabels(repo *rule.Repo) map[string]string {
+	return map[string]string{"app.kubernetes.io/managed-by": "polc"}
+}
+
+// cpKind spells a kind as ClusterPolicy matches it: Kind, or group/version/Kind.
+func cpKind(k rule.Kind) string {
+	if k.Kind == "*" || k.Group == "" || k.Group == "*" {
+		return k.Kind
+	}
+	return k.Group + "/" + k.Version + "/" + k.Kind
+}
+
+// cpFilters turns selectors into resource filters over kinds.
+func cpFilters(kinds []rule.Kind, sels []rule.Selector) []resourceFilter {
+	var ks []string
+	for _, k := range kinds {
+		ks = append(ks, cpKind(k))
+	}
+	if len(sels) == 0 {
+		return []resourceFilter{{Resources: resourceDescription{Kinds: ks}}}
+	}
+	var out []resourceFilter
+	for _, s := range sels {
+		d := resourceDescription{Kinds: ks, Namespaces: s.Namespaces}
+		if len(s.Labels) > 0 {
+			d.Selector = &labelSelector{MatchLabels: s.Labels}
+		}
+		out = append(out, resourceFilter{Resources: d})
+	}
+	return out
+}
+
+func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
+	cp := clusterPolicy{APIVersion: "kyverno.io/v1", Kind: "ClusterPolicy",
+		Metadata: objectMeta{Name: p.Name, Labels: policyLabels(repo), Annotations: annotations(repo, p, "1.13.0")}}
+	background := true
+	for _, r := range p.Rules {
+		for _, k := range r.Kinds {
+			if k.Kind == "*" {
+				background = false // Kyverno refuses wildcard kinds in background mode
+			}
+		}
+		v := &cpValidate{FailureAction: string(r.Action), Message: r.Message}
+		switch {
+		case r.PodSecurity != "":
+			v.PodSecurity = &cpPodSecurity{Level: string(r.PodSecurity), Version: "latest"}
+		case r.Pattern != nil:
+			v.Pattern = r.Pattern
+		case len(r.Deny) > 0:
+			v.Deny = &cpDeny{}
+			for _, c := range r.Deny {
+				v.Deny.Conditions.Any = append(v.Deny.Conditions.Any, cpCondition{Key: c.Key, Operator: c.Operator, Value: c.Value})
+			}
+		default:
+			return nil, fmt.Errorf("rule %s has no pattern, deny conditions or podSecurity level", r.Name)
+		}
+		if err := noVariables(r.Message, v.Pattern, r.Deny); err != nil {
+			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
+		}
+		cr := cpRule{Name: r.Name, Match: matchBlock{Any: cpFilters(r.Kinds, r.Match)}, Validate: v}
+		if len(r.Exclude) > 0 {
+			cr.Exclude = &matchBlock{Any: cpFilters(r.Kinds, r.Exclude)}
+		}
+		cp.Spec.Rules = append(cp.Spec.Rules, cr)
+	}
+	cp.Spec.Background = &background
+	return cp, nil
+}
+
+// noVariables refuses JMESPath variables in a message or pattern built from metadata: polc writes
+// its deny condition keys itself, and nothing else may be evaluated.
+func noVariables(msg string, pattern map[string]any, _ []rule.Condition) error {
+	if strings.Contains(msg, "{{") {
+		return fmt.Errorf("message %q contains {{", msg)
+	}
+	var walk func(v any) error
+	walk = func(v any) error {
+		switch x := v.(type) {
+		case string:
+			if strings.Contains(x, "{{") {
+				return fmt.Errorf("pattern value %q contains {{", x)
+			}
+		case map[string]any:
+			for k, e := range x {
+				if strings.Contains(k, "{{") {
+					return fmt.Errorf("pattern key %q contains {{", k)
+				}
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if err := walk(e); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(pattern)
+}
+
+// ruleNames lists the names Kyverno gives a rule: autogen adds controller and CronJob variants
+// to pod rules.
+func ruleNames(r rule.PolicyRule) []string {
+	if r.IsPodRule() {
+		return []string{r.Name, "autogen-" + r.Name, "autogen-cronjob-" + r.Name}
+	}
+	return []string{r.Name}
+}
+
+// podControllers are the kinds Kyverno's autogen extends pod rules to.
+var podControllers = []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
+
+// exceptionFilters are the resource filters of the objects an exception names. An excepted pod
+// controller also excepts its Pods (named <controller>-...), or the controller could never run
+// them.
+func exceptionFilters(ex module.Exception, podRule bool) []resourceFilter {
+	var out []resourceFilter
+	for _, r := range ex.Resources {
+		d := resourceDescription{Kinds: []string{r.Kind}, Names: []string{r.Name}}
+		if r.Namespace != "" {
+			d.Namespaces = []string{r.Namespace}
+		}
+		out = append(out, resourceFilter{Resources: d})
+		if podRule && contains(podControllers, r.Kind) {
+			pd := d
+			pd.Kinds, pd.Names = []string{"Pod"}, []string{r.Name + "-*"}
+			out = append(out, resourceFilter{Resources: pd})
+		}
+	}
+	return out
+}
+
+func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception) (any, error) {
+	var names []string
+	podRule := false
+	for _, r := range p.Rules {
+		if r.Module == ex.Module {
+			names = append(names, ruleNames(r.PolicyRule)...)
+			podRule = podRule || r.IsPodRule()
+		}
+	}
+	pe := policyExceptionV2{APIVersion: "kyverno.io/v2", Kind: "PolicyException",
+		Metadata: exceptionMeta(repo, p, ex),
+		Spec: policyExceptionV2Spec{
+			Match:      matchBlock{Any: exceptionFilters(ex.Source, podRule)},
+			Exceptions: []exceptionV2Entry{{PolicyName: p.Name, RuleNames: names}},
+		}}
+	return pe, nil
+}
+
+// exceptionMeta is the metadata of a PolicyException: the reason and expiry travel as annotations.
+func exceptionMeta(repo *rule.Repo, p *Policy, ex *Exception) objectMeta {
+	a := map[string]string{
+		repo.Config.Spec.Domain + "/module": ex.Module.Name(),
+		repo.Config.Spec.Domain + "/rule":   p.Rule.ID,
+		repo.Config.Spec.Domain + "/reason": ex.Source.Reason,
+	}
+	if ex.Source.Expires != "" {
+		a[repo.Config.Spec.Domain+"/expires"] = ex.Source.Expires
+	}
+	return objectMeta{Name: ex.Name, Namespace: ExceptionNamespace, Labels: policyLabels(repo), Annotations: a}
+}
+
+func (clusterPolicyBackend) results(p *Policy, r *ModuleRule, obj map[string]any, result string) []testResult {
+	kind, _ := obj["kind"].(string)
+	name := r.Name
+	if r.IsPodRule() {
+		switch kind {
+		case "Pod":
+		case "CronJob":
+			name = "autogen-cronjob-" + r.Name
+		default:
+			name = "autogen-" + r.Name
+		}
+	}
+	return []testResult{{Policy: p.Name, Rule: name, Kind: kind, Resources: []string{resourceID(obj)}, Result: result}}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
