@@ -76,8 +76,10 @@ func New(nodes []Node, edges []Edge) *Graph {
 // Deps returns the hard dependencies of a module, sorted.
 func (g *Graph) Deps(name string) []string { return g.hard[name] }
 
-// Cycles returns each hard-dependency cycle once, as a path that starts at its smallest name and
-// ends where it started (a -> b -> c -> a).
+// Cycles returns the hard-dependency cycles that a depth-first search closes, each once, as a
+// path that starts at its smallest name and ends where it started (a -> b -> c -> a). Every
+// module on a cycle lies on at least one reported path; listing every elementary cycle could grow
+// exponentially, and breaking the reported ones reveals any that remain.
 func (g *Graph) Cycles() [][]string {
 	const (
 		white = iota
