@@ -77,9 +77,10 @@ func New(nodes []Node, edges []Edge) *Graph {
 func (g *Graph) Deps(name string) []string { return g.hard[name] }
 
 // Cycles returns the hard-dependency cycles that a depth-first search closes, each once, as a
-// path that starts at its smallest name and ends where it started (a -> b -> c -> a). Every
-// module on a cycle lies on at least one reported path; listing every elementary cycle could grow
-// exponentially, and breaking the reported ones reveals any that remain.
+// path that starts at its smallest name and ends where it started (a -> b -> c -> a). Each group
+// of mutually dependent modules yields at least one path, not necessarily every elementary cycle
+// (their number can grow exponentially); once the reported ones are broken, any that remain are
+// reported.
 func (g *Graph) Cycles() [][]string {
 	const (
 		white = iota

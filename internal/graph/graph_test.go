@@ -204,9 +204,9 @@ func TestNew(t *testing.T) {
 }
 
 func TestCyclesCoverEveryModuleOnACycle(t *testing.T) {
-	// a -> b -> c -> a, and a -> d -> b closes a second, longer cycle through b and c. The search
-	// reports one path per back edge; d, which is only on the longer one, still shows up once the
-	// first is broken.
+	// a -> b -> c -> a, and a -> d -> b closes a second, longer cycle a -> d -> b -> c -> a. The
+	// search reports one path per back edge, so only the first; all five modules are stuck out of
+	// the waves, and a cycle that remains after a fix is reported then.
 	g := build([]string{"a", "b", "c", "d", "e"}, [][2]string{{"a", "b"}, {"b", "c"}, {"c", "a"}, {"a", "d"}, {"d", "b"}, {"e", "a"}})
 	cycles := g.Cycles()
 	require.Equal(t, []string{"a -> b -> c -> a"}, formatAll(cycles))
