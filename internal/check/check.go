@@ -3,9 +3,11 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -37,8 +39,22 @@ type Options struct {
 	ByFiles bool
 	// Rules is the rule registry.
 	Rules []rule.Rule
+	// Sources are extra sources of resource rules, such as a directory of Rego policies. They run
+	// on every rendered object of the selected modules, after the registry's rules.
+	Sources []Source
 	// Now decides whether exceptions have expired; zero means the current time.
 	Now time.Time
+}
+
+// Source is an extra source of resource rules (see Options.Sources).
+type Source interface {
+	// Rules describes the source's rules, so that polc.yaml may configure them and reports can
+	// describe them.
+	Rules() []rule.Rule
+	// Bind prepares the source for the loaded repository, once per run, and returns the function
+	// that checks one rendered object of module m. That function is called concurrently; its
+	// error means the source itself is broken (exit 2), never that the object is.
+	Bind(repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error)
 }
 
 // Summary counts what a run saw and found.
@@ -57,6 +73,8 @@ type Result struct {
 	Repo     *rule.Repo
 	Findings []rule.Finding
 	Summary  Summary
+	// Rules are the rules of the run: the registry's, then those of the extra sources.
+	Rules []rule.Rule
 }
 
 // ConfigError is a problem with polc.yaml, the command line or the repository layout: polc could
@@ -151,7 +169,11 @@ func validateRuleConfig(cfg *module.Config, rules []rule.Rule) error {
 
 // Run checks the repository.
 func Run(opts Options) (*Result, error) {
-	repo, findings, err := Load(opts.Root, opts.Rules)
+	all := opts.Rules
+	for _, src := range opts.Sources {
+		all = append(slices.Clip(all), src.Rules()...)
+	}
+	repo, findings, err := Load(opts.Root, all)
 	if err != nil {
 		return nil, err
 	}
@@ -175,6 +197,11 @@ func Run(opts Options) (*Result, error) {
 	}
 	findings = append(findings, Render(repo)...)
 	findings = append(findings, runRules(repo, opts.Rules)...)
+	extra, err := runSources(repo, opts.Sources)
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, extra...)
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -182,7 +209,7 @@ func Run(opts Options) (*Result, error) {
 	findings = applyExceptions(repo, findings, now)
 	findings = applySeverities(repo.Config, opts.Rules, findings)
 	Sort(findings)
-	return &Result{Repo: repo, Findings: findings, Summary: summarize(repo, findings)}, nil
+	return &Result{Repo: repo, Findings: findings, Summary: summarize(repo, findings), Rules: all}, nil
 }
 
 // Select restricts the run to the named modules; unknown names are a usage error.
@@ -295,6 +322,39 @@ func runRules(repo *rule.Repo, rules []rule.Rule) []rule.Finding {
 		}
 		return out
 	})...)
+}
+
+// runSources binds each extra rule source and runs it on every object of the selected modules.
+// When a source fails on some objects, the first error in message order is returned.
+func runSources(repo *rule.Repo, sources []Source) ([]rule.Finding, error) {
+	var all []rule.Finding
+	for _, src := range sources {
+		check, err := src.Bind(repo)
+		if err != nil {
+			return nil, &ConfigError{err}
+		}
+		var mu sync.Mutex
+		var errs []string
+		all = append(all, parallel(repo, func(m *module.Module) []rule.Finding {
+			var out []rule.Finding
+			for _, o := range repo.Objects[m.Name()] {
+				f, err := check(m, o)
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err.Error())
+					mu.Unlock()
+					return out
+				}
+				out = append(out, f...)
+			}
+			return out
+		})...)
+		if len(errs) > 0 {
+			sort.Strings(errs)
+			return nil, &ConfigError{errors.New(errs[0])}
+		}
+	}
+	return all, nil
 }
 
 // CheckObject runs the resource rules on one object.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/rego"
 	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
@@ -26,7 +27,8 @@ Examples:
   polc check --format sarif=polc.sarif --format junit=polc.xml --format text
   polc check --fail-on warning
   polc check --changed-since origin/main      # changed modules and their dependents
-  polc check --files modules/apps/media/deployment.yaml   # as the pre-commit hook runs it`
+  polc check --files modules/apps/media/deployment.yaml   # as the pre-commit hook runs it
+  polc check --policy ../team-policy          # Rego rules (default: policy/ when it exists)`
 
 // checkOptions are the flags of polc check.
 type checkOptions struct {
@@ -35,6 +37,7 @@ type checkOptions struct {
 	failOn       string
 	changedSince string
 	files        bool
+	policy       string
 }
 
 func newCheckCmd() *cobra.Command {
@@ -48,7 +51,11 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := check.Run(o.options(args))
+			opts := o.options(args)
+			if opts.Sources, err = policySources(o.repo, o.policy); err != nil {
+				return err
+			}
+			res, err := check.Run(opts)
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
@@ -62,6 +69,7 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringArrayVar(&o.formats, "format", []string{"text"}, "report format, or FORMAT=FILE to write a file; repeatable: "+strings.Join(report.Formats(), ", "))
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error or warning")
 	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "check only the modules changed since this git revision, and their dependents")
+	cmd.Flags().StringVar(&o.policy, "policy", "", "directory of Rego rules (deny/warn in package main or polc.<name>); default: policy/ at the repository root when it exists")
 	cmd.Flags().BoolVar(&o.files, "files", false, "the arguments are changed files (as pre-commit passes them): check their modules and dependents")
 	return cmd
 }
@@ -118,7 +126,7 @@ func writeReports(outs []output, res *check.Result) error {
 			defer f.Close()
 			w = f
 		}
-		fm, err := report.New(w, out.format, report.Options{Rules: rules.All(), Version: Version})
+		fm, err := report.New(w, out.format, report.Options{Rules: res.Rules, Version: Version})
 		if err != nil {
 			return err
 		}
@@ -137,4 +145,24 @@ func failure(findings []rule.Finding, failOn rule.Severity) error {
 		}
 	}
 	return nil
+}
+
+// policySources loads the Rego rules of dir, or of policy/ at the repository root when dir is
+// empty and that directory exists. A policy that does not compile is a usage error.
+func policySources(repo, dir string) ([]check.Source, error) {
+	if dir == "" {
+		dir = filepath.Join(repo, rego.DefaultDir)
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			return nil, nil
+		}
+	}
+	root, err := filepath.Abs(repo)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	p, err := rego.Load(dir, root)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	return []check.Source{p}, nil
 }

@@ -1,0 +1,393 @@
+// Package rego evaluates teams' own rules, written in Rego v1, on rendered objects. A policy
+// directory is parsed and compiled once; each deny/warn rule becomes one prepared query, evaluated
+// on every object with `input` set to the object and data.polc describing the modules.
+//
+// Rules are conftest-style partial sets in package main or polc.<name>:
+//
+//	deny contains msg if { ... }   # error findings
+//	warn contains msg if { ... }   # warning findings
+//
+// msg is a string or an object {"msg": "...", "field": "spec.type"}. A rule's # METADATA title,
+// description, custom.severity and custom.remediation describe the rule in polc's reports.
+package rego
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	opa "github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// DefaultDir is the policy directory at the repository root that polc check loads when it exists.
+const DefaultDir = "policy"
+
+// IDPrefix starts the rule ID of every Rego rule: rego/<package>/<rule>.
+const IDPrefix = "rego/"
+
+// maxFileSize caps a policy file, as module.MaxFileSize caps manifests.
+const maxFileSize = 1 << 20
+
+// entrypoint names, with the severity of their findings.
+var entrypoints = map[string]rule.Severity{"deny": rule.Error, "warn": rule.Warning}
+
+// reserved are the data.polc documents that polc provides; no package may define them.
+var reserved = []string{"module", "modules", "graph"}
+
+// Policy is a compiled policy directory.
+type Policy struct {
+	compiler *ast.Compiler
+	queries  []query
+}
+
+// query is one deny or warn rule of one package.
+type query struct {
+	rule rule.Rule
+	// ref is the rule's document, data.<package>.<name>.
+	ref string
+}
+
+// Error lists every parse or compile problem of a policy directory, each with file:line:col.
+type Error struct {
+	// Problems are "file:line:col: code: message" lines, in file order.
+	Problems []string
+}
+
+func (e *Error) Error() string {
+	return "policy does not compile:\n  " + strings.Join(e.Problems, "\n  ")
+}
+
+// Load parses and compiles every .rego file under dir, recursively, leaving out tests
+// (*_test.rego). Files inside root are named relative to it in errors and findings. A directory
+// without .rego files gives a policy without rules.
+func Load(dir, root string) (*Policy, error) {
+	files, err := regoFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	mods := map[string]*ast.Module{}
+	var problems []string
+	for _, f := range files {
+		data, err := readFile(f)
+		if err != nil {
+			return nil, err
+		}
+		name := displayName(f, root)
+		m, err := ast.ParseModuleWithOpts(name, string(data), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		if err != nil {
+			problems = append(problems, describe(err)...)
+			continue
+		}
+		mods[name] = m
+	}
+	if len(problems) == 0 {
+		problems = checkPackages(mods)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	c := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(false)
+	c.Compile(mods)
+	if c.Failed() {
+		return nil, &Error{Problems: describe(c.Errors)}
+	}
+	return &Policy{compiler: c, queries: findQueries(c)}, nil
+}
+
+// regoFiles lists the policy files under dir, sorted.
+func regoFiles(dir string) ([]string, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("read policy directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("read policy directory: %s is not a directory", dir)
+	}
+	var files []string
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && strings.HasSuffix(p, ".rego") && !strings.HasSuffix(p, "_test.rego") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read policy directory: %w", err)
+	}
+	sort.Strings(files)
+	return files, nil
+}
+
+// readFile reads a policy file, refusing huge ones.
+func readFile(p string) ([]byte, error) {
+	info, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	if info.Size() > maxFileSize {
+		return nil, fmt.Errorf("read policy %s: %d bytes is over the %d byte limit", p, info.Size(), maxFileSize)
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read policy: %w", err)
+	}
+	return data, nil
+}
+
+// displayName names a policy file relative to the repository root when it is inside it.
+func displayName(p, root string) string {
+	abs, err := filepath.Abs(p)
+	if err == nil && root != "" {
+		if rel, err := filepath.Rel(root, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return filepath.ToSlash(rel)
+		}
+	}
+	return filepath.ToSlash(p)
+}
+
+// describe turns OPA's parse and compile errors into file:line:col lines.
+func describe(err error) []string {
+	var errs ast.Errors
+	if !errors.As(err, &errs) {
+		return []string{err.Error()}
+	}
+	out := make([]string, 0, len(errs))
+	for _, e := range errs {
+		out = append(out, position(e.Location)+e.Code+": "+e.Message)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// position formats a Rego location as "file:line:col: ".
+func position(l *ast.Location) string {
+	if l == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d:%d: ", l.File, l.Row, l.Col)
+}
+
+// checkPackages refuses packages that would shadow the documents polc provides under data.polc.
+func checkPackages(mods map[string]*ast.Module) []string {
+	var out []string
+	for _, name := range sortedKeys(mods) {
+		m := mods[name]
+		path := pkgPath(m.Package)
+		for _, r := range reserved {
+			if path == "polc."+r || strings.HasPrefix(path, "polc."+r+".") {
+				out = append(out, fmt.Sprintf("%spolc_error: package %s shadows data.polc.%s, which polc provides; rename the package", position(m.Package.Location), path, r))
+			}
+		}
+	}
+	return out
+}
+
+// pkgPath returns a package's path without the data. prefix: main, polc.owner.
+func pkgPath(p *ast.Package) string {
+	return strings.TrimPrefix(p.Path.String(), "data.")
+}
+
+// evaluated reports whether polc evaluates the deny/warn rules of a package.
+func evaluated(path string) bool {
+	return path == "main" || strings.HasPrefix(path, "polc.") && !strings.Contains(strings.TrimPrefix(path, "polc."), ".")
+}
+
+// findQueries returns one query per deny or warn rule of every evaluated package, sorted by ID.
+func findQueries(c *ast.Compiler) []query {
+	seen := map[string]bool{}
+	var out []query
+	for _, name := range sortedKeys(c.Modules) {
+		m := c.Modules[name]
+		path := pkgPath(m.Package)
+		if !evaluated(path) {
+			continue
+		}
+		for _, r := range m.Rules {
+			ref := r.Head.Ref()
+			if len(ref) != 1 {
+				continue
+			}
+			head := ref[0].Value.(ast.Var).String()
+			sev, ok := entrypoints[head]
+			id := IDPrefix + path + "/" + head
+			if !ok || seen[id] {
+				continue
+			}
+			seen[id] = true
+			out = append(out, query{ref: "data." + path + "." + head, rule: describeRule(c, r, path, head, sev)})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rule.ID < out[j].rule.ID })
+	return out
+}
+
+// describeRule builds a rule's metadata from its # METADATA annotations (rule, document and
+// package scope, nearest first).
+func describeRule(c *ast.Compiler, r *ast.Rule, path, head string, sev rule.Severity) rule.Rule {
+	ru := rule.Rule{ID: IDPrefix + path + "/" + head, Severity: sev, Scope: rule.ResourceScope,
+		Title:       fmt.Sprintf("Rego rule %s of package %s", head, path),
+		Doc:         "A rule of the repository's own Rego policy; see " + r.Location.File + ".",
+		Remediation: "See the rule in " + r.Location.File + ".",
+	}
+	var title, doc, remediation, severity string
+	for _, ar := range c.GetAnnotationSet().Chain(r) {
+		a := ar.Annotations
+		if a == nil {
+			continue
+		}
+		title = first(title, a.Title)
+		doc = first(doc, a.Description)
+		if s, ok := a.Custom["remediation"].(string); ok {
+			remediation = first(remediation, s)
+		}
+		if s, ok := a.Custom["severity"].(string); ok {
+			severity = first(severity, s)
+		}
+	}
+	ru.Title = first(title, ru.Title)
+	ru.Doc = first(doc, ru.Doc)
+	ru.Remediation = first(remediation, ru.Remediation)
+	if s := rule.Severity(severity); s == rule.Error || s == rule.Warning {
+		ru.Severity = s
+	}
+	return ru
+}
+
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// Rules describes the policy's deny and warn rules, sorted by ID.
+func (p *Policy) Rules() []rule.Rule {
+	out := make([]rule.Rule, len(p.queries))
+	for i, q := range p.queries {
+		out[i] = q.rule
+	}
+	return out
+}
+
+// Evaluator runs a policy's prepared queries on objects. It is safe for concurrent use.
+type Evaluator struct {
+	queries []prepared
+}
+
+type prepared struct {
+	rule  rule.Rule
+	query opa.PreparedEvalQuery
+}
+
+// Prepare stores data.polc for the repository and prepares every query once. Each query
+// evaluates its rule with input replaced by the object and data.polc.module by its module:
+// input is {"module": NAME, "object": OBJECT} only on the way in.
+func (p *Policy) Prepare(ctx context.Context, repo *rule.Repo) (*Evaluator, error) {
+	store := inmem.NewFromObject(map[string]any{"polc": Data(repo)})
+	e := &Evaluator{}
+	for _, q := range p.queries {
+		pq, err := opa.New(
+			opa.Query("result := "+q.ref+" with input as input.object with data.polc.module as data.polc.modules[input.module]"),
+			opa.Compiler(p.compiler),
+			opa.Store(store),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", q.rule.ID, err)
+		}
+		e.queries = append(e.queries, prepared{rule: q.rule, query: pq})
+	}
+	return e, nil
+}
+
+// CheckObject evaluates every rule on one rendered object of module m. An evaluation error (a
+// conflict, a bad message) is a bug in the policy and is returned as an error.
+func (e *Evaluator) CheckObject(ctx context.Context, m *module.Module, o *manifest.Object) ([]rule.Finding, error) {
+	if len(e.queries) == 0 {
+		return nil, nil
+	}
+	in := ast.NewObject(
+		[2]*ast.Term{ast.StringTerm("module"), ast.StringTerm(m.Name())},
+		[2]*ast.Term{ast.StringTerm("object"), ast.NewTerm(Value(o.Node.YNode()))},
+	)
+	var out []rule.Finding
+	for _, q := range e.queries {
+		rs, err := q.query.Eval(ctx, opa.EvalParsedInput(in))
+		if err != nil {
+			return nil, fmt.Errorf("evaluate %s on %s: %w", q.rule.ID, o.Ref, err)
+		}
+		for _, r := range rs {
+			vs, err := violations(r.Bindings["result"])
+			if err != nil {
+				return nil, fmt.Errorf("evaluate %s on %s: %w", q.rule.ID, o.Ref, err)
+			}
+			for _, v := range vs {
+				ref := o.Ref
+				out = append(out, rule.Finding{Rule: q.rule.ID, Severity: q.rule.Severity, Module: m.Name(), Pos: o.FieldPos(v.Field),
+					Object: &ref, Field: v.Field, Message: v.Message, Hint: q.rule.Remediation})
+			}
+		}
+	}
+	return out, nil
+}
+
+// violations reads a deny/warn result: a set (a list once converted) of messages, or a single one.
+func violations(v any) ([]rule.Violation, error) {
+	list, ok := v.([]any)
+	if !ok {
+		list = []any{v}
+	}
+	out := make([]rule.Violation, 0, len(list))
+	for _, x := range list {
+		switch x := x.(type) {
+		case string:
+			out = append(out, rule.Violation{Message: x})
+		case map[string]any:
+			msg, ok := x["msg"].(string)
+			if !ok {
+				return nil, fmt.Errorf("message %v has no string msg", x)
+			}
+			field, ok := x["field"].(string)
+			if _, set := x["field"]; set && !ok {
+				return nil, fmt.Errorf("message %v: field must be a string path such as spec.type", x)
+			}
+			out = append(out, rule.Violation{Message: msg, Field: field})
+		default:
+			return nil, fmt.Errorf("message %v is neither a string nor an object {msg, field}", x)
+		}
+	}
+	return out, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// Bind prepares the policy for a repository and returns the function that checks one object,
+// so that a Policy is one of polc check's extra rule sources (check.Source).
+func (p *Policy) Bind(repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error) {
+	ctx := context.Background()
+	e, err := p.Prepare(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	return func(m *module.Module, o *manifest.Object) ([]rule.Finding, error) {
+		return e.CheckObject(ctx, m, o)
+	}, nil
+}
