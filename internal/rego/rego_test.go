@@ -175,8 +175,8 @@ func TestModuleDataNamespaceDefault(t *testing.T) {
 
 func TestRules(t *testing.T) {
 	dir := writePolicy(t, map[string]string{
-		"a.rego": "package main\ndeny contains 1 if false\nwarn contains 1 if false\n",
-		"b.rego": "# METADATA\n# title: B\n# description: Why B.\npackage polc.b\ndeny contains 1 if false\n",
+		"a.rego":      "package main\ndeny contains 1 if false\nwarn contains 1 if false\n",
+		"b.rego":      "# METADATA\n# title: B\n# description: Why B.\npackage polc.b\ndeny contains 1 if false\n",
 		"b_test.rego": "package polc.b\ntest_x if true\n",
 	})
 	p, err := Load(dir, dir)
