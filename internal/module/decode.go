@@ -94,7 +94,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
+			p := fmt.Sprintf("%s[%d]", path, i)
+			if isNullNode(item) {
+				d.fail(item, "%s: expected %s, got null", p, want(v.Type().Elem()))
+				continue
+			}
+			d.decode(item, s.Index(i), p)
 		}
 		v.Set(s)
 	case reflect.Map:
@@ -110,6 +115,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				return
 			}
 			ev := reflect.New(v.Type().Elem()).Elem()
+			if isNullNode(vn) {
+				d.fail(vn, "%s: expected %s, got null", join(path, key), want(v.Type().Elem()))
+				return
+			}
 			d.decode(vn, ev, join(path, key))
 			m.SetMapIndex(kv, ev)
 		})
@@ -181,6 +190,22 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(n, "%s: missing required field %q", pathOr(path), name)
 		}
 	}
+}
+
+// isNullNode reports whether n is a null scalar (~, null, or nothing written).
+func isNullNode(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
+
+// want names the YAML kind that a Go type is decoded from, for messages.
+func want(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "a mapping"
+	case reflect.Slice:
+		return "a list"
+	case reflect.Bool:
+		return "true or false"
+	}
+	return "a string"
 }
 
 // isEmpty reports whether a required field was written without a value: null, an empty string,

@@ -245,6 +245,12 @@ func TestParseModule(t *testing.T) {
 			wantErr: moduleFile + `:10:18: spec.exceptions[0]: required field "resources" is empty`,
 		},
 		{
+			name: "null list items",
+			data: minimalModule + "  namespaces:\n    -\n  dependsOn: [~]\n",
+			wantErr: moduleFile + `:9:6: spec.namespaces[0]: expected a mapping, got null` + "\n" +
+				moduleFile + `:10:15: spec.dependsOn[0]: expected a string, got null`,
+		},
+		{
 			name:    "invalid YAML",
 			data:    minimalModule + "  dependsOn: [a\n",
 			wantErr: moduleFile + `:7:1: invalid YAML: did not find expected ',' or ']'`,
@@ -444,6 +450,12 @@ spec:
 			name:    "substitute values must be strings, as in Flux",
 			data:    "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  substitute: {replicas: 3}\n",
 			wantErr: `polc.yaml:4:26: spec.substitute.replicas: expected a string, got number 3 (quote it to use it as a string)`,
+		},
+		{
+			name: "null map values",
+			data: "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  rules: {labels/module: ~}\n  substitute: {domain: }\n",
+			wantErr: `polc.yaml:4:26: spec.rules.labels/module: expected a mapping, got null` + "\n" +
+				`polc.yaml:5:24: spec.substitute.domain: expected a string, got null`,
 		},
 		{
 			name:    "rule override without severity",
