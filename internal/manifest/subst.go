@@ -9,10 +9,12 @@ import (
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
 // Substitute applies Flux post-build substitution to s: ${var}, ${var:=default}, ${var:-default}
-// (default when unset or empty), ${var=default}, ${var-default} (default when unset); $${var} is
-// an escape for a literal ${var}. It returns the result and the names of variables that had no
-// value and no default, in order of appearance. Expressions that are not variable references
-// (a name Flux would not accept) are left as they are.
+// (default when unset or empty), ${var=default}, ${var-default} (default when unset); a default
+// may itself hold references (${a:=${b}}); $${var} is an escape for a literal ${var}. It returns
+// the result and the names of variables that had no value and no default, in order of
+// appearance. Expressions that are not variable references (a name Flux would not accept, or
+// bash operators such as ${#var} that polc does not evaluate) and an unterminated ${ are left as
+// they are.
 func Substitute(s string, vars map[string]string) (string, []string) {
 	if !strings.Contains(s, "${") {
 		return s, nil
@@ -30,29 +32,49 @@ func Substitute(s string, vars map[string]string) (string, []string) {
 			i++
 			continue
 		}
-		end := strings.IndexByte(s[i:], '}')
+		end := closing(s[i+2:])
 		if end < 0 {
 			b.WriteString(s[i:])
 			break
 		}
-		expr := s[i+2 : i+end]
+		expr := s[i+2 : i+2+end]
 		value, ok, missing := expand(expr, vars)
 		if !ok {
-			b.WriteString(s[i : i+end+1])
-		} else {
-			b.WriteString(value)
-			if missing {
-				unresolved = append(unresolved, expr)
-			}
+			// Not a reference: keep the ${ and go on, so references inside are still replaced.
+			b.WriteString("${")
+			i += 2
+			continue
 		}
-		i += end + 1
+		b.WriteString(value)
+		unresolved = append(unresolved, missing...)
+		i += 2 + end + 1
 	}
 	return b.String(), unresolved
 }
 
+// closing returns the index of the } that closes a ${ whose body starts s, counting nested ${ },
+// or -1 when there is none.
+func closing(s string) int {
+	depth := 0
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
+			depth++
+			i++
+		case s[i] == '}':
+			if depth == 0 {
+				return i
+			}
+			depth--
+		}
+	}
+	return -1
+}
+
 // expand evaluates one ${...} expression. ok is false when expr is not a variable reference;
-// missing is true when the variable is unset and has no default.
-func expand(expr string, vars map[string]string) (value string, ok, missing bool) {
+// missing lists the variables that are unset and have no default (the default is substituted
+// too, so it may name more).
+func expand(expr string, vars map[string]string) (value string, ok bool, missing []string) {
 	name, op, def := expr, "", ""
 	for _, o := range []string{":=", ":-", "=", "-"} {
 		if j := strings.Index(expr, o); j > 0 && (op == "" || j < len(name)) {
@@ -60,22 +82,24 @@ func expand(expr string, vars map[string]string) (value string, ok, missing bool
 		}
 	}
 	if !varName.MatchString(name) {
-		return "", false, false
+		return "", false, nil
 	}
 	v, set := vars[name]
 	switch op {
 	case ":=", ":-":
 		if !set || v == "" {
-			return def, true, false
+			def, missing = Substitute(def, vars)
+			return def, true, missing
 		}
 	case "=", "-":
 		if !set {
-			return def, true, false
+			def, missing = Substitute(def, vars)
+			return def, true, missing
 		}
 	default:
 		if !set {
-			return "", true, true
+			return "", true, []string{name}
 		}
 	}
-	return v, true, false
+	return v, true, nil
 }
