@@ -48,7 +48,11 @@ func checkChartPinned(r *rule.Repo, m *module.Module, o *manifest.Object) []rule
 		v := stringField(chart, "spec", "version")
 		switch {
 		case v == "":
-			return []rule.Violation{{Message: "spec.chart.spec.version is not set, so Flux installs the newest chart; expected an exact version such as 1.2.3", Field: "spec.chart.spec"}}
+			field := "spec.chart.spec"
+			if n, _ := chart.Pipe(yaml.Lookup("spec", "version")); n != nil {
+				field += ".version"
+			}
+			return []rule.Violation{{Message: "spec.chart.spec.version is empty or not set, so Flux installs the newest chart; expected an exact version such as 1.2.3", Field: field}}
 		case !exactVersion.MatchString(v):
 			return []rule.Violation{{Message: fmt.Sprintf("spec.chart.spec.version is %q, a range; expected an exact version such as 1.2.3", v), Field: "spec.chart.spec.version"}}
 		}
@@ -72,7 +76,7 @@ func checkChartPinned(r *rule.Repo, m *module.Module, o *manifest.Object) []rule
 		if !allRendered(r) {
 			return nil // the source may be in a module this run did not render
 		}
-		return []rule.Violation{{Message: fmt.Sprintf("spec.chartRef names %s, which no module renders; expected a %s with a pinned version", target, kind), Field: "spec.chartRef"}}
+		return []rule.Violation{{Message: fmt.Sprintf("spec.chartRef names %s, which no module renders; expected that %s to exist with a pinned version", target, kind), Field: "spec.chartRef"}}
 	}
 	if msg := sourceUnpinned(src); msg != "" {
 		return []rule.Violation{{Message: fmt.Sprintf("spec.chartRef names %s, %s", target, msg), Field: "spec.chartRef"}}
