@@ -14,6 +14,7 @@ import (
 
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -111,6 +112,15 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 			require.NoError(t, sch.Validate(doc))
 		})
 	}
+	t.Run("the real rule registry", func(t *testing.T) {
+		var buf bytes.Buffer
+		f, err := New(&buf, "sarif", Options{Rules: rules.All(), Version: "0.0.0-test"})
+		require.NoError(t, err)
+		require.NoError(t, Write(f, testFindings, testSummary))
+		doc, err := jsonschema.UnmarshalJSON(&buf)
+		require.NoError(t, err)
+		require.NoError(t, sch.Validate(doc))
+	})
 	t.Run("the schema rejects an invalid log", func(t *testing.T) {
 		// Guards the test itself: a region without startLine's minimum and a bad level must fail.
 		bad := `{"version":"2.1.0","runs":[{"tool":{"driver":{"name":"polc"}},"results":[{"message":{"text":"x"},"level":"fatal","locations":[{"physicalLocation":{"artifactLocation":{"uri":"a"},"region":{"startLine":0}}}]}]}]}`
