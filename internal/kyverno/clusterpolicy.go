@@ -41,10 +41,11 @@ type clusterPolicySpec struct {
 
 // cpRule is kyverno.io/v1 Rule.
 type cpRule struct {
-	Name     string      `json:"name"`
-	Match    matchBlock  `json:"match"`
-	Exclude  *matchBlock `json:"exclude,omitempty"`
-	Validate *cpValidate `json:"validate,omitempty"`
+	Name          string        `json:"name"`
+	Match         matchBlock    `json:"match"`
+	Preconditions *cpConditions `json:"preconditions,omitempty"`
+	Exclude       *matchBlock   `json:"exclude,omitempty"`
+	Validate      *cpValidate   `json:"validate,omitempty"`
 }
 
 // matchBlock is kyverno.io/v1 MatchResources (any only).
@@ -87,6 +88,7 @@ type cpDeny struct {
 // cpConditions is kyverno.io/v1 AnyAllConditions.
 type cpConditions struct {
 	Any []cpCondition `json:"any,omitempty"`
+	All []cpCondition `json:"all,omitempty"`
 }
 
 // cpCondition is kyverno.io/v1 Condition.
@@ -154,12 +156,12 @@ func annotations(repo *rule.Repo, p *Policy, minVersion string) map[string]strin
 	}
 	sort.Strings(subj)
 	return map[string]string{
-		"policies.kyverno.io/title":       p.Rule.Title,
-		"policies.kyverno.io/category":    Category(p.Rule.ID),
-		"policies.kyverno.io/severity":    severityLabel(p.Severity),
-		"policies.kyverno.io/subject":     strings.Join(subj, ", "),
-		"policies.kyverno.io/description": p.Rule.Doc + " Fix: " + p.Rule.Remediation,
-		"policies.kyverno.io/minversion":  minVersion,
+		"policies.kyverno.io/title":              p.Rule.Title,
+		"policies.kyverno.io/category":           Category(p.Rule.ID),
+		"policies.kyverno.io/severity":           severityLabel(p.Severity),
+		"policies.kyverno.io/subject":            strings.Join(subj, ", "),
+		"policies.kyverno.io/description":        p.Rule.Doc + " Fix: " + p.Rule.Remediation,
+		"policies.kyverno.io/minversion":         minVersion,
 		repo.Config.Spec.Domain + "/source-hash": p.Hash,
 		repo.Config.Spec.Domain + "/rule":        p.Rule.ID,
 	}
@@ -182,6 +184,13 @@ func cpKind(k rule.Kind) string {
 func cpFilters(kinds []rule.Kind, sels []rule.Selector) []resourceFilter {
 	var ks []string
 	for _, k := range kinds {
+		if k == rule.PodKind {
+			// Kyverno's autogen does not extend rules that select by label, so pod rules match the
+			// controllers themselves; their checks read the pod spec wherever the kind keeps it.
+			ks = append(ks, "Pod")
+			ks = append(ks, podControllers...)
+			continue
+		}
 		ks = append(ks, cpKind(k))
 	}
 	if len(sels) == 0 {
@@ -189,7 +198,7 @@ func cpFilters(kinds []rule.Kind, sels []rule.Selector) []resourceFilter {
 	}
 	var out []resourceFilter
 	for _, s := range sels {
-		d := resourceDescription{Kinds: ks, Namespaces: s.Namespaces}
+		d := resourceDescription{Kinds: ks, Names: s.Names, Namespaces: s.Namespaces}
 		if len(s.Labels) > 0 {
 			d.Selector = &labelSelector{MatchLabels: s.Labels}
 		}
@@ -228,6 +237,18 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 		cr := cpRule{Name: r.Name, Match: matchBlock{Any: cpFilters(r.Kinds, r.Match)}, Validate: v}
 		if len(r.Exclude) > 0 {
 			cr.Exclude = &matchBlock{Any: cpFilters(r.Kinds, r.Exclude)}
+		}
+		if len(r.ExcludeKinds) > 0 {
+			if cr.Exclude == nil {
+				cr.Exclude = &matchBlock{}
+			}
+			cr.Exclude.Any = append(cr.Exclude.Any, resourceFilter{Resources: resourceDescription{Kinds: r.ExcludeKinds}})
+		}
+		if len(r.Preconditions) > 0 {
+			cr.Preconditions = &cpConditions{}
+			for _, c := range r.Preconditions {
+				cr.Preconditions.All = append(cr.Preconditions.All, cpCondition{Key: c.Key, Operator: c.Operator, Value: c.Value})
+			}
 		}
 		cp.Spec.Rules = append(cp.Spec.Rules, cr)
 	}
@@ -269,16 +290,7 @@ func noVariables(msg string, pattern map[string]any, _ []rule.Condition) error {
 	return walk(pattern)
 }
 
-// ruleNames lists the names Kyverno gives a rule: autogen adds controller and CronJob variants
-// to pod rules.
-func ruleNames(r rule.PolicyRule) []string {
-	if r.IsPodRule() {
-		return []string{r.Name, "autogen-" + r.Name, "autogen-cronjob-" + r.Name}
-	}
-	return []string{r.Name}
-}
-
-// podControllers are the kinds Kyverno's autogen extends pod rules to.
+// podControllers are the kinds that carry a pod template.
 var podControllers = []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
 
 // exceptionFilters are the resource filters of the objects an exception names. An excepted pod
@@ -306,7 +318,7 @@ func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception)
 	podRule := false
 	for _, r := range p.Rules {
 		if r.Module == ex.Module {
-			names = append(names, ruleNames(r.PolicyRule)...)
+			names = append(names, r.Name)
 			podRule = podRule || r.IsPodRule()
 		}
 	}
@@ -335,15 +347,6 @@ func exceptionMeta(repo *rule.Repo, p *Policy, ex *Exception) objectMeta {
 func (clusterPolicyBackend) results(p *Policy, r *ModuleRule, obj map[string]any, result string) []testResult {
 	kind, _ := obj["kind"].(string)
 	name := r.Name
-	if r.IsPodRule() {
-		switch kind {
-		case "Pod":
-		case "CronJob":
-			name = "autogen-cronjob-" + r.Name
-		default:
-			name = "autogen-" + r.Name
-		}
-	}
 	return []testResult{{Policy: p.Name, Rule: name, Kind: kind, Resources: []string{resourceID(obj)}, Result: result}}
 }
 

@@ -55,17 +55,22 @@ type Example struct {
 // each exception an object it excepts (made from the rule's failing example), in a stable order.
 func Examples(p *Policy) ([]Example, error) {
 	var out []Example
+	pass := 0
 	for i := range p.Rules {
 		r := &p.Rules[i]
-		if len(r.Pass) == 0 || len(r.Fail) == 0 {
-			return nil, fmt.Errorf("rule %s has no pass or no fail example", r.Name)
+		if len(r.Fail) == 0 {
+			return nil, fmt.Errorf("rule %s has no failing example", r.Name)
 		}
+		pass += len(r.Pass)
 		for _, o := range r.Pass {
 			out = append(out, Example{Rule: r, Object: o, Result: "pass"})
 		}
 		for _, o := range r.Fail {
 			out = append(out, Example{Rule: r, Object: o, Result: "fail"})
 		}
+	}
+	if pass == 0 {
+		return nil, fmt.Errorf("no rule has a passing example")
 	}
 	for _, ex := range p.Exceptions {
 		for _, ref := range ex.Source.Resources {
@@ -75,14 +80,6 @@ func Examples(p *Policy) ([]Example, error) {
 			}
 			out = append(out, Example{Rule: r, Object: retarget(r, r.Fail[0], ref), Result: "skip"})
 		}
-	}
-	seen := map[string]bool{}
-	for _, e := range out {
-		id := fmt.Sprint(e.Object["kind"], "/", resourceID(e.Object))
-		if seen[id] {
-			return nil, fmt.Errorf("two example objects are %s", id)
-		}
-		seen[id] = true
 	}
 	return out, nil
 }
@@ -189,33 +186,66 @@ func retarget(r *ModuleRule, fail map[string]any, ref module.ResourceRef) map[st
 	return o
 }
 
-// testFiles generates the Kyverno CLI test of a policy: kyverno-test.yaml and resources.yaml.
+// exampleID identifies an example object within a test.
+func exampleID(o map[string]any) string {
+	meta, _ := o["metadata"].(map[string]any)
+	return fmt.Sprint(o["kind"], "/", meta["namespace"], "/", meta["name"])
+}
+
+// testFiles generates the Kyverno CLI test of a policy: kyverno-test.yaml and resources.yaml in
+// tests/<policy>/, and in tests/<policy>/case-N/ for examples that share a kind and name with an
+// earlier one (a passing and a failing Namespace of the same name).
 func testFiles(repo *rule.Repo, b backend, p *Policy) ([]File, error) {
 	exs, err := Examples(p)
 	if err != nil {
 		return nil, err
 	}
-	dir := TestDir(p.Name)
-	t := cliTest{APIVersion: "cli.kyverno.io/v1alpha1", Kind: "Test", Metadata: objectMeta{Name: p.Name},
-		Policies: []string{rel(dir, p.Path)}, Resources: []string{"resources.yaml"}}
-	for _, ex := range p.Exceptions {
-		t.Exceptions = append(t.Exceptions, rel(dir, ex.Path))
-	}
-	var objs []any
+	var groups [][]Example
+	var seen []map[string]bool
 	for _, e := range exs {
-		objs = append(objs, e.Object)
-		t.Results = append(t.Results, b.results(p, e.Rule, e.Object, e.Result)...)
+		id := exampleID(e.Object)
+		g := 0
+		for g < len(groups) && seen[g][id] {
+			g++
+		}
+		if g == len(groups) {
+			groups = append(groups, nil)
+			seen = append(seen, map[string]bool{})
+		}
+		groups[g] = append(groups[g], e)
+		seen[g][id] = true
 	}
-	res, err := marshalAll(objs)
-	if err != nil {
-		return nil, err
-	}
-	test, err := marshal(t)
-	if err != nil {
-		return nil, err
+	var files []File
+	for g, group := range groups {
+		dir := TestDir(p.Name)
+		if g > 0 {
+			dir += fmt.Sprintf("/case-%d", g+1)
+		}
+		t := cliTest{APIVersion: "cli.kyverno.io/v1alpha1", Kind: "Test", Metadata: objectMeta{Name: path.Base(dir)},
+			Policies: []string{rel(dir, p.Path)}, Resources: []string{"resources.yaml"}}
+		if g > 0 {
+			t.Metadata.Name = p.Name + "-" + path.Base(dir)
+		}
+		for _, ex := range p.Exceptions {
+			t.Exceptions = append(t.Exceptions, rel(dir, ex.Path))
+		}
+		var objs []any
+		for _, e := range group {
+			objs = append(objs, e.Object)
+			t.Results = append(t.Results, b.results(p, e.Rule, e.Object, e.Result)...)
+		}
+		res, err := marshalAll(objs)
+		if err != nil {
+			return nil, err
+		}
+		test, err := marshal(t)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, File{Path: dir + "/kyverno-test.yaml", Data: test}, File{Path: dir + "/resources.yaml", Data: res})
 	}
 	_ = repo
-	return []File{{Path: dir + "/kyverno-test.yaml", Data: test}, {Path: dir + "/resources.yaml", Data: res}}, nil
+	return files, nil
 }
 
 // rel returns the path of target relative to dir (both slash-separated, relative to the pack).

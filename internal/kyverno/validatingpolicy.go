@@ -34,6 +34,9 @@ var podResources = map[string][]string{
 // celSelector is the CEL condition for a selector.
 func celSelector(s rule.Selector) string {
 	var parts []string
+	if len(s.Names) > 0 {
+		parts = append(parts, `object.metadata.?name.orValue("") in `+rule.CELStrings(s.Names))
+	}
 	if len(s.Namespaces) > 0 {
 		parts = append(parts, `object.metadata.?namespace.orValue("") in `+rule.CELStrings(s.Namespaces))
 	}
@@ -91,6 +94,9 @@ func celScope(r *ModuleRule) string {
 	}
 	if len(r.Exclude) > 0 {
 		c += " && !(" + any(r.Exclude) + ")"
+	}
+	if len(r.ExcludeKinds) > 0 {
+		c += " && !(object.kind in " + rule.CELStrings(r.ExcludeKinds) + ")"
 	}
 	return c
 }

@@ -38,8 +38,9 @@ type Kind struct {
 var (
 	// AnyKind matches every object.
 	AnyKind = Kind{Group: "*", Version: "*", Kind: "*", Resource: "*"}
-	// PodKind is Pod; a PolicyRule whose Kinds are exactly [PodKind] is a pod rule: Kyverno's autogen
-	// extends it to every pod controller, and its pattern and CEL are written against a Pod.
+	// PodKind is Pod; a PolicyRule whose Kinds are exactly [PodKind] is a pod rule: it also matches
+	// every pod controller, and its checks read the pod through JMESPodSpec (ClusterPolicy deny
+	// conditions) and variables.pod (ValidatingPolicy CEL).
 	PodKind       = Kind{Group: "", Version: "v1", Kind: "Pod", Resource: "pods"}
 	NamespaceKind = Kind{Group: "", Version: "v1", Kind: "Namespace", Resource: "namespaces"}
 	ServiceKind   = Kind{Group: "", Version: "v1", Kind: "Service", Resource: "services"}
@@ -51,6 +52,10 @@ var (
 	ClusterRoleBindingKind = Kind{Group: "rbac.authorization.k8s.io", Version: "*", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"}
 )
 
+// JMESPodSpec is the JMESPath expression of the pod spec of a Pod, or of the pod template of a
+// pod controller, for the deny conditions of pod rules.
+const JMESPodSpec = "(request.object.spec.jobTemplate.spec.template.spec || request.object.spec.template.spec || request.object.spec)"
+
 // FluxNameLabel is the label Flux's kustomize-controller puts on every object it applies, naming
 // the Flux Kustomization that applied it. In the cluster it tells which module an object comes
 // from, as rendering does offline.
@@ -58,6 +63,8 @@ const FluxNameLabel = "kustomize.toolkit.fluxcd.io/name"
 
 // Selector selects objects; every condition that is set must hold.
 type Selector struct {
+	// Names, when set, selects objects with one of these names.
+	Names []string
 	// Namespaces, when set, selects namespaced objects in one of these namespaces.
 	Namespaces []string
 	// Labels, when set, selects objects that carry every one of these labels with these values.
@@ -84,11 +91,16 @@ type PolicyRule struct {
 	Match []Selector
 	// Exclude removes objects that any of these selectors matches.
 	Exclude []Selector
+	// ExcludeKinds removes objects of these kinds (by kind name, any group).
+	ExcludeKinds []string
 	// Message is what a failing object is told (static text: it is never evaluated).
 	Message string
 
 	// Pattern is the ClusterPolicy validate.pattern (Kyverno pattern language).
 	Pattern map[string]any
+	// Preconditions are ClusterPolicy preconditions: the rule applies only when all hold. (The
+	// CEL form states them inside its expression.)
+	Preconditions []Condition
 	// Deny are ClusterPolicy deny conditions: the object fails when any is true.
 	Deny []Condition
 	// CEL are ValidatingPolicy expressions over `object`; the object passes when all are true.
@@ -189,4 +201,65 @@ func CELLabel(key string) string {
 // CELAnnotation is the CEL expression for the value of annotation key of `object`, "" when absent.
 func CELAnnotation(key string) string {
 	return "object.metadata.?annotations[?" + CELString(key) + "].orValue(\"\")"
+}
+
+// ExampleWorkload returns an example Deployment of module m named name, whose single container
+// runs image and meets the restricted Pod Security level, with resources set; tweak changes the
+// container before it is returned.
+func ExampleWorkload(r *Repo, m *module.Module, name, image string, tweak func(container map[string]any)) map[string]any {
+	labels := ModuleLabels(r, m)
+	labels["app.kubernetes.io/name"] = name
+	c := map[string]any{
+		"name":  "app",
+		"image": image,
+		"securityContext": map[string]any{
+			"allowPrivilegeEscalation": false,
+			"capabilities":             map[string]any{"drop": []any{"ALL"}},
+			"runAsNonRoot":             true,
+		},
+		"resources": map[string]any{
+			"requests": map[string]any{"cpu": "10m", "memory": "16Mi"},
+			"limits":   map[string]any{"memory": "64Mi"},
+		},
+	}
+	if tweak != nil {
+		tweak(c)
+	}
+	return map[string]any{
+		"apiVersion": "apps/v1",
+		"kind":       "Deployment",
+		"metadata":   ExampleMeta(r, m, name, false, labels),
+		"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": name}},
+			"template": map[string]any{
+				"metadata": map[string]any{"labels": map[string]any{"app.kubernetes.io/name": name}},
+				"spec": map[string]any{
+					"securityContext": map[string]any{"runAsNonRoot": true, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+					"containers":      []any{c},
+				},
+			},
+		},
+	}
+}
+
+// ExampleImage is the image of example workloads, pinned by tag and digest.
+const ExampleImage = "registry.example.com/app:1.0.0@sha256:0000000000000000000000000000000000000000000000000000000000000000"
+
+// CELContainers is the CEL list of the container lists of variables.pod (containers,
+// initContainers, ephemeralContainers), for pod rules: lists.all(l, l.all(c, ...)).
+func CELContainers(lists ...string) string {
+	var parts []string
+	for _, l := range lists {
+		parts = append(parts, "variables.pod.spec.?"+l+".orValue([])")
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
+}
+
+// JMESContainers is the JMESPath list of the containers of the given lists of a pod rule's pod.
+func JMESContainers(lists ...string) string {
+	var parts []string
+	for _, l := range lists {
+		parts = append(parts, JMESPodSpec+"."+l+" || `[]`")
+	}
+	return "[" + strings.Join(parts, ", ") + "][]"
 }

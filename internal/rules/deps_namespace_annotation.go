@@ -26,6 +26,7 @@ var DepsNamespaceAnnotation = rule.Rule{
 	Remediation: "Set the annotation to the module's spec.dependsOn, sorted and joined with commas, for example with a kustomize `commonAnnotations` entry or in namespace.yaml.",
 	Kinds:       []string{"Namespace"},
 	CheckObject: checkNamespaceAnnotation,
+	Policy:      policyNamespaceAnnotation,
 }
 
 // dependsOnValue is the expected annotation value: the hard dependencies, sorted, deduplicated,
@@ -54,4 +55,35 @@ func checkNamespaceAnnotation(r *rule.Repo, m *module.Module, o *manifest.Object
 			Message: fmt.Sprintf("annotation %s is %q; expected %q, the module's hard dependencies sorted and comma-separated", key, got, want)}}
 	}
 	return nil
+}
+
+// policyNamespaceAnnotation requires the depends-on annotation on the module's Namespaces.
+func policyNamespaceAnnotation(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	nss := namespaceNames(m)
+	if len(nss) == 0 {
+		return nil
+	}
+	key, want := r.Config.DependsOnAnnotation(), dependsOnValue(m)
+	var match []rule.Selector
+	for _, s := range rule.ModuleSelectors(r, m, false) {
+		s.Names = nss
+		match = append(match, s)
+	}
+	namespace := func(value string) map[string]any {
+		meta := rule.ExampleMeta(r, m, nss[0], true, rule.ModuleLabels(r, m))
+		meta["annotations"] = map[string]any{key: value}
+		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+	}
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.NamespaceKind},
+		Match:   match,
+		Message: fmt.Sprintf("Namespaces of module %s carry the annotation %s=%q", m.Name(), key, want),
+		Deny: []rule.Condition{{Key: "{{ request.object.metadata.annotations.\"" + key + "\" || '' }}",
+			Operator: "NotEquals", Value: want}},
+		CEL:  []string{rule.CELAnnotation(key) + " == " + rule.CELString(want)},
+		Pass: []map[string]any{namespace(want)},
+		Fail: []map[string]any{namespace(want + ",undeclared-module")},
+	}}
 }

@@ -24,6 +24,7 @@ var LabelsAppName = rule.Rule{
 	Remediation: "Add the label app.kubernetes.io/name with the application's name to the object's metadata.labels.",
 	Kinds:       []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "Service"},
 	CheckObject: checkAppName,
+	Policy:      policyAppName,
 }
 
 func checkAppName(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
@@ -37,4 +38,32 @@ func checkAppName(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Vio
 			Message: fmt.Sprintf("label %s is empty; expected the application's name, such as %q", appNameLabel, o.Ref.Name)}}
 	}
 	return nil
+}
+
+// policyAppName requires a non-empty app.kubernetes.io/name on the workloads and Services of the
+// module, and on those in its namespaces.
+func policyAppName(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	var kinds []rule.Kind
+	for _, k := range []struct{ kind, resource string }{{"Deployment", "deployments"}, {"StatefulSet", "statefulsets"},
+		{"DaemonSet", "daemonsets"}, {"ReplicaSet", "replicasets"}, {"Job", "jobs"}, {"CronJob", "cronjobs"},
+		{"Pod", "pods"}, {"Service", "services"}} {
+		kinds = append(kinds, rule.Kind{Group: "*", Version: "*", Kind: k.kind, Resource: k.resource})
+	}
+	svc := func(name string, labels map[string]any) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": rule.ExampleMeta(r, m, name, false, labels),
+			"spec": map[string]any{"ports": []any{map[string]any{"port": 80}}}}
+	}
+	named := rule.ModuleLabels(r, m)
+	named[appNameLabel] = m.Name()
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   kinds,
+		Match:   rule.ModuleSelectors(r, m, true),
+		Message: "workloads and Services carry the label " + appNameLabel + " with the application's name",
+		Pattern: map[string]any{"metadata": map[string]any{"labels": map[string]any{appNameLabel: "?*"}}},
+		CEL:     []string{rule.CELLabel(appNameLabel) + ` != ""`},
+		Pass:    []map[string]any{svc(m.Name()+"-named", named)},
+		Fail:    []map[string]any{svc(m.Name()+"-unnamed", rule.ModuleLabels(r, m))},
+	}}
 }

@@ -31,6 +31,7 @@ var NamingFluxKustomization = rule.Rule{
 	Remediation: "Rename the Flux Kustomization to <prefix>-<module> as configured in polc.yaml spec.fluxPrefixes.",
 	Kinds:       []string{"Kustomization"},
 	CheckObject: checkFluxKustomization,
+	Policy:      policyFluxKustomization,
 }
 
 func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
@@ -66,4 +67,33 @@ func moduleAtPath(r *rule.Repo, p string) *module.Module {
 		}
 	}
 	return best
+}
+
+// policyFluxKustomization names every Flux Kustomization whose spec.path is the module's
+// directory <prefix>-<module>, whoever applies it.
+func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	want := r.Config.FluxName(m)
+	ks := func(name string) map[string]any {
+		meta := rule.ExampleMeta(r, m, name, false, nil)
+		meta["namespace"] = "flux-system"
+		return map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta,
+			"spec": map[string]any{"path": "./" + m.Dir, "interval": "10m", "prune": true,
+				"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}}}
+	}
+	// Offline, the path matches after removing a leading ./ when it is the module directory or
+	// ends with /<directory>; a trailing slash is ignored.
+	paths := []any{m.Dir, m.Dir + "/", "*/" + m.Dir, "*/" + m.Dir + "/"}
+	path := `object.spec.?path.orValue("")`
+	return []rule.PolicyRule{{
+		Name:          m.Name(),
+		Kinds:         []rule.Kind{rule.FluxKustomizationKind},
+		Preconditions: []rule.Condition{{Key: "{{ request.object.spec.path || '' }}", Operator: "AnyIn", Value: paths}},
+		Message:       fmt.Sprintf("the Flux Kustomization of module %s (spec.path %s) is named %s", m.Name(), m.Dir, want),
+		Deny:          []rule.Condition{{Key: "{{ request.object.metadata.name }}", Operator: "NotEquals", Value: want}},
+		CEL: []string{fmt.Sprintf(`!(%s in [%q, %q] || %s.endsWith(%q) || %s.endsWith(%q)) || object.metadata.name == %q`,
+			path, m.Dir, m.Dir+"/", path, "/"+m.Dir, path, "/"+m.Dir+"/", want)},
+		Pass: []map[string]any{ks(want)},
+		Fail: []map[string]any{ks(m.Name())},
+	}}
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"polc.dev/polc/internal/manifest"
@@ -63,6 +64,7 @@ var NamingNamespaceOwnership = rule.Rule{
 		"documented list) are exempt.",
 	Remediation: "Set metadata.namespace to one of the module's namespaces (a kustomize `namespace:` field does it for all objects), or declare the namespace in spec.namespaces of exactly one module.",
 	CheckObject: checkNamespaceOwnership,
+	Policy:      policyNamespaceOwnership,
 }
 
 func checkNamespaceOwnership(r *rule.Repo, m *module.Module, o *manifest.Object) []rule.Violation {
@@ -99,4 +101,67 @@ func checkNamespaceOwnership(r *rule.Repo, m *module.Module, o *manifest.Object)
 		msg += fmt.Sprintf(" (%s belongs to module %q)", ns, owner.Name())
 	}
 	return []rule.Violation{{Field: "metadata.namespace", Message: msg}}
+}
+
+// policyNamespaceOwnership keeps the module's namespaced objects in its namespaces, and its
+// Namespace objects among the namespaces it declares first.
+func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	declared := namespaceNames(m)
+	var first []string // the namespaces m owns and no module before it declares
+	for _, ns := range declared {
+		if r.Owner(ns) == m {
+			first = append(first, ns)
+		}
+	}
+	exempt := []string{"Namespace"}
+	for k := range clusterScopedKinds {
+		exempt = append(exempt, k)
+	}
+	slices.Sort(exempt)
+	cm := func(name, ns string) map[string]any {
+		meta := rule.ExampleMeta(r, m, name, false, rule.ModuleLabels(r, m))
+		meta["namespace"] = ns
+		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+	}
+	namespace := func(name string) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": rule.ExampleMeta(r, m, name, true, rule.ModuleLabels(r, m))}
+	}
+	elsewhere := m.Name() + "-elsewhere"
+	objects := rule.PolicyRule{
+		Name:         m.Name(),
+		Kinds:        []rule.Kind{rule.AnyKind},
+		Match:        rule.ModuleSelectors(r, m, false),
+		ExcludeKinds: exempt,
+		Message:      fmt.Sprintf("namespaced objects of module %s live in its namespaces %v", m.Name(), declared),
+		Deny:         []rule.Condition{{Key: "{{ request.object.metadata.namespace || '' }}", Operator: "AnyNotIn", Value: toAny(declared)}},
+		CEL:          []string{`object.metadata.?namespace.orValue("") in ` + rule.CELStrings(declared)},
+		Fail:         []map[string]any{cm(m.Name()+"-misplaced", elsewhere)},
+	}
+	namespaces := rule.PolicyRule{
+		Name:    m.Name() + "-namespaces",
+		Kinds:   []rule.Kind{rule.NamespaceKind},
+		Match:   rule.ModuleSelectors(r, m, false),
+		Message: fmt.Sprintf("module %s only creates the namespaces it declares and no other module declared before %v", m.Name(), first),
+		Deny:    []rule.Condition{{Key: "{{ request.object.metadata.name }}", Operator: "AnyNotIn", Value: toAny(first)}},
+		CEL:     []string{`object.metadata.name in ` + rule.CELStrings(first)},
+		Fail:    []map[string]any{namespace(elsewhere)},
+	}
+	if len(declared) > 0 {
+		objects.Pass = []map[string]any{cm(m.Name()+"-placed", declared[0])}
+	}
+	if len(first) > 0 {
+		namespaces.Pass = []map[string]any{namespace(first[0])}
+	}
+	return []rule.PolicyRule{objects, namespaces}
+}
+
+// toAny converts a string list for a condition value; never nil, so that an empty list is
+// written as [].
+func toAny(list []string) []any {
+	out := []any{}
+	for _, s := range list {
+		out = append(out, s)
+	}
+	return out
 }

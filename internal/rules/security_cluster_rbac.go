@@ -21,6 +21,7 @@ var SecurityClusterRBAC = rule.Rule{
 	Remediation: "Replace the ClusterRole or ClusterRoleBinding with a Role and RoleBinding in the module's namespace, or move it to an infrastructure module.",
 	Kinds:       []string{"ClusterRole", "ClusterRoleBinding"},
 	CheckObject: checkClusterRBAC,
+	Policy:      policyClusterRBAC,
 }
 
 func checkClusterRBAC(_ *rule.Repo, m *module.Module, o *manifest.Object) []rule.Violation {
@@ -28,4 +29,28 @@ func checkClusterRBAC(_ *rule.Repo, m *module.Module, o *manifest.Object) []rule
 		return nil
 	}
 	return []rule.Violation{{Message: fmt.Sprintf("application module %s ships %s %s; expected only namespaced Roles and RoleBindings", m.Name(), o.Ref.Kind, o.Ref.Name)}}
+}
+
+// policyClusterRBAC rejects ClusterRoles and ClusterRoleBindings of application modules.
+func policyClusterRBAC(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	if m.Spec.Type != module.Application {
+		return nil
+	}
+	role := func(apiVersion, name string) map[string]any {
+		return map[string]any{"apiVersion": apiVersion, "kind": "ClusterRole", "metadata": rule.ExampleMeta(r, m, name, true, rule.ModuleLabels(r, m))}
+	}
+	// Kinds are matched by name, as offline, and the group is checked by the rule: a ClusterRole of
+	// another API group is not RBAC.
+	return []rule.PolicyRule{{
+		Name: m.Name(),
+		Kinds: []rule.Kind{{Group: "*", Version: "*", Kind: "ClusterRole", Resource: "clusterroles"},
+			{Group: "*", Version: "*", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"}},
+		Match:   rule.ModuleSelectors(r, m, false),
+		Message: "application module " + m.Name() + " ships no ClusterRole or ClusterRoleBinding; use a Role and RoleBinding in its namespace",
+		Deny:    []rule.Condition{{Key: "{{ request.object.apiVersion }}", Operator: "AnyIn", Value: []any{"rbac.authorization.k8s.io/*"}}},
+		CEL:     []string{`!object.apiVersion.startsWith("rbac.authorization.k8s.io/")`},
+		Pass:    []map[string]any{role("example.com/v1", m.Name()+"-not-rbac")},
+		Fail:    []map[string]any{role("rbac.authorization.k8s.io/v1", m.Name()+"-cluster-role")},
+	}}
 }

@@ -22,6 +22,7 @@ var SecurityImageDigest = rule.Rule{
 	Remediation: "Append the image's digest, as in app:1.2.3@sha256:<digest>, and let a bot such as Renovate keep it current.",
 	Kinds:       rule.PodControllers,
 	CheckObject: checkImageDigest,
+	Policy:      policyImageDigest,
 }
 
 // sha256Digest is a well-formed sha256 digest.
@@ -46,4 +47,27 @@ func checkImageDigest(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule
 		}
 	}
 	return out
+}
+
+// imageSHA256RE is the offline check as a regular expression over the whole image.
+const imageSHA256RE = `^[^@]*@sha256:[a-f0-9]{64}$`
+
+// policyImageDigest rejects pods whose images are not pinned by a sha256 digest.
+func policyImageDigest(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	img := `c.?image.orValue("")`
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.PodKind},
+		Match:   rule.ModuleSelectors(r, m, true),
+		Message: "every container image is pinned by a sha256 digest",
+		Deny: []rule.Condition{{
+			Key: "{{ length(" + rule.JMESContainers(allContainerLists...) +
+				" | [?!(regex_match('^$', image || '') || regex_match('" + imageSHA256RE + "', image || ''))]) }}",
+			Operator: "GreaterThan", Value: 0,
+		}},
+		CEL:  []string{fmt.Sprintf("%s.all(l, l.all(c, %s == \"\" || %s.matches(%q)))", rule.CELContainers(allContainerLists...), img, img, imageSHA256RE)},
+		Pass: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-pinned", rule.ExampleImage, nil)},
+		Fail: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-unpinned", "registry.example.com/app:1.0.0", nil)},
+	}}
 }

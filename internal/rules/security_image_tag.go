@@ -22,6 +22,7 @@ var SecurityImageTag = rule.Rule{
 	Remediation: "Pin the image to a version tag or, better, a digest.",
 	Kinds:       rule.PodControllers,
 	CheckObject: checkImageTag,
+	Policy:      policyImageTag,
 }
 
 // imageRef is a container image reference split into its parts.
@@ -70,4 +71,36 @@ func checkImageTag(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Vi
 		}
 	}
 	return out
+}
+
+// imageTagRegexps are the offline check as regular expressions over the whole image: pinned by
+// digest, or a tag after the last path segment's colon that is not latest.
+const (
+	imageDigestRE = `^[^@]*@.+$`
+	imageTaggedRE = `^[^@]*:[^:/@]+@?$`
+	imageLatestRE = `^[^@]*:latest@?$`
+)
+
+// policyImageTag rejects pods whose images carry neither a tag nor a digest, or the tag latest.
+func policyImageTag(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	jmes := func(img string) string {
+		return fmt.Sprintf("(regex_match('%s', %s) || (regex_match('%s', %s) && !regex_match('%s', %s)))",
+			imageDigestRE, img, imageTaggedRE, img, imageLatestRE, img)
+	}
+	img := `c.?image.orValue("")`
+	cel := fmt.Sprintf("(%s.matches(%q) || (%s.matches(%q) && !%s.matches(%q)))", img, imageDigestRE, img, imageTaggedRE, img, imageLatestRE)
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.PodKind},
+		Match:   rule.ModuleSelectors(r, m, true),
+		Message: "every container image carries a version tag or a digest, never latest",
+		Deny: []rule.Condition{{
+			Key:      "{{ length(" + rule.JMESContainers(allContainerLists...) + " | [?!" + jmes("image || ''") + "]) }}",
+			Operator: "GreaterThan", Value: 0,
+		}},
+		CEL:  []string{rule.CELContainers(allContainerLists...) + ".all(l, l.all(c, " + cel + "))"},
+		Pass: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-tagged", "registry.example.com/app:1.0.0", nil)},
+		Fail: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-latest", "registry.example.com/app:latest", nil)},
+	}}
 }

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
@@ -29,6 +30,7 @@ var SecurityNamespacePSA = rule.Rule{
 	Remediation: "Set the label pod-security.kubernetes.io/enforce on the Namespace to the level declared in module.yaml, and remove looser warn or audit labels.",
 	Kinds:       []string{"Namespace"},
 	CheckObject: checkNamespacePSA,
+	Policy:      policyNamespacePSA,
 }
 
 func checkNamespacePSA(r *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
@@ -61,6 +63,53 @@ func checkNamespacePSA(r *rule.Repo, _ *module.Module, o *manifest.Object) []rul
 		case lvl.Rank() > want.Rank():
 			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is %q, looser than the declared level; expected %q or stricter (%s)", key, got, want, from), Field: "metadata.labels[" + key + "]"})
 		}
+	}
+	return out
+}
+
+// policyNamespacePSA requires each Namespace the module owns first to enforce its declared Pod
+// Security level, whoever creates it.
+func policyNamespacePSA(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	var out []rule.PolicyRule
+	for _, ns := range m.Spec.Namespaces {
+		if r.Owner(ns.Name) != m {
+			continue
+		}
+		want := ns.Level()
+		var allowed []string // warn and audit may be as strict as the level, or stricter
+		for _, l := range []module.Level{module.Restricted, module.Baseline, module.Privileged} {
+			if l.Rank() <= want.Rank() {
+				allowed = append(allowed, string(l))
+			}
+		}
+		namespace := func(level string) map[string]any {
+			return map[string]any{"apiVersion": "v1", "kind": "Namespace",
+				"metadata": rule.ExampleMeta(r, m, ns.Name, true, map[string]any{psaEnforceLabel: level})}
+		}
+		wrong := string(module.Privileged)
+		if want == module.Privileged {
+			wrong = string(module.Restricted)
+		}
+		cel := rule.CELLabel(psaEnforceLabel) + " == " + rule.CELString(string(want))
+		for _, k := range []string{psaWarnLabel, psaAuditLabel} {
+			cel += fmt.Sprintf(` && object.metadata.?labels[?%s].orValue(%q) in %s`, rule.CELString(k), allowed[0], rule.CELStrings(allowed))
+		}
+		out = append(out, rule.PolicyRule{
+			Name:  ns.Name,
+			Kinds: []rule.Kind{{Group: "", Version: "v1", Kind: "Namespace", Resource: "namespaces"}},
+			Match: []rule.Selector{{Names: []string{ns.Name}}},
+			Message: fmt.Sprintf("Namespace %s enforces the Pod Security level %s that module %s declares (label %s), and no looser warn or audit level",
+				ns.Name, want, m.Name(), psaEnforceLabel),
+			Pattern: map[string]any{"metadata": map[string]any{"labels": map[string]any{
+				psaEnforceLabel:            string(want),
+				"=(" + psaWarnLabel + ")":  strings.Join(allowed, " | "),
+				"=(" + psaAuditLabel + ")": strings.Join(allowed, " | "),
+			}}},
+			CEL:  []string{cel},
+			Pass: []map[string]any{namespace(string(want))},
+			Fail: []map[string]any{namespace(wrong)},
+		})
 	}
 	return out
 }

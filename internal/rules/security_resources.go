@@ -23,6 +23,7 @@ var SecurityResources = rule.Rule{
 	Remediation: "Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on each container.",
 	Kinds:       rule.PodControllers,
 	CheckObject: checkResources,
+	Policy:      policyResources,
 }
 
 // requiredResources are the resource fields every container sets.
@@ -58,4 +59,28 @@ func checkResources(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.V
 		})
 	}
 	return out
+}
+
+// policyResources rejects pods whose containers or init containers lack cpu and memory requests
+// or a memory limit.
+func policyResources(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	lists := []string{"containers", "initContainers"}
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.PodKind},
+		Match:   rule.ModuleSelectors(r, m, true),
+		Message: "every container and init container sets resources.requests.cpu, resources.requests.memory and resources.limits.memory",
+		Deny: []rule.Condition{{
+			Key: "{{ length(" + rule.JMESContainers(lists...) +
+				" | [?!(resources.requests.cpu && resources.requests.memory && resources.limits.memory)]) }}",
+			Operator: "GreaterThan", Value: 0,
+		}},
+		CEL: []string{rule.CELContainers(lists...) + `.all(l, l.all(c, c.?resources.?requests.?cpu.orValue("") != "" && ` +
+			`c.?resources.?requests.?memory.orValue("") != "" && c.?resources.?limits.?memory.orValue("") != ""))`},
+		Pass: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-sized", rule.ExampleImage, nil)},
+		Fail: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-unsized", rule.ExampleImage, func(c map[string]any) {
+			c["resources"] = map[string]any{"requests": map[string]any{"cpu": "10m"}}
+		})},
+	}}
 }
