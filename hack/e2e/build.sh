@@ -9,6 +9,7 @@
 #   chainsaw            kyverno chainsaw v0.2.12, built from a temporary copy of its module source
 #
 # A cold build (empty Go build cache) takes about 20 minutes on 2 cores; progress is printed every 30 s.
+# Binaries already in bin/, or in the binary cache (see CACHE below), are not built again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
@@ -50,10 +51,6 @@ have_all() {
 }
 
 build_kube() {
-  if have_all kube-apiserver kube-controller-manager kubectl; then
-    echo "bin/kube-apiserver, bin/kube-controller-manager, bin/kubectl present: reusing them"
-    return
-  fi
   local minor=${KUBE_VERSION#v1.}
   minor=${minor%%.*}
   local pkg=k8s.io/component-base/version
@@ -70,10 +67,6 @@ build_kube() {
 }
 
 build_kyverno_controller() {
-  if have_all kyverno-controller kyverno-reports-controller; then
-    echo "bin/kyverno-controller, bin/kyverno-reports-controller present: reusing them"
-    return
-  fi
   local out
   out=$(mktemp -d "$BIN/.kyverno.XXXXXX")
   # No -trimpath here: the same flags as the Kyverno CLI build (hack/build-tools.sh) let the two builds
@@ -91,10 +84,6 @@ build_kyverno_controller() {
 # the test-deps type that chainsaw's runner passes to testing.MainStart. The build copies the module
 # source to a temporary directory, adds that one method in a new file, and builds the copy.
 build_chainsaw() {
-  if have_all chainsaw; then
-    echo "bin/chainsaw present: reusing it"
-    return
-  fi
   local src tmp
   src=$(cd tools/e2e && go mod download -json "github.com/kyverno/chainsaw@$CHAINSAW_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
@@ -120,15 +109,66 @@ EOF
   mv "$BIN/chainsaw.tmp" "$BIN/chainsaw"
 }
 
+# Built binaries are also kept in a cache outside the work tree, keyed by everything they are built from,
+# so that a fresh clone on the same machine (as CI uses) copies them instead of building again.
+# POLC_E2E_CACHE=off disables it.
+CACHE=${POLC_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/polc/e2e-bin}
+
+binaries_of() {
+  case "$1" in
+    kube) echo kube-apiserver kube-controller-manager kubectl ;;
+    kyverno-controller) echo kyverno-controller kyverno-reports-controller ;;
+    chainsaw) echo chainsaw ;;
+  esac
+}
+
+cache_dir() {
+  local key
+  key=$({
+    go version
+    cat "$0"
+    case "$1" in
+      kube) cat tools/e2e/go.mod tools/e2e/go.sum ;;
+      kyverno-controller) cat tools/go.mod tools/go.sum ;;
+    esac
+  } | sha256sum | cut -c1-16)
+  echo "$CACHE/$1-$key"
+}
+
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(kube kyverno-controller chainsaw)
 total_start=$(date +%s)
 for t in "${targets[@]}"; do
   case "$t" in
+    kube | kyverno-controller | chainsaw) ;;
+    *) echo "unknown target $t (want kube, kyverno-controller or chainsaw)" >&2; exit 2 ;;
+  esac
+  read -r -a bins <<<"$(binaries_of "$t")"
+  if have_all "${bins[@]}"; then
+    echo "bin/: ${bins[*]} present, reusing them"
+    continue
+  fi
+  dir=
+  if [ "$CACHE" != off ]; then
+    dir=$(cache_dir "$t")
+    if [ -d "$dir" ]; then
+      for b in "${bins[@]}"; do cp "$dir/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"; done
+      echo "bin/: ${bins[*]} copied from the cache $dir"
+      continue
+    fi
+  fi
+  case "$t" in
     kube) build_kube ;;
     kyverno-controller) build_kyverno_controller ;;
     chainsaw) build_chainsaw ;;
-    *) echo "unknown target $t (want kube, kyverno-controller or chainsaw)" >&2; exit 2 ;;
   esac
+  if [ -n "$dir" ]; then
+    mkdir -p "$CACHE"
+    tmpdir=$(mktemp -d "$CACHE/.tmp.XXXXXX")
+    for b in "${bins[@]}"; do cp "$BIN/$b" "$tmpdir/"; done
+    # Older entries of the same target are replaced.
+    rm -rf "$CACHE/$t-"*
+    mv "$tmpdir" "$dir"
+  fi
 done
 echo "e2e binaries ready in bin/ ($(($(date +%s) - total_start))s)"

@@ -9,4 +9,4 @@ E2E_DIR=$(cd "$1" && pwd)
 # shellcheck source=hack/e2e/stack.sh
 source "$(dirname "$0")/stack.sh"
 stack_down
-rm -rf "$E2E_DIR"
+stack_remove

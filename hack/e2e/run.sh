@@ -79,10 +79,11 @@ cleanup() {
   fi
   if [ -n "${E2E_DIR:-}" ] && [ -d "$E2E_DIR" ]; then
     if [ "$status" -ne 0 ]; then
+      [ ! -L "$E2E_DIR/etcd" ] || rm -rf "$(readlink "$E2E_DIR/etcd")"
       rm -rf "$E2E_DIR/etcd"
       echo "logs kept in $E2E_DIR/logs"
     else
-      rm -rf "$E2E_DIR"
+      stack_remove
     fi
   fi
   echo "e2e finished in $((SECONDS - RUN_T0))s with status $status"
@@ -179,6 +180,12 @@ for i in "${!packs[@]}"; do
   label=${pack_labels[$i]}
   banner "policy pack: $label"
   t0=$SECONDS
+  # Namespaces that namespaced objects of the pack (PolicyExceptions, say) live in, as Flux would have them.
+  for ns in $(kc kustomize "$pack" 2>/dev/null | awk '
+      /^[^ #-]/ { meta = ($0 == "metadata:") }
+      meta && /^  namespace: / { print $2 }' | tr -d "'\"" | sort -u); do
+    kc get namespace "$ns" >/dev/null 2>&1 || { kc create namespace "$ns" >/dev/null && echo "created namespace $ns"; }
+  done
   if ! kc apply -k "$pack" -o name >"$E2E_DIR/applied" 2>"$E2E_DIR/logs/apply.log"; then
     cat "$E2E_DIR/logs/apply.log" >&2
     echo "kubectl apply -k $pack failed" >&2
