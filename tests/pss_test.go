@@ -99,7 +99,9 @@ var pssCases = []pssCase{
 		pass: func(p pod) { p.containerSC()["privileged"] = false },
 		fail: func(p pod) { p.containerSC()["privileged"] = true }},
 	{name: "capabilities-baseline", level: "baseline", control: "non-default capabilities",
-		pass: func(p pod) { p.containerSC()["capabilities"] = map[string]any{"add": []any{"CHOWN", "NET_BIND_SERVICE"}} },
+		pass: func(p pod) {
+			p.containerSC()["capabilities"] = map[string]any{"add": []any{"CHOWN", "NET_BIND_SERVICE"}}
+		},
 		fail: func(p pod) { p.containerSC()["capabilities"] = map[string]any{"add": []any{"SYS_ADMIN"}} }},
 	{name: "host-path", level: "baseline", control: "hostPath volumes",
 		pass: func(p pod) { p.spec()["volumes"] = []any{map[string]any{"name": "data", "emptyDir": map[string]any{}}} },
@@ -120,7 +122,9 @@ var pssCases = []pssCase{
 			p["metadata"].(map[string]any)["annotations"] = map[string]any{"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}
 		}},
 	{name: "selinux", level: "baseline", control: "seLinuxOptions",
-		pass: func(p pod) { p.containerSC()["seLinuxOptions"] = map[string]any{"type": "container_t", "level": "s0:c123,c456"} },
+		pass: func(p pod) {
+			p.containerSC()["seLinuxOptions"] = map[string]any{"type": "container_t", "level": "s0:c123,c456"}
+		},
 		fail: func(p pod) { p.containerSC()["seLinuxOptions"] = map[string]any{"type": "spc_t"} }},
 	{name: "selinux-user", level: "baseline", control: "seLinuxOptions",
 		pass: func(p pod) { p.podSC()["seLinuxOptions"] = map[string]any{"type": "container_init_t"} },
