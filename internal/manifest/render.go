@@ -53,6 +53,9 @@ func options() *krusty.Options {
 func (r *Renderer) Render(dir, mod string) ([]*Object, error) {
 	abs := filepath.Join(r.Root, filepath.FromSlash(dir))
 	kfile := r.kustomizationFile(dir)
+	if err := r.preflight(dir, map[string]bool{}); err != nil {
+		return nil, err
+	}
 	resMap, err := krusty.MakeKustomizer(options()).Run(newRepoFS(r.Root), abs)
 	if err != nil {
 		return nil, &RenderError{Msg: strings.ReplaceAll(err.Error(), r.Root+string(filepath.Separator), ""), Pos: Pos{File: kfile}}
@@ -199,6 +202,10 @@ func (r *Renderer) substitute(n *yaml.RNode) (*yaml.RNode, []string, error) {
 	}
 	node, err := yaml.Parse(out)
 	if err != nil {
+		if len(missing) > 0 {
+			// Empty values broke the YAML (b: ${x}-${y} became b: -): report the variables.
+			return n, missing, nil
+		}
 		return nil, nil, err
 	}
 	return node, missing, nil

@@ -16,9 +16,21 @@ import (
 // Pos is a position in a repository file.
 type Pos = module.Pos
 
-// maxAliasExpansion caps the number of nodes a document may expand to through YAML aliases, which
-// stops alias bombs (billion laughs) before kustomize expands them.
+// maxAliasExpansion caps the number of nodes that YAML aliases may add to a document when they
+// are expanded, which stops alias bombs (billion laughs) before kustomize expands them. Only the
+// nodes added through aliases count, so a large document without aliases (a CRD) is never refused.
 const maxAliasExpansion = 100_000
+
+// AliasBombError is a document whose aliases expand it by more than maxAliasExpansion nodes (a
+// billion-laughs document). Parsing stops there, before any decoder expands it.
+type AliasBombError struct {
+	// Pos is where the document (or the inline document) starts.
+	Pos Pos
+}
+
+func (e *AliasBombError) Error() string {
+	return fmt.Sprintf("%s: YAML aliases expand this document by more than %d nodes (alias bomb?)", e.Pos, maxAliasExpansion)
+}
 
 // Doc is one YAML document of a source file.
 type Doc struct {
@@ -92,31 +104,39 @@ func ParseFile(rel string, data []byte) *File {
 			continue
 		}
 		top := doc.Content[0]
-		if n := expansion(top, map[*yaml.Node]int{}); n > maxAliasExpansion {
-			f.Err = &module.FieldError{Pos: Pos{File: rel, Line: top.Line, Column: top.Column},
-				Message: fmt.Sprintf("YAML aliases expand this document to more than %d nodes (alias bomb?)", maxAliasExpansion)}
+		if limit := count(top) + maxAliasExpansion; expansion(top, map[*yaml.Node]int{}, limit) > limit {
+			f.Err = &AliasBombError{Pos: Pos{File: rel, Line: top.Line, Column: top.Column}}
 			return f
 		}
 		f.Docs = append(f.Docs, Doc{Node: yaml.NewRNode(top), Pos: Pos{File: rel, Line: top.Line, Column: top.Column}})
 	}
 }
 
+// count returns the number of nodes written in the document under n; an alias counts as one.
+func count(n *yaml.Node) int {
+	total := 1
+	for _, c := range n.Content {
+		total += count(c)
+	}
+	return total
+}
+
 // expansion counts the nodes n expands to when aliases are resolved, memoised per node so that
-// counting itself stays linear.
-func expansion(n *yaml.Node, memo map[*yaml.Node]int) int {
+// counting itself stays linear, and stops counting once the total passes limit.
+func expansion(n *yaml.Node, memo map[*yaml.Node]int, limit int) int {
 	if v, ok := memo[n]; ok {
 		return v
 	}
-	memo[n] = maxAliasExpansion + 1 // a cycle counts as too large
+	memo[n] = limit + 1 // a cycle counts as too large
 	total := 1
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
-		total += expansion(n.Alias, memo)
+		total += expansion(n.Alias, memo, limit)
 	}
 	for _, c := range n.Content {
-		total += expansion(c, memo)
-		if total > maxAliasExpansion {
+		if total > limit {
 			break
 		}
+		total += expansion(c, memo, limit)
 	}
 	memo[n] = total
 	return total

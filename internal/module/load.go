@@ -60,12 +60,18 @@ func ReadFile(root, rel string) ([]byte, error) {
 	return data, nil
 }
 
+// ErrLeavesRepo and ErrSymlinkOutside are wrapped by the errors of paths that Resolve refuses.
+var (
+	ErrLeavesRepo     = errors.New("path leaves the repository")
+	ErrSymlinkOutside = errors.New("symlink points outside the repository (not followed)")
+)
+
 // Resolve returns the absolute path of rel under root after following symlinks, or an error when
-// the path leaves root.
+// the path leaves root (wrapping ErrLeavesRepo or ErrSymlinkOutside).
 func Resolve(root, rel string) (string, error) {
 	clean := path.Clean(filepath.ToSlash(rel))
 	if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
-		return "", fmt.Errorf("%s: path leaves the repository", rel)
+		return "", fmt.Errorf("%s: %w", rel, ErrLeavesRepo)
 	}
 	abs := filepath.Join(root, filepath.FromSlash(clean))
 	real, err := filepath.EvalSymlinks(abs)
@@ -77,7 +83,7 @@ func Resolve(root, rel string) (string, error) {
 		return "", fmt.Errorf("resolve repository root: %w", err)
 	}
 	if real != realRoot && !strings.HasPrefix(real, realRoot+string(filepath.Separator)) {
-		return "", fmt.Errorf("%s: symlink points outside the repository (not followed)", rel)
+		return "", fmt.Errorf("%s: %w", rel, ErrSymlinkOutside)
 	}
 	return real, nil
 }
