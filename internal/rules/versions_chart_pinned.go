@@ -76,7 +76,7 @@ func checkChartPinned(r *rule.Repo, m *module.Module, o *manifest.Object) []rule
 		if !allRendered(r) {
 			return nil // the source may be in a module this run did not render
 		}
-		return []rule.Violation{{Message: fmt.Sprintf("spec.chartRef names %s, which no module renders; expected that %s to exist with a pinned version", target, kind), Field: "spec.chartRef"}}
+		return []rule.Violation{{Message: fmt.Sprintf("spec.chartRef names %s, which no module of this repository renders, so its chart version cannot be checked; expected that %s in a module, with a pinned version", target, kind), Field: "spec.chartRef"}}
 	}
 	if msg := sourceUnpinned(src); msg != "" {
 		return []rule.Violation{{Message: fmt.Sprintf("spec.chartRef names %s, %s", target, msg), Field: "spec.chartRef"}}
