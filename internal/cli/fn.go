@@ -1,0 +1,384 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/graph"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rego"
+	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/rules"
+	"sigs.k8s.io/kustomize/kyaml/fn/framework"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+const fnLong = `Run polc's resource rules as a KRM function: read a ResourceList on stdin and write it back
+with results (severity, message, resource, field, file). Any error result makes the exit code 1.
+
+The module comes from functionConfig, a polc Module object (module.yaml as it is); without one,
+each item's module is looked up by its <domain>/module label in the repository that contains
+--repo (polc searches upward for polc.yaml or a modules/ directory). Rego rules of the policy
+directory (--policy, default policy/ at the repository root when it exists) run too.
+
+As a kustomize validator (kustomize build --enable-alpha-plugins --enable-exec):
+
+  validators:
+    - |-
+      apiVersion: polc.dev/v1alpha1
+      kind: Module
+      metadata:
+        name: media
+        annotations:
+          config.kubernetes.io/function: |
+            exec:
+              path: ../../../bin/polc
+              args: [fn]
+      spec:
+        type: application
+        version: 1.0.0
+        namespaces: [{name: media}]
+
+Examples:
+  kustomize build --enable-alpha-plugins --enable-exec modules/apps/media
+  kustomize build modules/apps/media | kustomize fn eval --enable-exec --exec-path bin/polc --exec-args fn`
+
+// fnOptions are the flags of polc fn.
+type fnOptions struct {
+	repo   string
+	policy string
+}
+
+func newFnCmd() *cobra.Command {
+	o := fnOptions{}
+	cmd := &cobra.Command{
+		Use:   "fn",
+		Short: "Run as a KRM function (kustomize validators) on a ResourceList",
+		Long:  fnLong,
+		Args:  argsUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p := &fnProcessor{repo: o.repo, policy: o.policy}
+			err := framework.Execute(p, &kio.ByteReadWriter{Reader: cmd.InOrStdin(), Writer: cmd.OutOrStdout(), KeepReaderAnnotations: true})
+			var results framework.Results
+			if errors.As(err, &results) {
+				fmt.Fprintln(cmd.ErrOrStderr(), results.Error())
+				return &ExitError{Code: results.ExitCode()}
+			}
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&o.repo, "repo", ".", "a directory inside the repository whose modules, polc.yaml and policy apply")
+	cmd.Flags().StringVar(&o.policy, "policy", "", "directory of Rego rules; default: policy/ at the repository root when it exists")
+	return cmd
+}
+
+// fnProcessor checks a ResourceList's items. It implements framework.ResourceListProcessor.
+type fnProcessor struct {
+	// repo is a directory inside the repository; "" means none.
+	repo string
+	// policy is the Rego policy directory; "" means the repository's policy/ when it exists.
+	policy string
+	// now decides whether exceptions have expired; zero means the current time.
+	now time.Time
+}
+
+var _ framework.ResourceListProcessor = (*fnProcessor)(nil)
+
+// Process checks every item and sets rl.Results. It returns the results as an error when one of
+// them is an error, which makes the function fail.
+func (p *fnProcessor) Process(rl *framework.ResourceList) error {
+	fm, err := functionModule(rl.FunctionConfig)
+	if err != nil {
+		return err
+	}
+	repo, err := p.loadRepo(fm)
+	if err != nil {
+		return err
+	}
+	checkRego, err := p.loadPolicy(repo)
+	if err != nil {
+		return err
+	}
+	var findings []rule.Finding
+	files := map[string]*framework.File{}
+	for _, item := range rl.Items {
+		if path, index, _ := kioutil.GetFileAnnotations(item); path != "" {
+			i, _ := strconv.Atoi(index)
+			files[fileKey(manifest.RefOf(item), path)] = &framework.File{Path: path, Index: i}
+		}
+		m, o, f := fnObject(repo, fm, item)
+		if m == nil {
+			findings = append(findings, f)
+			continue
+		}
+		repo.Objects[m.Name()] = append(repo.Objects[m.Name()], o)
+		repo.Rendered[m.Name()] = true
+	}
+	for _, m := range repo.Modules {
+		for _, o := range repo.Objects[m.Name()] {
+			findings = append(findings, check.CheckObject(repo, m, o, rules.All())...)
+			if checkRego == nil {
+				continue
+			}
+			f, err := checkRego(m, o)
+			if err != nil {
+				return err
+			}
+			findings = append(findings, f...)
+		}
+	}
+	rl.Results = fnResults(p.finish(repo, findings), files)
+	if rl.Results.ExitCode() != 0 {
+		return rl.Results
+	}
+	return nil
+}
+
+// functionModule reads the Module in functionConfig; nil when there is none. The function
+// annotations that kustomize adds are left out before the strict decoding.
+func functionModule(fc *yaml.RNode) (*module.Module, error) {
+	if fc == nil || fc.IsNilOrEmpty() || fc.GetKind() == "" {
+		return nil, nil
+	}
+	if fc.GetApiVersion() != module.APIVersion || fc.GetKind() != "Module" {
+		return nil, fmt.Errorf("functionConfig is %s %s; expected apiVersion %s kind Module, or none", fc.GetApiVersion(), fc.GetKind(), module.APIVersion)
+	}
+	c := fc.Copy()
+	if meta := c.Field(yaml.MetadataField); meta != nil {
+		_ = meta.Value.PipeE(yaml.Clear(yaml.AnnotationsField))
+		_ = meta.Value.PipeE(yaml.Clear(yaml.LabelsField))
+	}
+	s, err := c.String()
+	if err != nil {
+		return nil, fmt.Errorf("read functionConfig: %w", err)
+	}
+	m, err := module.ParseModule("functionConfig", []byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("read functionConfig: %w", err)
+	}
+	return m, nil
+}
+
+// loadRepo loads the repository that contains p.repo, and puts fm (when set) in place of its
+// module of the same name. A repository without a modules directory, or none at all, gives fm
+// alone, with the repository's polc.yaml or the default config.
+func (p *fnProcessor) loadRepo(fm *module.Module) (*rule.Repo, error) {
+	root := findRoot(p.repo)
+	repo := &rule.Repo{Root: root, Config: module.DefaultConfig()}
+	if root != "" {
+		cfg, err := module.LoadConfig(root)
+		if err != nil {
+			return nil, fmt.Errorf("load repository %s: %w", root, err)
+		}
+		repo.Config = cfg
+		if info, err := os.Stat(filepath.Join(root, cfg.Spec.ModulesDir)); err == nil && info.IsDir() {
+			if repo, _, err = check.Load(root, rules.All()); err != nil {
+				return nil, fmt.Errorf("load repository %s: %w", root, err)
+			}
+		}
+	}
+	if fm == nil && len(repo.Modules) == 0 {
+		return nil, fmt.Errorf("no module: pass a polc Module as functionConfig, or run inside a module repository (--repo %s)", p.repo)
+	}
+	repo.Objects, repo.Rendered = map[string][]*manifest.Object{}, map[string]bool{}
+	if fm != nil {
+		replaceModule(repo, fm)
+	}
+	return repo, nil
+}
+
+// findRoot returns the nearest directory at or above dir that holds polc.yaml or a modules
+// directory, or "".
+func findRoot(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	d, err := filepath.Abs(dir)
+	if err != nil {
+		return ""
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(d, module.ConfigFile)); err == nil {
+			return d
+		}
+		if info, err := os.Stat(filepath.Join(d, module.DefaultConfig().Spec.ModulesDir)); err == nil && info.IsDir() {
+			return d
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return ""
+		}
+		d = parent
+	}
+}
+
+// replaceModule puts m into the repository in place of the module of the same name, and
+// rebuilds the indexes and the graph.
+func replaceModule(repo *rule.Repo, m *module.Module) {
+	var mods []*module.Module
+	for _, x := range repo.Modules {
+		if x.Name() != m.Name() {
+			mods = append(mods, x)
+		} else if m.Dir == "" {
+			m.Dir, m.File = x.Dir, x.File
+		}
+	}
+	mods = append(mods, m)
+	sort.SliceStable(mods, func(i, j int) bool { return mods[i].Name() < mods[j].Name() })
+	repo.Modules, repo.ByName, repo.NamespaceOwners = mods, map[string]*module.Module{}, map[string][]*module.Module{}
+	var nodes []graph.Node
+	var edges []graph.Edge
+	for _, x := range mods {
+		if repo.ByName[x.Name()] != nil {
+			continue
+		}
+		repo.ByName[x.Name()] = x
+		nodes = append(nodes, graph.Node{Name: x.Name(), Type: string(x.Spec.Type), Tier: string(x.Spec.Tier)})
+		for _, d := range x.Spec.DependsOn {
+			edges = append(edges, graph.Edge{From: x.Name(), To: d, Kind: graph.Hard})
+		}
+		for _, d := range x.Spec.SoftDependsOn {
+			edges = append(edges, graph.Edge{From: x.Name(), To: d, Kind: graph.Soft})
+		}
+		for _, ns := range x.Spec.Namespaces {
+			repo.NamespaceOwners[ns.Name] = append(repo.NamespaceOwners[ns.Name], x)
+		}
+	}
+	repo.Graph = graph.New(nodes, edges)
+}
+
+// loadPolicy loads the Rego policy, if any, and binds it to the repository.
+func (p *fnProcessor) loadPolicy(repo *rule.Repo) (func(*module.Module, *manifest.Object) ([]rule.Finding, error), error) {
+	dir := p.policy
+	if dir == "" {
+		if repo.Root == "" {
+			return nil, nil
+		}
+		dir = filepath.Join(repo.Root, rego.DefaultDir)
+		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+			return nil, nil
+		}
+	}
+	pol, err := rego.Load(dir, repo.Root)
+	if err != nil {
+		return nil, err
+	}
+	return pol.Bind(repo)
+}
+
+// fnObject turns an item into the object rules see, with its module: fm, or the module its label
+// names. When there is no such module, m is nil and f says why.
+func fnObject(repo *rule.Repo, fm *module.Module, item *yaml.RNode) (m *module.Module, o *manifest.Object, f rule.Finding) {
+	path, _, _ := kioutil.GetFileAnnotations(item)
+	n := item.Copy()
+	stripFnAnnotations(n)
+	o = &manifest.Object{Node: n, Ref: manifest.RefOf(n), Pos: module.Pos{File: path}, Source: n}
+	ref := o.Ref
+	m = fm
+	if m == nil {
+		label := repo.Config.ModuleLabel()
+		name := n.GetLabels()[label]
+		m = repo.ByName[name]
+		if m == nil {
+			msg := fmt.Sprintf("object has no %s label; expected the name of one of the repository's modules, or pass the Module as functionConfig", label)
+			if name != "" {
+				msg = fmt.Sprintf("label %s is %q; expected the name of one of the repository's modules, or pass the Module as functionConfig", label, name)
+			}
+			return nil, nil, rule.Finding{Rule: "labels/module", Severity: rule.Error, Object: &ref, Pos: o.Pos,
+				Field: "metadata.labels[" + label + "]", Message: msg,
+				Hint: "Label the object with its module (a kustomize `labels:` transformer does it for all of them), or pass the Module as functionConfig."}
+		}
+	}
+	o.Module = m.Name()
+	return m, o, rule.Finding{}
+}
+
+// stripFnAnnotations removes the annotations that kio readers and kustomize add to items.
+func stripFnAnnotations(n *yaml.RNode) {
+	for k := range n.GetAnnotations() {
+		if strings.HasPrefix(k, "internal.config.kubernetes.io/") || k == kioutil.LegacyPathAnnotation ||
+			k == kioutil.LegacyIndexAnnotation || k == kioutil.LegacyIdAnnotation {
+			_ = n.PipeE(yaml.ClearAnnotation(k))
+		}
+	}
+	_ = yaml.ClearEmptyAnnotations(n)
+}
+
+// fileKey identifies an item by its identity and file, to find its file index again.
+func fileKey(ref manifest.ObjectRef, path string) string { return ref.String() + "\x00" + path }
+
+// finish applies polc.yaml severity overrides and module exceptions, as polc check does:
+// excepted findings stay, as info results.
+func (p *fnProcessor) finish(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
+	now := p.now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	out := findings[:0]
+	for _, f := range findings {
+		if rc, ok := repo.Config.Spec.Rules[f.Rule]; ok {
+			if rc.Severity == "off" {
+				continue
+			}
+			f.Severity = rule.Severity(rc.Severity)
+		}
+		if m := repo.ByName[f.Module]; m != nil && f.Object != nil {
+			for _, ex := range m.Spec.Exceptions {
+				if ex.Rule == f.Rule && ex.Reason != "" && check.Matches(ex, *f.Object) && !check.Expired(ex, now) {
+					f.Excepted, f.Reason = true, ex.Reason
+					break
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// fnResults turns findings into KRM function results, sorted.
+func fnResults(findings []rule.Finding, files map[string]*framework.File) framework.Results {
+	var out framework.Results
+	for _, f := range findings {
+		r := &framework.Result{Message: f.Rule + ": " + f.Message, Severity: framework.Severity(f.Severity),
+			Tags: map[string]string{"rule": f.Rule}}
+		if f.Module != "" {
+			r.Tags["module"] = f.Module
+		}
+		if f.Hint != "" {
+			r.Tags["hint"] = f.Hint
+		}
+		if f.Excepted {
+			r.Severity = framework.Info
+			r.Message += " (excepted: " + f.Reason + ")"
+		}
+		if f.Object != nil {
+			r.ResourceRef = &yaml.ResourceIdentifier{
+				TypeMeta: yaml.TypeMeta{APIVersion: f.Object.APIVersion, Kind: f.Object.Kind},
+				NameMeta: yaml.NameMeta{Name: f.Object.Name, Namespace: f.Object.Namespace},
+			}
+			if file := files[fileKey(*f.Object, f.Pos.File)]; file != nil {
+				r.File = file
+			}
+		}
+		if f.Field != "" {
+			r.Field = &framework.Field{Path: f.Field}
+		}
+		out = append(out, r)
+	}
+	out.Sort()
+	return out
+}
