@@ -173,6 +173,17 @@ func ParseModule(file string, data []byte) (*Module, error) {
 	m.positions = pos
 	m.File = file
 	m.Dir = path.Dir(file)
+	var errs []*FieldError
+	for i, ns := range m.Spec.Namespaces {
+		if ns.Level() != Restricted && strings.TrimSpace(ns.Reason) == "" {
+			field := fmt.Sprintf("spec.namespaces[%d]", i)
+			errs = append(errs, &FieldError{Pos: m.Pos(field + ".podSecurity"),
+				Message: fmt.Sprintf("%s.reason: required when podSecurity is %s (say why the namespace needs a level looser than restricted)", field, ns.PodSecurity)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &DecodeError{Errors: errs}
+	}
 	return m, nil
 }
 
