@@ -7,6 +7,7 @@ mkdir -p bin
 for tool in "$@"; do
   case "$tool" in
     kyverno) pkg=github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno ;;
+    kustomize) pkg=sigs.k8s.io/kustomize/kustomize/v5 ;;
     *) echo "unknown tool $tool" >&2; exit 2 ;;
   esac
   if [ -x "bin/$tool" ]; then
