@@ -56,6 +56,9 @@ func graphText(w io.Writer, g *graph.Graph) error {
 	if len(stuck) > 0 {
 		fmt.Fprintf(&b, "blocked by a dependency cycle: %s\n", strings.Join(stuck, ", "))
 	}
+	if c := g.Components(); len(c) > 0 {
+		fmt.Fprintf(&b, "components (applied by the modules that include them): %s\n", strings.Join(c, ", "))
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }

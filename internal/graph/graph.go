@@ -148,10 +148,17 @@ func fmtPath(p []string) string {
 func FormatPath(p []string) string { return fmtPath(p) }
 
 // Waves groups modules into deployment waves: each wave's modules depend only on earlier waves,
-// so they can reconcile in parallel. Modules on a cycle are left out and returned separately.
+// so they can reconcile in parallel. Components are not deployed on their own and are left out;
+// modules on a cycle are left out and returned separately.
 func (g *Graph) Waves() (waves [][]string, stuck []string) {
 	done := map[string]bool{}
 	remaining := len(g.Nodes)
+	for _, n := range g.Nodes {
+		if n.Type == ComponentType {
+			done[n.Name] = true // applied through the modules that include them, never on their own
+			remaining--
+		}
+	}
 	for remaining > 0 {
 		var wave []string
 		for _, n := range g.Nodes {
@@ -184,6 +191,20 @@ func (g *Graph) Waves() (waves [][]string, stuck []string) {
 		}
 	}
 	return waves, stuck
+}
+
+// ComponentType is the node type of component modules, which Waves leaves out.
+const ComponentType = "component"
+
+// Components returns the component modules, sorted.
+func (g *Graph) Components() []string {
+	var out []string
+	for _, n := range g.Nodes {
+		if n.Type == ComponentType {
+			out = append(out, n.Name)
+		}
+	}
+	return out
 }
 
 // Dependents returns every module that depends on one of names, directly or transitively, through
