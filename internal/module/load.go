@@ -10,8 +10,10 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -78,13 +80,29 @@ func Resolve(root, rel string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", rel, unwrapPath(err))
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
+	realRoot, err := realPath(root)
 	if err != nil {
 		return "", fmt.Errorf("resolve repository root: %w", err)
 	}
 	if real != realRoot && !strings.HasPrefix(real, realRoot+string(filepath.Separator)) {
 		return "", fmt.Errorf("%s: %w", rel, ErrSymlinkOutside)
 	}
+	return real, nil
+}
+
+// realRoots memoises the resolved repository roots: Resolve runs for every file polc reads.
+var realRoots sync.Map
+
+// realPath returns root with symlinks resolved, once per root and process.
+func realPath(root string) (string, error) {
+	if v, ok := realRoots.Load(root); ok {
+		return v.(string), nil
+	}
+	real, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return "", err
+	}
+	realRoots.Store(root, real)
 	return real, nil
 }
 
@@ -273,19 +291,38 @@ func Discover(root string, cfg *Config) ([]Candidate, error) {
 		if err != nil {
 			return fmt.Errorf("read %s: %w", rel, unwrapPath(err))
 		}
-		if d.IsDir() || d.Name() != MetadataFile {
-			return nil
+		if !d.IsDir() && d.Name() == MetadataFile {
+			out = append(out, Candidate{Dir: path.Dir(rel)})
 		}
-		c := Candidate{Dir: path.Dir(rel)}
-		data, err := ReadFile(root, rel)
-		if err == nil {
-			c.Module, err = ParseModule(rel, data)
-		}
-		c.Err = err
-		out = append(out, c)
 		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	// Parse in parallel: a pre-commit run loads every module's metadata to build the graph.
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), max(len(out), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				c := &out[i]
+				rel := c.Dir + "/" + MetadataFile
+				data, err := ReadFile(root, rel)
+				if err == nil {
+					c.Module, err = ParseModule(rel, data)
+				}
+				c.Err = err
+			}
+		}()
+	}
+	for i := range out {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out, nil
 }
 
 // YAMLError turns a YAML parser error ("yaml: line 3: ...") into a FieldError at that line.
