@@ -101,13 +101,18 @@ var _ framework.ResourceListProcessor = (*fnProcessor)(nil)
 // Process checks every item and sets rl.Results. It returns the results as an error when one of
 // them is an error, which makes the function fail.
 func (p *fnProcessor) Process(rl *framework.ResourceList) error {
-	fm, err := functionModule(rl.FunctionConfig)
+	fm, ref, err := functionModule(rl.FunctionConfig)
 	if err != nil {
 		return err
 	}
 	repo, err := p.loadRepo(fm)
 	if err != nil {
 		return err
+	}
+	if ref != "" {
+		if fm = repo.ByName[ref]; fm == nil {
+			return fmt.Errorf("functionConfig names module %q, which the repository does not have; known modules: %s", ref, strings.Join(moduleNames(repo), ", "))
+		}
 	}
 	checkRego, err := p.loadPolicy(repo)
 	if err != nil {
@@ -148,14 +153,21 @@ func (p *fnProcessor) Process(rl *framework.ResourceList) error {
 	return nil
 }
 
-// functionModule reads the Module in functionConfig; nil when there is none. The function
-// annotations that kustomize adds are left out before the strict decoding.
-func functionModule(fc *yaml.RNode) (*module.Module, error) {
+// functionModule reads the Module in functionConfig; nil when there is none. A Module with only
+// metadata.name (no spec) refers to the repository's module of that name: ref is set. The
+// function annotations that kustomize adds are left out before the strict decoding.
+func functionModule(fc *yaml.RNode) (m *module.Module, ref string, err error) {
 	if fc == nil || fc.IsNilOrEmpty() || fc.GetKind() == "" {
-		return nil, nil
+		return nil, "", nil
 	}
 	if fc.GetApiVersion() != module.APIVersion || fc.GetKind() != "Module" {
-		return nil, fmt.Errorf("functionConfig is %s %s; expected apiVersion %s kind Module, or none", fc.GetApiVersion(), fc.GetKind(), module.APIVersion)
+		return nil, "", fmt.Errorf("functionConfig is %s %s; expected apiVersion %s kind Module, or none", fc.GetApiVersion(), fc.GetKind(), module.APIVersion)
+	}
+	if fc.Field("spec") == nil {
+		if fc.GetName() == "" {
+			return nil, "", fmt.Errorf("functionConfig Module has neither metadata.name nor spec")
+		}
+		return nil, fc.GetName(), nil
 	}
 	c := fc.Copy()
 	if meta := c.Field(yaml.MetadataField); meta != nil {
@@ -164,13 +176,22 @@ func functionModule(fc *yaml.RNode) (*module.Module, error) {
 	}
 	s, err := c.String()
 	if err != nil {
-		return nil, fmt.Errorf("read functionConfig: %w", err)
+		return nil, "", fmt.Errorf("read functionConfig: %w", err)
 	}
-	m, err := module.ParseModule("functionConfig", []byte(s))
+	m, err = module.ParseModule("functionConfig", []byte(s))
 	if err != nil {
-		return nil, fmt.Errorf("read functionConfig: %w", err)
+		return nil, "", fmt.Errorf("read functionConfig: %w", err)
 	}
-	return m, nil
+	return m, "", nil
+}
+
+// moduleNames lists the repository's module names.
+func moduleNames(repo *rule.Repo) []string {
+	var out []string
+	for _, m := range repo.Modules {
+		out = append(out, m.Name())
+	}
+	return out
 }
 
 // loadRepo loads the repository that contains p.repo, and puts fm (when set) in place of its
