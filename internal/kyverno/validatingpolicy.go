@@ -178,9 +178,13 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 		}
 		pods = pods || r.IsPodRule()
 		for _, c := range checks {
+			msg := r.Message
+			if r.PodSecurity != "" {
+				msg += "; failed control: " + podSecurityMessage(r.PodSecurity, c)
+			}
 			spec.Validations = append(spec.Validations, admissionv1.Validation{
 				Expression: "!(" + scope + ") || (" + c + ")",
-				Message:    r.Message,
+				Message:    msg,
 			})
 		}
 	}

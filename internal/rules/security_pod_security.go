@@ -3,6 +3,7 @@ package rules
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,7 @@ var SecurityPodSecurity = rule.Rule{
 	Remediation: "Fix the listed securityContext fields, or declare a looser podSecurity level with a reason for the namespace, or add an exception with a reason.",
 	Kinds:       rule.PodControllers,
 	CheckObject: checkPodSecurity,
+	Policy:      policyPodSecurity,
 }
 
 // psaEvaluator is the library's evaluator, built on first use so that commands that check no pod
@@ -106,4 +108,52 @@ func decodePod(t *podTemplate) (*metav1.ObjectMeta, *corev1.PodSpec, error) {
 		return nil, nil, fmt.Errorf("decode spec: %w", err)
 	}
 	return meta, spec, nil
+}
+
+// policyPodSecurity enforces each namespace's declared Pod Security level on every pod in it,
+// whoever creates the pod (the module that owns the namespace compiles its rule), and the
+// restricted level on the module's pods outside every declared namespace.
+func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	privileged := func(ct map[string]any) {
+		ct["securityContext"] = map[string]any{"privileged": true, "allowPrivilegeEscalation": true}
+	}
+	inNamespace := func(o map[string]any, ns string) map[string]any {
+		o["metadata"].(map[string]any)["namespace"] = ns
+		return o
+	}
+	var out []rule.PolicyRule
+	for _, ns := range m.Spec.Namespaces {
+		if r.Owner(ns.Name) != m || ns.Level() == module.Privileged {
+			continue
+		}
+		out = append(out, rule.PolicyRule{
+			Name:        ns.Name,
+			Kinds:       []rule.Kind{rule.PodKind},
+			Match:       []rule.Selector{{Namespaces: []string{ns.Name}}},
+			Message:     fmt.Sprintf("pods in namespace %s meet the Pod Security level %s that module %s declares", ns.Name, ns.Level(), m.Name()),
+			PodSecurity: ns.Level(),
+			Pass:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, ns.Name+"-compliant", rule.ExampleImage, nil), ns.Name)},
+			Fail:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, ns.Name+"-privileged", rule.ExampleImage, privileged), ns.Name)},
+		})
+	}
+	var owned []string
+	for ns := range r.NamespaceOwners {
+		owned = append(owned, ns)
+	}
+	slices.Sort(owned)
+	elsewhere := m.Name() + "-undeclared"
+	rr := rule.PolicyRule{
+		Name:        m.Name() + "-undeclared-namespaces",
+		Kinds:       []rule.Kind{rule.PodKind},
+		Match:       rule.ModuleSelectors(r, m, false),
+		Message:     fmt.Sprintf("pods of module %s outside the declared namespaces meet the restricted Pod Security level", m.Name()),
+		PodSecurity: module.Restricted,
+		Pass:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, elsewhere+"-compliant", rule.ExampleImage, nil), elsewhere)},
+		Fail:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, elsewhere+"-privileged", rule.ExampleImage, privileged), elsewhere)},
+	}
+	if len(owned) > 0 {
+		rr.Exclude = []rule.Selector{{Namespaces: owned}}
+	}
+	return append(out, rr)
 }
