@@ -63,23 +63,8 @@ func graphText(w io.Writer, g *graph.Graph) error {
 	return err
 }
 
-// mermaidID makes a module name safe as a mermaid node ID.
-func mermaidID(n string) string { return strings.ReplaceAll(n, "-", "_") }
-
 func graphMermaid(w io.Writer, g *graph.Graph) error {
-	var b strings.Builder
-	b.WriteString("flowchart TD\n")
-	for _, n := range g.Nodes {
-		fmt.Fprintf(&b, "  %s[\"%s (%s)\"]\n", mermaidID(n.Name), n.Name, n.Type)
-	}
-	for _, e := range g.Edges {
-		arrow := "-->"
-		if e.Kind == graph.Soft {
-			arrow = "-.->"
-		}
-		fmt.Fprintf(&b, "  %s %s %s\n", mermaidID(e.From), arrow, mermaidID(e.To))
-	}
-	_, err := io.WriteString(w, b.String())
+	_, err := io.WriteString(w, graph.Mermaid(g))
 	return err
 }
 
