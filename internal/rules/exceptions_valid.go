@@ -19,8 +19,9 @@ var ExceptionsValid = rule.Rule{
 	Severity: rule.Error,
 	Scope:    rule.RepoScope,
 	Doc: "An exception in module.yaml (spec.exceptions) excuses named objects of its module from one " +
-		"rule. It must name an existing rule, give a non-empty reason, select at least one object that the " +
-		"module renders (a stale exception would silently excuse a future object of the same name), and, " +
+		"rule. It must name an existing rule, give a non-empty reason, have each of its resources select an " +
+		"object that the module renders (a stale entry would silently excuse a future object of the same " +
+		"name; modules that did not render are not judged), and, " +
 		"when it has an expires date (YYYY-MM-DD), not be past it. An expired exception, or one without a " +
 		"reason, no longer excuses anything: the findings it covered count again.",
 	Remediation: exceptionsRemediation,
