@@ -187,9 +187,10 @@ func stripInternal(n *yaml.RNode) error {
 	return nil
 }
 
-// substitute applies Flux substitution to one object, unless the object opts out.
+// substitute applies Flux substitution to one object, unless the object opts out with the label
+// or the annotation kustomize.toolkit.fluxcd.io/substitute: disabled (Flux honours both).
 func (r *Renderer) substitute(n *yaml.RNode) (*yaml.RNode, []string, error) {
-	if !hasVariable(n.YNode()) || n.GetAnnotations()[disableSubstitution] == "disabled" {
+	if !hasVariable(n.YNode()) || n.GetAnnotations()[disableSubstitution] == "disabled" || n.GetLabels()[disableSubstitution] == "disabled" {
 		return n, nil, nil
 	}
 	s, err := n.String()

@@ -104,6 +104,15 @@ metadata:
     kustomize.toolkit.fluxcd.io/substitute: disabled
 data:
   run.sh: echo ${HOME} ${cluster_domain}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: jellyfin-labelled
+  labels:
+    kustomize.toolkit.fluxcd.io/substitute: disabled
+data:
+  run.sh: echo ${HOME}
 `
 
 const ssoKustomization = `apiVersion: kustomize.config.k8s.io/v1alpha1
@@ -163,6 +172,7 @@ func TestRenderPositions(t *testing.T) {
 		{ref: "Service/media/jellyfin", pos: "modules/apps/media/app.yaml:14:1"},
 		{ref: "ConfigMap/media/jellyfin-config", pos: "modules/apps/media/app.yaml:23:1"},
 		{ref: "ConfigMap/media/jellyfin-script", pos: "modules/apps/media/app.yaml:31:1"},
+		{ref: "ConfigMap/media/jellyfin-labelled", pos: "modules/apps/media/app.yaml:40:1"},
 		{ref: "Deployment/media/oauth2-proxy", pos: "modules/components/sso/oauth2-proxy.yaml:1:1"},
 	}, got, "objects in input order, components last, each at the line of its document")
 
@@ -177,7 +187,7 @@ func TestRenderPositions(t *testing.T) {
 		{name: "field added by kustomize falls back to the nearest written parent", obj: 1, field: "metadata.labels[polc.dev/module]", want: "modules/apps/media/app.yaml:6:3"},
 		{name: "namespace set by kustomize falls back to metadata", obj: 3, field: "metadata.namespace", want: "modules/apps/media/app.yaml:26:3"},
 		{name: "key with dots in brackets", obj: 4, field: "metadata.annotations[kustomize.toolkit.fluxcd.io/substitute]", want: "modules/apps/media/app.yaml:36:45"},
-		{name: "object in a component", obj: 5, field: "spec.template.spec.containers[0].name", want: "modules/components/sso/oauth2-proxy.yaml:9:17"},
+		{name: "object in a component", obj: 6, field: "spec.template.spec.containers[0].name", want: "modules/components/sso/oauth2-proxy.yaml:9:17"},
 		{name: "empty field path is the object", obj: 2, field: "", want: "modules/apps/media/app.yaml:14:1"},
 	}
 	for _, tc := range fields {
@@ -191,8 +201,9 @@ func TestRenderPositions(t *testing.T) {
 		require.Equal(t, "https://media.example.com", data["url"])
 		require.Equal(t, "8096", data["port"])
 	})
-	t.Run("substitute: disabled is honoured", func(t *testing.T) {
+	t.Run("substitute: disabled is honoured as an annotation and as a label", func(t *testing.T) {
 		require.Equal(t, "echo ${HOME} ${cluster_domain}", objs[4].Node.GetDataMap()["run.sh"])
+		require.Equal(t, "echo ${HOME}", objs[5].Node.GetDataMap()["run.sh"])
 	})
 }
 
@@ -412,6 +423,7 @@ func TestParseFile(t *testing.T) {
 			"Service/jellyfin app.yaml:14:1",
 			"ConfigMap/jellyfin-config app.yaml:23:1",
 			"ConfigMap/jellyfin-script app.yaml:31:1",
+			"ConfigMap/jellyfin-labelled app.yaml:40:1",
 		}, got)
 	})
 	t.Run("a large document without aliases is not a bomb", func(t *testing.T) {
