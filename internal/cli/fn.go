@@ -69,7 +69,7 @@ func newFnCmd() *cobra.Command {
 		Args:  argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := &fnProcessor{repo: o.repo, policy: o.policy}
-			err := framework.Execute(p, &kio.ByteReadWriter{Reader: cmd.InOrStdin(), Writer: cmd.OutOrStdout(), KeepReaderAnnotations: true})
+			err := framework.Execute(p, &kio.ByteReadWriter{Reader: cmd.InOrStdin(), Writer: cmd.OutOrStdout(), OmitReaderAnnotations: true, KeepReaderAnnotations: true})
 			var results framework.Results
 			if errors.As(err, &results) {
 				fmt.Fprintln(cmd.ErrOrStderr(), results.Error())

@@ -31,7 +31,7 @@ func TestFn(t *testing.T) {
 			t.Chdir(dir)
 			var out bytes.Buffer
 			p := &fnProcessor{repo: ".", now: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)}
-			err = framework.Execute(p, &kio.ByteReadWriter{Reader: bytes.NewReader(input), Writer: &out, KeepReaderAnnotations: true})
+			err = framework.Execute(p, &kio.ByteReadWriter{Reader: bytes.NewReader(input), Writer: &out, OmitReaderAnnotations: true, KeepReaderAnnotations: true})
 			testutil.Golden(t, filepath.Join(dir, "expected.yaml"), out.Bytes())
 			errFile := filepath.Join(dir, "errors.txt")
 			if err != nil {
