@@ -122,6 +122,11 @@ func FuzzParseConfig(f *testing.F) {
 				t.Fatalf("accepted directory %q: %v", dir, err)
 			}
 		}
+		for name := range s.Substitute {
+			if !varName.MatchString(name) {
+				t.Fatalf("accepted substitute variable %q", name)
+			}
+		}
 		for id, rc := range s.Rules {
 			if !slices.Contains(RuleSeverity("").Allowed(), string(rc.Severity)) {
 				t.Fatalf("accepted severity %q for %s", rc.Severity, id)

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -237,8 +238,22 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 			return nil, &DecodeError{Errors: []*FieldError{{Pos: p, Message: fmt.Sprintf("spec.%s: %q leaves the repository", f.name, f.dir)}}}
 		}
 	}
+	var errs []*FieldError
+	for _, name := range sortedKeys(s.Substitute) {
+		if !varName.MatchString(name) {
+			errs = append(errs, &FieldError{Pos: c.Pos("spec.substitute." + name),
+				Message: fmt.Sprintf("spec.substitute: invalid variable name %q; expected letters, digits and underscores, not starting with a digit (Flux refuses other names)", name)})
+		}
+	}
+	if len(errs) > 0 {
+		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Pos.Line < errs[j].Pos.Line })
+		return nil, &DecodeError{Errors: errs}
+	}
 	return c, nil
 }
+
+// varName is the variable name syntax that Flux accepts for post-build substitution.
+var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 
 func setDefault[T ~string](v *T, def T) {
 	if *v == "" {

@@ -458,6 +458,12 @@ spec:
 				`polc.yaml:5:24: spec.substitute.domain: expected a string, got null`,
 		},
 		{
+			name: "substitute names Flux refuses",
+			data: "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  substitute:\n    cluster-domain: example.com\n    ok_name: x\n    1st: y\n",
+			wantErr: `polc.yaml:5:21: spec.substitute: invalid variable name "cluster-domain"; expected letters, digits and underscores, not starting with a digit (Flux refuses other names)` + "\n" +
+				`polc.yaml:7:10: spec.substitute: invalid variable name "1st"; expected letters, digits and underscores, not starting with a digit (Flux refuses other names)`,
+		},
+		{
 			name:    "rule override without severity",
 			data:    "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  rules: {labels/module: {}}\n",
 			wantErr: `polc.yaml:4:26: spec.rules.labels/module: missing required field "severity"`,
