@@ -502,3 +502,35 @@ func snapshot(t *testing.T, root string) map[string]string {
 	}))
 	return out
 }
+
+func TestRenderConcurrentlySharesSources(t *testing.T) {
+	// Two modules include the same component; one Renderer (and its Sources cache) serves both
+	// from several goroutines, as polc check does. Run with -race.
+	root := mediaRepo(t)
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "modules/apps/other"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(root, "modules/apps/other/kustomization.yaml"),
+		[]byte("namespace: other\ncomponents:\n  - ../../components/sso\n"), 0o644))
+	r := newRenderer(root)
+	type result struct {
+		dir  string
+		objs []*Object
+		err  error
+	}
+	results := make(chan result)
+	dirs := []string{"modules/apps/media", "modules/apps/other"}
+	for i := 0; i < 8; i++ {
+		dir := dirs[i%2]
+		go func() {
+			objs, err := r.Render(dir, lastElem(dir))
+			results <- result{dir, objs, err}
+		}()
+	}
+	for i := 0; i < 8; i++ {
+		res := <-results
+		require.NoError(t, res.err)
+		last := res.objs[len(res.objs)-1]
+		require.Equal(t, "oauth2-proxy", last.Ref.Name)
+		require.Equal(t, lastElem(res.dir), last.Ref.Namespace)
+		require.Equal(t, "modules/components/sso/oauth2-proxy.yaml:1:1", last.Pos.String())
+	}
+}
