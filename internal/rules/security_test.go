@@ -204,44 +204,34 @@ func TestClusterRBAC(t *testing.T) {
 	require.Empty(t, checkClusterRBAC(r, infra, role))
 }
 
-func TestChartPinnedChartRef(t *testing.T) {
-	src := func(kind, name, spec string) *manifest.Object {
-		return object(t, "infra-core", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: "+kind+"\nmetadata: {name: "+name+", namespace: node}\nspec: "+spec+"\n")
-	}
-	objs := map[string][]*manifest.Object{"infra-core": {
-		src("OCIRepository", "tagged", "{ref: {tag: 1.0.0}}"),
-		src("OCIRepository", "ranged", "{ref: {semver: '>=1.0.0', tag: 1.0.0}}"),
-		src("OCIRepository", "pinned", "{ref: {semver: '>=1.0.0', digest: 'sha256:abc'}}"),
-		src("HelmChart", "chart-exact", "{chart: app, version: 1.2.3}"),
-		src("HelmChart", "chart-range", "{chart: app, version: 1.x}"),
-	}}
+func TestChartPinnedSources(t *testing.T) {
 	tests := []struct {
-		kind, name string
-		ok         bool
+		name, kind, spec string
+		ok               bool
 	}{
-		{kind: "OCIRepository", name: "tagged", ok: true},
-		{kind: "OCIRepository", name: "ranged"},
-		{kind: "OCIRepository", name: "pinned", ok: true},
-		{kind: "HelmChart", name: "chart-exact", ok: true},
-		{kind: "HelmChart", name: "chart-range"},
-		{kind: "OCIRepository", name: "unknown"},
+		{name: "oci tag", kind: "OCIRepository", spec: "{ref: {tag: 1.0.0}}", ok: true},
+		{name: "oci semver range", kind: "OCIRepository", spec: "{ref: {semver: '>=1.0.0', tag: 1.0.0}}"},
+		{name: "oci digest wins", kind: "OCIRepository", spec: "{ref: {semver: '>=1.0.0', digest: 'sha256:abc'}}", ok: true},
+		{name: "oci latest", kind: "OCIRepository", spec: "{ref: {tag: latest}}"},
+		{name: "oci no ref", kind: "OCIRepository", spec: "{url: oci://ghcr.io/x}"},
+		{name: "chart exact", kind: "HelmChart", spec: "{chart: app, version: 1.2.3}", ok: true},
+		{name: "chart range", kind: "HelmChart", spec: "{chart: app, version: 1.x}"},
+		{name: "chart from git", kind: "HelmChart", spec: "{chart: ./charts/app, sourceRef: {kind: GitRepository, name: repo}}", ok: true},
 	}
+	r, app, _ := securityRepo(nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			r, app, _ := securityRepo(objs)
-			hr := object(t, "apps", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: h, namespace: app}\nspec: {chartRef: {kind: "+tc.kind+", name: "+tc.name+", namespace: node}}\n")
-			vs := checkChartPinned(r, app, hr)
+			o := object(t, "apps", "apiVersion: source.toolkit.fluxcd.io/v1\nkind: "+tc.kind+"\nmetadata: {name: s, namespace: app}\nspec: "+tc.spec+"\n")
+			vs := checkChartPinned(r, app, o)
 			if tc.ok {
 				require.Empty(t, vs)
 			} else {
 				require.Len(t, vs, 1)
 			}
-			if tc.name == "unknown" {
-				r.Rendered["infra-core"] = false
-				require.Empty(t, checkChartPinned(r, app, hr), "a source in a module that did not render is not judged")
-			}
 		})
 	}
+	hr := object(t, "apps", "apiVersion: helm.toolkit.fluxcd.io/v2\nkind: HelmRelease\nmetadata: {name: h, namespace: app}\nspec: {chartRef: {kind: OCIRepository, name: elsewhere, namespace: node}}\n")
+	require.Empty(t, checkChartPinned(r, app, hr), "a chartRef is judged on its source object")
 }
 
 func TestExceptionsValid(t *testing.T) {
