@@ -43,7 +43,7 @@ in the cluster.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
-	root.AddCommand(newCheckCmd(), newRulesCmd(), newExplainCmd(), newRenderCmd(), newGraphCmd(), newNewCmd(), newCompileCmd(), newFnCmd(), newDocCmd())
+	root.AddCommand(newCheckCmd(), newRulesCmd(), newExplainCmd(), newRenderCmd(), newGraphCmd(), newNewCmd(), newCompileCmd(), newFnCmd(), newDocCmd(), newInitCmd())
 	return root
 }
 

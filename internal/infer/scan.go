@@ -1,0 +1,142 @@
+package infer
+
+import (
+	"io/fs"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// kustomizationFiles are the names kustomize accepts for a kustomization, in its order of
+// preference.
+var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+
+// doc is one YAML document of a repository file, before kustomize.
+type doc struct {
+	node *yaml.RNode
+	pos  module.Pos
+}
+
+// file returns the repository file the document comes from.
+func (d doc) file() string { return d.pos.File }
+
+// scan is what infer reads from the whole repository: the kustomization directories and every
+// YAML document.
+type scan struct {
+	// kustomizations maps each directory holding a kustomization (slash-separated, relative to
+	// the root) to its kustomization file.
+	kustomizations map[string]string
+	// docs are every document of every .yaml and .yml file, in path order.
+	docs []doc
+}
+
+// scanRepo walks the repository, skipping hidden directories and not following symlinks, and
+// parses every YAML file through sources. Files that do not parse are left out: rendering
+// reports them.
+func scanRepo(root string, sources *manifest.Sources) (*scan, error) {
+	s := &scan{kustomizations: map[string]string{}}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // an unreadable directory holds nothing to infer from
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		dir := path.Dir(rel)
+		if slices.Contains(kustomizationFiles, d.Name()) {
+			if prev, ok := s.kustomizations[dir]; !ok || preference(d.Name()) < preference(path.Base(prev)) {
+				s.kustomizations[dir] = rel
+			}
+		}
+		if ext := path.Ext(rel); ext != ".yaml" && ext != ".yml" && d.Name() != "Kustomization" {
+			return nil
+		}
+		f := sources.Get(rel)
+		if f.Err != nil {
+			return nil
+		}
+		for _, dd := range f.Docs {
+			s.docs = append(s.docs, doc{node: dd.Node, pos: dd.Pos})
+		}
+		return nil
+	})
+	return s, err
+}
+
+func preference(name string) int { return slices.Index(kustomizationFiles, name) }
+
+// kustomization returns the parsed kustomization of dir, or nil.
+func (s *scan) kustomization(sources *manifest.Sources, dir string) *yaml.RNode {
+	file, ok := s.kustomizations[dir]
+	if !ok {
+		return nil
+	}
+	f := sources.Get(file)
+	if f.Err != nil || len(f.Docs) == 0 {
+		return nil
+	}
+	return f.Docs[0].Node
+}
+
+// under reports whether p is dir or inside it (slash-separated, relative paths; "." is the root).
+func under(p, dir string) bool {
+	return dir == "." || p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// isKind reports whether n has the kind and an apiVersion in group ("" for the core group).
+func isKind(n *yaml.RNode, group, kind string) bool {
+	if n.GetKind() != kind {
+		return false
+	}
+	g, _, found := strings.Cut(n.GetApiVersion(), "/")
+	if !found {
+		g = ""
+	}
+	return g == group
+}
+
+// str returns the string at a field path of n, or "".
+func str(n *yaml.RNode, fields ...string) string {
+	v, err := n.Pipe(yaml.Lookup(fields...))
+	if err != nil || v == nil || v.YNode().Kind != yaml.ScalarNode {
+		return ""
+	}
+	return v.YNode().Value
+}
+
+// list returns the elements of the sequence at a field path of n.
+func list(n *yaml.RNode, fields ...string) []*yaml.RNode {
+	v, err := n.Pipe(yaml.Lookup(fields...))
+	if err != nil || v == nil || v.YNode().Kind != yaml.SequenceNode {
+		return nil
+	}
+	var out []*yaml.RNode
+	for _, c := range v.YNode().Content {
+		out = append(out, yaml.NewRNode(c))
+	}
+	return out
+}
+
+// strings returns the scalar elements of the sequence at a field path of n.
+func scalars(n *yaml.RNode, fields ...string) []string {
+	var out []string
+	for _, e := range list(n, fields...) {
+		if e.YNode().Kind == yaml.ScalarNode {
+			out = append(out, e.YNode().Value)
+		}
+	}
+	return out
+}
