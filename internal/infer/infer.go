@@ -587,6 +587,7 @@ func (in *inferrer) provides() {
 				}
 			}
 		}
+		slices.Sort(p.Module.Spec.Provides.APIs)
 	}
 }
 
