@@ -2,6 +2,7 @@ package rego
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -266,4 +267,34 @@ func TestExamples(t *testing.T) {
 	p, err := Load("../../policy/examples", "")
 	require.NoError(t, err)
 	require.Len(t, p.Rules(), 2)
+}
+
+// TestConcurrentEval evaluates one prepared policy from many goroutines, as polc check does
+// (run with -race).
+func TestConcurrentEval(t *testing.T) {
+	p, err := Load("../../policy/examples", "")
+	require.NoError(t, err)
+	repo := testRepo(t)
+	check, err := p.Bind(repo)
+	require.NoError(t, err)
+	o := object(t, "svc.yaml", service)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			for range 20 {
+				f, err := check(repo.ByName["media"], o)
+				if err == nil && len(f) != 1 {
+					err = fmt.Errorf("got %d findings, expected the LoadBalancer one", len(f))
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 8 {
+		require.NoError(t, <-errs)
+	}
 }
