@@ -1,0 +1,179 @@
+package tests
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/report"
+)
+
+// inferenceRules are the rules whose findings, right after polc init --infer --write, would come
+// from a wrong inference rather than from the repository: metadata that does not load, names
+// that do not match their directories, dependencies on modules that do not exist, cycles the
+// inference made, uses it failed to declare, and a layering it got backwards.
+var inferenceRules = map[string]bool{"module/metadata": true, "module/name": true, "deps/unknown": true,
+	"deps/cycle": true, "deps/undeclared": true, "deps/direction": true}
+
+// corpusAdoption says how to adopt a corpus repository and what to expect.
+type corpusAdoption struct {
+	// modulesDir is the modules root to pass to --modules-dir.
+	modulesDir string
+	// modules is the number of modules init must propose.
+	modules int
+	// samples are findings (rule and a substring of file:line: message) that polc check must
+	// report afterwards; each was checked by hand against the repository's files.
+	samples [][2]string
+}
+
+// adoptions are the corpus repositories whose layout is known. Others (a held-out corpus) use
+// kubernetes/ when present, else the repository root, and are only checked for artefacts.
+var adoptions = map[string]corpusAdoption{
+	"fluxcd__flux2-kustomize-helm-example": {modulesDir: ".", modules: 4, samples: [][2]string{
+		// The Gateway of infrastructure/configs lives in the namespace that controllers creates.
+		{"naming/namespace-ownership", `infrastructure/configs/gateway.yaml:13: namespace "envoy-gateway-system" is not one of the module's namespaces`},
+		// The cert-manager OCIRepository follows a semver range.
+		{"versions/chart-pinned", `infrastructure/controllers/cert-manager.yaml:21: spec.ref.semver is "1.x", a range`},
+	}},
+	"fluxcd__flux2-multi-tenancy": {modulesDir: ".", modules: 4, samples: [][2]string{
+		// Kyverno's OCIRepository and Flux Kustomization are written into flux-system, which the
+		// kyverno module does not own.
+		{"naming/namespace-ownership", `infrastructure/kyverno/source.yaml:5: namespace "flux-system" is not one of the module's namespaces`},
+	}},
+	"onedr0p__home-ops": {modulesDir: "kubernetes", modules: 16, samples: [][2]string{
+		// No Namespace of the corpus has Pod Security labels.
+		{"security/namespace-psa", `kubernetes/apps/default/kustomization.yaml: label pod-security.kubernetes.io/enforce is missing; expected "restricted"`},
+	}},
+	"bjw-s-labs__home-ops": {modulesDir: "kubernetes", modules: 26, samples: [][2]string{
+		// The bootstrap kustomization creates the external-secrets namespace that
+		// kubernetes/apps/external-secrets creates too, and writes its Secrets into it.
+		{"naming/namespace-ownership", `kubernetes/bootstrap/kustomize/kustomization.yaml: Namespace "external-secrets" is not declared by the module`},
+		{"naming/namespace-ownership", `kubernetes/bootstrap/kustomize/external-secrets/secret.yaml:5: namespace "external-secrets" is not one of the module's namespaces`},
+	}},
+	// No kustomization.yaml anywhere: Flux generates them, so there is no module to propose.
+	"billimek__k8s-gitops": {modulesDir: "kubernetes", modules: 0},
+	"GoogleCloudPlatform__microservices-demo": {modulesDir: "kustomize", modules: 16, samples: [][2]string{
+		// The base relies on the default namespace of kubectl.
+		{"naming/namespace-ownership", `kustomize/base/adservice.yaml:18: object has no namespace and the module declares none`},
+		// Images are pinned by tag only.
+		{"security/image-digest", `kustomize/base/adservice.yaml:46: container "server" image "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/adservice:v0.10.6" is not pinned by digest`},
+	}},
+}
+
+// TestInitInferCorpus adopts a temporary copy of every corpus repository with
+// `polc init --infer --write`, then runs `polc check` on it: check must work (exit 0 or 1, never
+// 2), report no finding that the inference caused, and report the sampled real findings. The
+// modules, objects and findings per rule of each repository are logged (run with -v).
+func TestInitInferCorpus(t *testing.T) {
+	corpus := corpusDir()
+	entries, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Logf("no corpus at %s (set POLC_CORPUS): %v", corpus, err)
+		t.Skip("corpus missing: set POLC_CORPUS to the corpus directory")
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			root := t.TempDir()
+			require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join(corpus, e.Name()))))
+			ad, known := adoptions[e.Name()]
+			if !known {
+				ad.modulesDir = "."
+				if st, err := os.Stat(filepath.Join(root, "kubernetes")); err == nil && st.IsDir() {
+					ad.modulesDir = "kubernetes"
+				}
+			}
+			res := Polc(t, root, "init", "--infer", "--modules-dir", ad.modulesDir, "--write")
+			require.Equal(t, 0, res.Code, "%s\n%s", res.Stdout, res.Stderr)
+			proposed := strings.Count(res.Stdout, ": propose module ")
+			if known {
+				require.Equal(t, ad.modules, proposed, res.Stdout)
+			}
+
+			res = Polc(t, root, "check", "--format", "json")
+			require.Contains(t, []int{0, 1}, res.Code, "polc check failed to run:\n%s", res.Stderr)
+			var rep report.JSONReport
+			require.NoError(t, json.Unmarshal([]byte(res.Stdout), &rep), res.Stdout)
+			require.Equal(t, proposed, rep.Summary.Modules)
+
+			byRule := map[string]int{}
+			var lines []string
+			for _, f := range rep.Findings {
+				byRule[f.Rule]++
+				line := fmt.Sprintf("%s: %s", position(f), f.Message)
+				lines = append(lines, f.Rule+" "+line)
+				require.False(t, inferenceRules[f.Rule], "finding caused by the inference: %s %s", f.Rule, line)
+			}
+			for _, s := range ad.samples {
+				require.Contains(t, strings.Join(lines, "\n"), s[0]+" "+s[1], "sampled finding missing")
+			}
+			var counts []string
+			for r, n := range byRule {
+				counts = append(counts, fmt.Sprintf("%s=%d", r, n))
+			}
+			sort.Strings(counts)
+			t.Logf("%s: modules root %s, %d modules, %d objects, %d errors, %d warnings; findings per rule: %s",
+				e.Name(), ad.modulesDir, rep.Summary.Modules, rep.Summary.Objects, rep.Summary.Errors, rep.Summary.Warnings, strings.Join(counts, ", "))
+		})
+	}
+}
+
+// position renders a JSON finding's file and line as file:line, or file when the line is unknown.
+func position(f report.JSONFinding) string {
+	if f.Line > 0 {
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	}
+	return f.File
+}
+
+// TestInitInfer runs the command on the inference testdata repository: without --write nothing
+// changes; --write creates the module.yaml files and polc.yaml; a second --write keeps them; bad
+// usage exits 2.
+func TestInitInfer(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.CopyFS(root, os.DirFS("../internal/infer/testdata/flux")))
+
+	before := snapshot(t, root)
+	res := Polc(t, root, "init", "--infer", "--modules-dir", ".")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stdout, "infrastructure/security-core/module.yaml: propose module security-core (infrastructure)")
+	require.Contains(t, res.Stdout, "spec.version: 1.10.0  because the newest version heading of CHANGELOG.md  [infrastructure/security-core/CHANGELOG.md]")
+	require.Contains(t, res.Stdout, "nothing written")
+	require.Equal(t, before, snapshot(t, root), "init without --write changed files")
+
+	res = Polc(t, root, "init", "--infer", "--modules-dir", ".", "--write")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stdout, "wrote infrastructure/security-core/module.yaml")
+	require.Contains(t, res.Stdout, "wrote polc.yaml")
+	require.FileExists(t, filepath.Join(root, "apps", "base", "media", "module.yaml"))
+	require.NoFileExists(t, filepath.Join(root, "apps", "overlays", "prod", "module.yaml"))
+
+	written := snapshot(t, root)
+	res = Polc(t, root, "init", "--infer", "--write")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stdout, "keep existing module security-core")
+	require.Contains(t, res.Stdout, "0 files written")
+	require.Equal(t, written, snapshot(t, root), "a second init rewrote files")
+
+	res = Polc(t, root, "check")
+	require.Equal(t, 1, res.Code, res.Stderr)
+	for r := range inferenceRules {
+		require.NotContains(t, res.Stdout, " "+r+": ")
+	}
+
+	for _, args := range [][]string{
+		{"init"},
+		{"init", "--infer", "--modules-dir", "nope"},
+		{"init", "--infer", "--bogus"},
+	} {
+		res := Polc(t, root, args...)
+		require.Equal(t, 2, res.Code, "%v: %s", args, res.Stdout)
+	}
+}
