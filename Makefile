@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X polc.dev/polc/internal/cli.Version=$(VERSION)
 
-.PHONY: all build check test unit fmt-check vet generate verify-generate kyverno kyverno-test bench clean
+.PHONY: all build check test unit fmt-check vet generate verify-generate kyverno kyverno-test tools bench clean
 
 all: build
 
@@ -46,6 +46,10 @@ $(BIN)/kyverno:
 ## kyverno-test: compile both targets and run `kyverno test` on each
 kyverno-test: build kyverno
 	hack/kyverno-test.sh
+
+## tools: build every pinned CLI the tests use (Kyverno, kustomize) into bin/
+tools:
+	hack/build-tools.sh kyverno kustomize
 
 ## bench: benchmarks over a generated 200-module repository and the corpus
 bench:
