@@ -18,7 +18,7 @@ check: build
 	$(BIN)/polc check
 
 ## test: everything CI runs: formatting, vet, unit and CLI tests (race detector), generated files, Kyverno CLI tests
-test: fmt-check vet unit kyverno-test
+test: fmt-check vet tools unit kyverno-test
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \

@@ -74,8 +74,8 @@ type Proposal struct {
 	objects []*manifest.Object
 	// raw are the documents of the YAML files under Dir.
 	raw []doc
-	// overlays are the overlay directories whose Flux Kustomizations deploy this module.
-	overlays []string
+	// cached holds items() once computed.
+	cached []item
 }
 
 // Name is the proposed module name.
@@ -253,13 +253,6 @@ func (in *inferrer) candidates() {
 		in.res.Proposals = append(in.res.Proposals, p)
 	}
 	sort.Slice(in.res.Proposals, func(i, j int) bool { return in.res.Proposals[i].Name() < in.res.Proposals[j].Name() })
-	for _, d := range sortedKeys(in.overlayOf) {
-		for _, b := range in.bases(d, map[string]bool{}) {
-			if p := in.byDir[b]; p != nil {
-				p.overlays = append(p.overlays, d)
-			}
-		}
-	}
 	for _, p := range in.res.Proposals {
 		for _, dd := range in.scan.docs {
 			if under(dd.file(), p.Dir) {
@@ -330,12 +323,13 @@ func (in *inferrer) propose(d string) *Proposal {
 		kind = k.GetKind()
 	}
 	segments := strings.Split(d, "/")
+	infra := slices.IndexFunc(segments, func(s string) bool { return slices.Contains(infraSegments, strings.ToLower(s)) })
 	switch {
 	case kind == "Component":
 		m.Spec.Type = module.Component
 		p.fact("spec.type", string(module.Component), "the kustomization is kind: Component", kfile)
-	case slices.ContainsFunc(segments, func(s string) bool { return slices.Contains(infraSegments, strings.ToLower(s)) }):
-		seg := segments[slices.IndexFunc(segments, func(s string) bool { return slices.Contains(infraSegments, strings.ToLower(s)) })]
+	case infra >= 0:
+		seg := segments[infra]
 		m.Spec.Type = module.Infrastructure
 		p.fact("spec.type", string(module.Infrastructure), fmt.Sprintf("the path has the element %q", seg), d)
 	default:
@@ -526,9 +520,12 @@ type item struct {
 }
 
 // items returns the rendered objects of p followed by the documents of its files that no rendered
-// object comes from.
+// object comes from. The list is built once, after rendering.
 func (p *Proposal) items() []item {
-	var out []item
+	if p.cached != nil {
+		return p.cached
+	}
+	out := []item{}
 	seen := map[string]bool{}
 	for _, o := range p.objects {
 		out = append(out, item{node: o.Node, pos: o.Pos, rendered: true})
@@ -541,6 +538,7 @@ func (p *Proposal) items() []item {
 			out = append(out, item{node: d.node, pos: d.pos})
 		}
 	}
+	p.cached = out
 	return out
 }
 

@@ -55,22 +55,17 @@ type Example struct {
 // each exception an object it excepts (made from the rule's failing example), in a stable order.
 func Examples(p *Policy) ([]Example, error) {
 	var out []Example
-	pass := 0
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		if len(r.Fail) == 0 {
 			return nil, fmt.Errorf("rule %s has no failing example", r.Name)
 		}
-		pass += len(r.Pass)
 		for _, o := range r.Pass {
 			out = append(out, Example{Rule: r, Object: o, Result: "pass"})
 		}
 		for _, o := range r.Fail {
 			out = append(out, Example{Rule: r, Object: o, Result: "fail"})
 		}
-	}
-	if pass == 0 {
-		return nil, fmt.Errorf("no rule has a passing example")
 	}
 	for _, ex := range p.Exceptions {
 		for _, ref := range ex.Source.Resources {
