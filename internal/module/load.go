@@ -231,7 +231,11 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	c.positions = pos
 	c.File = file
-	for _, f := range []struct{ name, dir string }{{"modulesDir", s.ModulesDir}, {"policiesDir", s.PoliciesDir}} {
+	dirs := []struct{ name, dir string }{{"modulesDir", s.ModulesDir}, {"policiesDir", s.PoliciesDir}}
+	for i, d := range s.Clusters {
+		dirs = append(dirs, struct{ name, dir string }{fmt.Sprintf("clusters[%d]", i), d})
+	}
+	for _, f := range dirs {
 		clean := path.Clean(f.dir)
 		if path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
 			p := c.Pos("spec." + f.name)

@@ -344,6 +344,7 @@ spec:
     tierActions: {extra: Audit}
   rules:
     security/image-digest: {severity: warning}
+  clusters: [clusters/production]
 `
 
 func TestSchemasAgreeWithLoaderOnCases(t *testing.T) {
@@ -422,6 +423,11 @@ func TestSchemasAgreeWithLoaderOnCases(t *testing.T) {
 		{name: "config: bad rule severity", file: module.ConfigFile, doc: cfg("severity: warning", "severity: fatal"), want: reject},
 		{name: "config: unknown rule field", file: module.ConfigFile, doc: cfg("{severity: warning}", "{severity: warning, action: Audit}"), want: reject},
 		{name: "config: empty file", file: module.ConfigFile, doc: "# nothing\n", want: reject},
+		{name: "config: clusters is a string", file: module.ConfigFile, doc: cfg("clusters: [clusters/production]", "clusters: clusters/production"), want: reject},
+		{name: "config: cluster leaves the repository", file: module.ConfigFile, doc: cfg("clusters: [clusters/production]", "clusters: [ok, ../clusters]"), want: reject},
+		{name: "config: cluster absolute", file: module.ConfigFile, doc: cfg("clusters: [clusters/production]", "clusters: [/clusters]"), want: reject},
+		{name: "config: cluster null", file: module.ConfigFile, doc: cfg("clusters: [clusters/production]", "clusters: [~]"), want: reject},
+		{name: "config: clusters null", file: module.ConfigFile, doc: cfg("clusters: [clusters/production]", "clusters:"), want: accept},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -193,6 +193,10 @@ type ConfigSpec struct {
 	Kyverno    KyvernoConfig     `yaml:"kyverno"`
 	// Rules overrides rule severities by rule ID.
 	Rules map[string]RuleConfig `yaml:"rules"`
+	// Clusters are cluster entry points: repository-relative directories holding the Flux
+	// Kustomizations that deploy the modules to a cluster (rendered as a kustomization when the
+	// directory has one, else read file by file). Rule deps/flux-dependson checks them.
+	Clusters []string `yaml:"clusters"`
 }
 
 // KyvernoConfig chooses how policies are compiled.
