@@ -69,7 +69,10 @@ func scanRepo(root string, sources *manifest.Sources) (*scan, error) {
 			return nil
 		}
 		for _, dd := range f.Docs {
-			s.docs = append(s.docs, doc{node: dd.Node, pos: dd.Pos})
+			// Only mappings can be objects; kyaml's accessors index other nodes as if they were.
+			if dd.Node.YNode().Kind == yaml.MappingNode {
+				s.docs = append(s.docs, doc{node: dd.Node, pos: dd.Pos})
+			}
 		}
 		return nil
 	})
