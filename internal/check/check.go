@@ -196,6 +196,11 @@ func Run(opts Options) (*Result, error) {
 		repo.Selected = map[string]bool{} // nothing changed: repository rules only
 	}
 	findings = append(findings, Render(repo)...)
+	cf, err := runClusters(repo, opts.Rules)
+	if err != nil {
+		return nil, err
+	}
+	findings = append(findings, cf...)
 	findings = append(findings, runRules(repo, opts.Rules)...)
 	extra, err := runSources(repo, opts.Sources)
 	if err != nil {
@@ -432,8 +437,8 @@ func applyExceptions(repo *rule.Repo, findings []rule.Finding, now time.Time) []
 	return findings
 }
 
-// Sort orders findings by file, line, column, rule, then message, so output never depends on
-// scheduling.
+// Sort orders findings by file, line, column, rule and message, then module, field and object, so
+// output never depends on scheduling.
 func Sort(findings []rule.Finding) {
 	sort.SliceStable(findings, func(i, j int) bool {
 		a, b := findings[i], findings[j]
@@ -446,9 +451,22 @@ func Sort(findings []rule.Finding) {
 			return a.Pos.Column < b.Pos.Column
 		case a.Rule != b.Rule:
 			return a.Rule < b.Rule
+		case a.Message != b.Message:
+			return a.Message < b.Message
+		case a.Module != b.Module:
+			return a.Module < b.Module // a component's object, included by several modules
+		case a.Field != b.Field:
+			return a.Field < b.Field
 		}
-		return a.Message < b.Message
+		return objectKey(a.Object) < objectKey(b.Object)
 	})
+}
+
+func objectKey(r *rule.ObjectRef) string {
+	if r == nil {
+		return ""
+	}
+	return r.APIVersion + "/" + r.String()
 }
 
 // summarize counts modules, objects and findings by severity.
