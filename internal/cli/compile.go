@@ -25,10 +25,18 @@ polc.yaml's spec.policiesDir unless --out says otherwise; files that an earlier 
 that are no longer part of the pack are removed. Expired exceptions are not compiled; polc says
 so on stderr.
 
+With --flux DIR, compile writes the Flux Kustomizations that deploy the modules to a cluster
+instead of the pack: one file per module with its kustomize.toolkit.fluxcd.io/v1 Kustomization
+(<prefix>-<module>, spec.dependsOn from the metadata, wait: true), and a kustomization.yaml listing
+them. MODULE arguments choose the modules (default: all); the modules they depend on are added.
+The module that installs Kyverno also gets <prefix>-<module>-policies, which applies the pack once
+that module (and so its Kyverno HelmRelease) is Ready. --check compares DIR instead.
+
 Examples:
   polc compile                         # write policies/
   polc compile --check                 # exit 1 and list the files that are out of date
-  polc compile --target validatingpolicy --out /tmp/vp`
+  polc compile --target validatingpolicy --out /tmp/vp
+  polc compile --flux clusters/lab media   # media and the modules it depends on`
 
 // compileOptions are the flags of polc compile.
 type compileOptions struct {
@@ -40,22 +48,28 @@ type compileOptions struct {
 	out string
 	// check compares instead of writing.
 	check bool
+	// flux, when set, is the directory to write Flux Kustomizations to instead of the pack.
+	flux string
 }
 
 func newCompileCmd() *cobra.Command {
 	var o compileOptions
 	cmd := &cobra.Command{
-		Use:   "compile",
+		Use:   "compile [--flux DIR [MODULE]...]",
 		Short: "Compile the resource rules into a Kyverno policy pack",
 		Long:  compileLong,
-		Args:  argsUsage(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Args:  argsUsage(o.args),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.flux != "" {
+				return o.runFlux(cmd.OutOrStdout(), cmd.ErrOrStderr(), args)
+			}
 			return o.run(cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
 	cmd.Flags().StringVar(&o.target, "target", "", "policy kind: "+strings.Join(kyverno.Targets(), ", ")+" (default: polc.yaml spec.kyverno.target)")
 	cmd.Flags().StringVar(&o.out, "out", "", "output directory (default: polc.yaml spec.policiesDir)")
+	cmd.Flags().StringVar(&o.flux, "flux", "", "write the Flux Kustomizations of the modules (default: all) to this directory instead of the pack")
 	cmd.Flags().BoolVar(&o.check, "check", false, "compile in memory and exit 1 listing the files that differ from the output directory")
 	return cmd
 }

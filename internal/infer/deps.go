@@ -16,12 +16,13 @@ import (
 // Dependency classes, in the order they are added: an earlier class decides whether a pair is a
 // hard or a soft dependency.
 const (
-	classFlux      = iota // Flux Kustomization dependsOn
-	classHelmDeps         // HelmRelease dependsOn
-	classHelmChart        // HelmRelease sourceRef or chartRef
-	classAPI              // an object of an API group another module provides
-	classNamespace        // an object placed in another module's namespace
-	classTier             // an extra module builds on its core module
+	classAnnotation = iota // the <domain>/depends-on annotation of the module's Namespace
+	classFlux              // Flux Kustomization dependsOn
+	classHelmDeps          // HelmRelease dependsOn
+	classHelmChart         // HelmRelease sourceRef or chartRef
+	classAPI               // an object of an API group another module provides
+	classNamespace         // an object placed in another module's namespace
+	classTier              // an extra module builds on its core module
 )
 
 // edge is a dependency init found, with its reason.
@@ -38,6 +39,7 @@ type edge struct {
 // making.
 func (in *inferrer) dependencies() {
 	var edges []edge
+	edges = append(edges, in.annotationEdges()...)
 	edges = append(edges, in.fluxEdges()...)
 	edges = append(edges, in.helmEdges()...)
 	edges = append(edges, in.useEdges()...)
@@ -103,6 +105,43 @@ func (in *inferrer) hardPath(from, to string) []string {
 		}
 	}
 	return nil
+}
+
+// annotationEdges: the <domain>/depends-on annotation on a Namespace that a module owns lists
+// its hard dependencies (polc's own convention, in a repository that follows part of it).
+func (in *inferrer) annotationEdges() []edge {
+	byName := map[string]*Proposal{}
+	for _, p := range in.res.Proposals {
+		byName[p.Name()] = p
+	}
+	key := in.cfg.DependsOnAnnotation()
+	var out []edge
+	for _, p := range in.res.Proposals {
+		if p.Existing {
+			continue
+		}
+		for _, o := range p.objects {
+			if !isKind(o.Node, "", "Namespace") || in.nsOwner[o.Ref.Name] != p {
+				continue
+			}
+			value, ok := o.Node.GetAnnotations()[key]
+			if !ok {
+				continue
+			}
+			for _, d := range strings.Split(value, ",") {
+				d = strings.TrimSpace(d)
+				switch q := byName[d]; {
+				case d == "":
+				case q == nil:
+					p.note("Namespace %s at %s names %q in its %s annotation, which is no module; not declared", o.Ref.Name, posString(o.Pos), d, key)
+				default:
+					out = append(out, edge{class: classAnnotation, from: p, to: q, source: posString(o.Pos),
+						why: fmt.Sprintf("the %s annotation of Namespace %s", key, o.Ref.Name)})
+				}
+			}
+		}
+	}
+	return out
 }
 
 // fluxKS is a Flux Kustomization found anywhere in the repository.

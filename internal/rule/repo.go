@@ -23,6 +23,9 @@ type Repo struct {
 	Objects map[string][]*manifest.Object
 	// Rendered is true for modules whose objects are in Objects (they rendered without error).
 	Rendered map[string]bool
+	// Clusters are the objects of the cluster entry points that polc.yaml spec.clusters lists, in
+	// the order of the list; only rules with ClusterObjects see them.
+	Clusters []*manifest.Object
 	// NamespaceOwners maps each declared namespace to the modules that declare it.
 	NamespaceOwners map[string][]*module.Module
 	// Selected are the modules this run reports on; nil means all.

@@ -70,6 +70,10 @@ type Rule struct {
 	Kinds []string
 	// CheckObject checks one rendered object of module m (ResourceScope).
 	CheckObject func(r *Repo, m *module.Module, o *manifest.Object) []Violation
+	// ClusterObjects makes the engine also run CheckObject on the Flux Kustomizations of the
+	// cluster entry points (Repo.Clusters) that deploy a module, with m that module. Only rules
+	// about how modules are deployed set it: cluster entry points are not modules.
+	ClusterObjects bool
 	// Policy is the compiled in-cluster form of a resource rule for one module (see policy.go); nil
 	// for rules that are offline only.
 	Policy func(c *CompileContext) []PolicyRule

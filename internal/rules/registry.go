@@ -14,7 +14,7 @@ func All() []rule.Rule {
 		ModuleMetadata,
 		ModuleRender,
 		LabelsModule,
-		ModuleName, ModuleTier, ModuleExtraNeedsCore, ModuleFiles, ModuleVersion, DepsUnknown, DepsCycle, DepsDirection, DepsUndeclared, DepsNamespaceAnnotation, NamingNamespaceOwnership, NamingFluxKustomization, LabelsAppName,
+		ModuleName, ModuleTier, ModuleExtraNeedsCore, ModuleFiles, ModuleVersion, DepsUnknown, DepsCycle, DepsDirection, DepsUndeclared, DepsNamespaceAnnotation, DepsFluxDependsOn, NamingNamespaceOwnership, NamingFluxKustomization, LabelsAppName,
 		SecurityPodSecurity, SecurityNamespacePSA, SecurityImageTag, SecurityImageDigest, SecurityResources, SecurityClusterRBAC, VersionsChartPinned, ExceptionsValid,
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
