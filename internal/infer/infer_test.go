@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -181,4 +182,56 @@ func TestInferIgnoresNonObjects(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Proposals, 1)
 	require.Equal(t, "web", res.Proposals[0].Name())
+}
+
+// TestInferOwnCatalog removes the module.yaml files of this repository's own catalog and infers
+// them again: type, tier, namespaces with their Pod Security levels, hard dependencies and
+// provided APIs, and the version where a CHANGELOG.md holds it, must match the hand-written
+// metadata (soft dependencies, descriptions, owners and exceptions are for people to write).
+func TestInferOwnCatalog(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.CopyFS(filepath.Join(root, "modules"), os.DirFS("../../modules")))
+	data, err := os.ReadFile("../../polc.yaml")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(root, "polc.yaml"), data, 0o644))
+	want := map[string]*module.Module{}
+	require.NoError(t, filepath.WalkDir(filepath.Join(root, "modules"), func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.Name() != module.MetadataFile {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		require.NoError(t, err)
+		m, err := module.ParseModule(p, data)
+		require.NoError(t, err)
+		want[m.Name()] = m
+		return os.Remove(p)
+	}))
+	require.NotEmpty(t, want)
+
+	res, err := Infer(Options{Root: root})
+	require.NoError(t, err)
+	require.Len(t, res.Proposals, len(want))
+	sorted := func(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+	for _, p := range res.Proposals {
+		t.Run(p.Name(), func(t *testing.T) {
+			w := want[p.Name()]
+			require.NotNil(t, w, "no such module in the catalog")
+			got := p.Module.Spec
+			require.Equal(t, w.Spec.Type, got.Type)
+			require.Equal(t, w.Spec.Tier, got.Tier)
+			if _, err := os.Stat(filepath.Join(root, p.Dir, "CHANGELOG.md")); err == nil {
+				require.Equal(t, w.Spec.Version, got.Version)
+			}
+			var wantNS, gotNS []string
+			for _, ns := range w.Spec.Namespaces {
+				wantNS = append(wantNS, ns.Name+"="+string(ns.Level()))
+			}
+			for _, ns := range got.Namespaces {
+				gotNS = append(gotNS, ns.Name+"="+string(ns.Level()))
+			}
+			require.Equal(t, sorted(wantNS), sorted(gotNS))
+			require.Equal(t, sorted(w.Spec.DependsOn), got.DependsOn)
+			require.Equal(t, sorted(w.Spec.Provides.APIs), got.Provides.APIs)
+		})
+	}
 }
