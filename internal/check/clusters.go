@@ -1,0 +1,99 @@
+package check
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"strings"
+
+	"polc.dev/polc/internal/flux"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// runClusters reads the cluster entry points that polc.yaml spec.clusters lists into
+// repo.Clusters and runs the rules that check cluster objects (rule.Rule.ClusterObjects) on their
+// Flux Kustomizations. Each Kustomization is checked as an object of the module it deploys, found
+// by its name (<prefix>-<module>); Kustomizations of no module, of modules the run does not
+// select, and every other object are not checked. Cluster entry points are not modules: no other
+// rule sees them.
+//
+// A listed directory that does not exist is a configuration error; one that does not render or
+// parse is reported as a finding of each cluster rule, which could not check it.
+func runClusters(repo *rule.Repo, rules []rule.Rule) ([]rule.Finding, error) {
+	var crules []rule.Rule
+	for _, ru := range rules {
+		if ru.ClusterObjects && ru.CheckObject != nil {
+			crules = append(crules, ru)
+		}
+	}
+	if len(crules) == 0 {
+		return nil, nil
+	}
+	r := &manifest.Renderer{Root: repo.Root, Vars: repo.Config.Spec.Substitute, Sources: manifest.NewSources(repo.Root)}
+	var out []rule.Finding
+	for i, dir := range repo.Config.Spec.Clusters {
+		field := fmt.Sprintf("spec.clusters[%d]", i)
+		dir = path.Clean(dir)
+		abs, err := module.Resolve(repo.Root, dir)
+		if err != nil {
+			return nil, &ConfigError{fmt.Errorf("%s: %s: cluster entry point: %w", repo.Config.Pos(field), field, err)}
+		}
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return nil, &ConfigError{fmt.Errorf("%s: %s: cluster entry point %q is not a directory", repo.Config.Pos(field), field, dir)}
+		}
+		objs, pos, err := readCluster(r, repo, dir, abs)
+		repo.Clusters = append(repo.Clusters, objs...)
+		if err != nil {
+			for _, ru := range crules {
+				out = append(out, rule.Finding{Rule: ru.ID, Severity: ru.Severity, Pos: pos,
+					Message: fmt.Sprintf("cluster entry point %s cannot be read, so its Flux Kustomizations are not checked: %v", dir, err),
+					Hint:    "Fix the cluster entry point so that `kustomize build " + dir + "` succeeds, or remove it from polc.yaml spec.clusters."})
+			}
+		}
+	}
+	for _, o := range repo.Clusters {
+		if o.Ref.Group() != flux.Group || o.Ref.Kind != flux.Kind {
+			continue
+		}
+		m := flux.ModuleOf(repo, o.Ref.Name)
+		if m == nil || repo.Selected != nil && !repo.Selected[m.Name()] {
+			continue
+		}
+		out = append(out, CheckObject(repo, m, o, crules)...)
+	}
+	return out, nil
+}
+
+// readCluster returns the objects of the cluster entry point dir (relative; abs is its resolved
+// path): rendered as a kustomization when it has a kustomization.yaml, else parsed from its *.yaml
+// files in name order. On error, pos says where the problem is.
+func readCluster(r *manifest.Renderer, repo *rule.Repo, dir, abs string) ([]*manifest.Object, module.Pos, error) {
+	if repo.Exists(path.Join(dir, "kustomization.yaml")) {
+		objs, err := r.Render(dir, "")
+		if re, ok := err.(*manifest.RenderError); ok {
+			return objs, re.Pos, err
+		}
+		return objs, module.Pos{File: path.Join(dir, "kustomization.yaml")}, err
+	}
+	entries, err := os.ReadDir(abs)
+	if err != nil {
+		return nil, module.Pos{File: dir}, fmt.Errorf("read %s: %w", dir, err)
+	}
+	var objs []*manifest.Object
+	for _, e := range entries {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		rel := path.Join(dir, e.Name())
+		f := r.Sources.Get(rel)
+		if f.Err != nil {
+			return objs, module.Pos{File: rel}, f.Err
+		}
+		for _, d := range f.Docs {
+			objs = append(objs, &manifest.Object{Node: d.Node, Ref: manifest.RefOf(d.Node), Pos: d.Pos, Source: d.Node})
+		}
+	}
+	return objs, module.Pos{}, nil
+}

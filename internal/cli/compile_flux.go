@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/flux"
+	"polc.dev/polc/internal/rules"
+)
+
+// args accepts MODULE arguments only with --flux: the policy pack always covers every module.
+func (o *compileOptions) args(_ *cobra.Command, args []string) error {
+	if o.flux == "" && len(args) > 0 {
+		return errors.New("MODULE arguments choose the modules of --flux; the policy pack always covers every module")
+	}
+	return nil
+}
+
+// runFlux writes (or, with --check, compares) the Flux Kustomizations of the named modules.
+func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) error {
+	if o.target != "" || o.out != "" {
+		return usageError("--target and --out apply to the policy pack, not to --flux")
+	}
+	repo, findings, err := check.Load(o.repo, rules.All())
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if len(findings) > 0 {
+		for _, f := range findings {
+			fmt.Fprintf(stderr, "%s: %s: %s\n", f.Pos, f.Rule, f.Message)
+		}
+		return usageError("module metadata does not load; fix it (see polc check) before compiling")
+	}
+	out, err := flux.Generate(repo, modules)
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	if len(out.Added) > 0 {
+		fmt.Fprintf(stderr, "note: added the modules that the chosen ones depend on: %s\n", strings.Join(out.Added, ", "))
+	}
+	if o.check {
+		diff, err := out.Diff(o.flux)
+		if err != nil {
+			return &ExitError{Code: 2, Err: err}
+		}
+		if len(diff) == 0 {
+			fmt.Fprintf(stdout, "%s is up to date (%d modules, %d files)\n", o.flux, len(out.Modules), len(out.Files))
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s is out of date; run `polc compile --flux %s`. Differing files:\n", o.flux, o.flux)
+		for _, f := range diff {
+			fmt.Fprintln(stdout, "  "+f)
+		}
+		return &ExitError{Code: 1}
+	}
+	if err := out.Write(o.flux); err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	fmt.Fprintf(stdout, "wrote the Flux Kustomizations of %d modules (%d files) to %s\n", len(out.Modules), len(out.Files), o.flux)
+	return nil
+}
