@@ -18,7 +18,7 @@ check: build
 	$(BIN)/polc check
 
 ## test: everything CI runs: formatting, vet, unit and CLI tests (race detector), generated files, Kyverno CLI tests
-test: fmt-check vet tools unit kyverno-test
+test: fmt-check vet verify-generate tools unit kyverno-test
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
@@ -30,13 +30,20 @@ vet:
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
 
-## generate: regenerate docs/rules.md from the rule registry
+## generate: regenerate everything generated from the metadata and the registry: docs/rules.md,
+## docs/modules/, the policy pack and the example cluster entry point
 generate: build
 	$(BIN)/polc rules --format markdown > docs/rules.md
+	$(BIN)/polc doc
+	$(BIN)/polc compile
+	$(BIN)/polc compile --flux examples/cluster
 
-## verify-generate: fail when generated files are stale
-verify-generate: generate
-	@git diff --exit-code -- docs/rules.md || { echo "docs/rules.md is stale: run make generate and commit"; exit 1; }
+## verify-generate: fail when generated files are stale (writes nothing)
+verify-generate: build
+	@$(BIN)/polc rules --format markdown | diff -u docs/rules.md - || { echo "docs/rules.md is stale: run make generate"; exit 1; }
+	$(BIN)/polc doc --check
+	$(BIN)/polc compile --check
+	$(BIN)/polc compile --flux examples/cluster --check
 
 ## kyverno: build the pinned Kyverno CLI into bin/ (once; reused when present)
 kyverno: $(BIN)/kyverno
