@@ -1,6 +1,7 @@
 package check
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path"
@@ -48,7 +49,7 @@ func runClusters(repo *rule.Repo, rules []rule.Rule) ([]rule.Finding, error) {
 		if err != nil {
 			for _, ru := range crules {
 				out = append(out, rule.Finding{Rule: ru.ID, Severity: ru.Severity, Pos: pos,
-					Message: fmt.Sprintf("cluster entry point %s cannot be read, so its Flux Kustomizations are not checked: %v", dir, err),
+					Message: fmt.Sprintf("cluster entry point %s cannot be read, so some of its Flux Kustomizations may go unchecked: %v", dir, err),
 					Hint:    "Fix the cluster entry point so that `kustomize build " + dir + "` succeeds, or remove it from polc.yaml spec.clusters."})
 			}
 		}
@@ -88,6 +89,10 @@ func readCluster(r *manifest.Renderer, repo *rule.Repo, dir, abs string) ([]*man
 		}
 		rel := path.Join(dir, e.Name())
 		f := r.Sources.Get(rel)
+		var fe *module.FieldError
+		if errors.As(f.Err, &fe) {
+			return objs, fe.Pos, errors.New(fe.Message)
+		}
 		if f.Err != nil {
 			return objs, module.Pos{File: rel}, f.Err
 		}
