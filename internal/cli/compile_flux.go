@@ -48,7 +48,7 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 			return &ExitError{Code: 2, Err: err}
 		}
 		if len(diff) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date (%d modules, %d files)\n", o.flux, len(out.Modules), len(out.Files))
+			fmt.Fprintf(stdout, "%s is up to date (%d files: the Flux Kustomizations of %s)\n", o.flux, len(out.Files), strings.Join(out.Modules, ", "))
 			return nil
 		}
 		fmt.Fprintf(stdout, "%s is out of date; run `polc compile --flux %s`. Differing files:\n", o.flux, o.flux)
@@ -60,6 +60,6 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 	if err := out.Write(o.flux); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	fmt.Fprintf(stdout, "wrote the Flux Kustomizations of %d modules (%d files) to %s\n", len(out.Modules), len(out.Files), o.flux)
+	fmt.Fprintf(stdout, "wrote %d files to %s: the Flux Kustomizations of %s\n", len(out.Files), o.flux, strings.Join(out.Modules, ", "))
 	return nil
 }
