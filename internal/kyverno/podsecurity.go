@@ -1,8 +1,6 @@
 package kyverno
 
 import (
-	"strings"
-
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
@@ -15,8 +13,10 @@ import (
 
 const (
 	psSpec = "variables.pod.spec"
-	// psContainers are all containers, as the library visits them.
-	psContainers = "(" + psSpec + ".?initContainers.orValue([]) + " + psSpec + ".?containers.orValue([]) + " + psSpec + ".?ephemeralContainers.orValue([]))"
+	// psAllContainers are all containers, as the library visits them; the policy keeps them in
+	// variables.containers.
+	psAllContainers = "(" + psSpec + ".?initContainers.orValue([]) + " + psSpec + ".?containers.orValue([]) + " + psSpec + ".?ephemeralContainers.orValue([]))"
+	psContainers    = "variables.containers"
 	// psNotWindows is true unless the pod declares the Windows OS, which some restricted
 	// controls exempt.
 	psNotWindows = psSpec + `.?os.?name.orValue("") != "windows"`
@@ -107,25 +107,3 @@ var psControls = []psControl{
 // seLinuxOK is true when SELinux options o set an allowed type and no user or role.
 var seLinuxOK = `o.?type.orValue("") in ` + celSet("", "container_t", "container_init_t", "container_kvm_t", "container_engine_t") +
 	` && o.?user.orValue("") == "" && o.?role.orValue("") == ""`
-
-// podSecurityCEL returns one CEL expression per Pod Security control of level, over variables.pod,
-// each true when the pod passes, as "name: expression" pairs split by podSecurityChecks.
-func podSecurityCEL(level module.Level) []string {
-	var out []string
-	for _, c := range psControls {
-		if level.Rank() <= c.level.Rank() && level != module.Privileged {
-			out = append(out, c.cel)
-		}
-	}
-	return out
-}
-
-// podSecurityMessage names the control a validation checks.
-func podSecurityMessage(level module.Level, cel string) string {
-	for _, c := range psControls {
-		if c.cel == cel {
-			return "Pod Security " + string(level) + ": " + c.name + " (" + strings.ToLower(string(c.level)) + " control)"
-		}
-	}
-	return "Pod Security " + string(level)
-}

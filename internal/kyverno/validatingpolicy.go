@@ -8,6 +8,7 @@ import (
 	policiesv1 "github.com/kyverno/api/api/policies.kyverno.io/v1"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -161,37 +162,62 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	spec := &vp.Spec
 	spec.ValidationAction = []admissionv1.ValidationAction{action}
 	spec.MatchConstraints = &admissionv1.MatchResources{ResourceRules: resourceRules(p)}
-	var scopes []string
-	pods := false
+	// Each rule's scope is a variable, evaluated once per object; the validations test it.
+	// Pod Security rules share one validation per control, guarded by the scopes of the rules
+	// whose level has that control.
+	var scopes, vars []string
+	var atLeast = map[module.Level][]string{}
+	pods, pss := false, false
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		scope := celScope(r)
 		scopes = append(scopes, "("+scope+")")
-		var checks []string
+		v := fmt.Sprintf("rule%d", i)
+		vars = append(vars, v, scope)
+		pods = pods || r.IsPodRule()
+		ref := "variables." + v
 		switch {
 		case r.PodSecurity != "":
-			checks = podSecurityCEL(r.PodSecurity)
+			pss = true
+			for _, l := range []module.Level{module.Baseline, module.Restricted} {
+				if r.PodSecurity.Rank() <= l.Rank() {
+					atLeast[l] = append(atLeast[l], ref)
+				}
+			}
 		case len(r.CEL) > 0:
-			checks = r.CEL
+			for _, c := range r.CEL {
+				spec.Validations = append(spec.Validations, admissionv1.Validation{Expression: "!" + ref + " || (" + c + ")", Message: r.Message})
+			}
 		default:
 			return nil, fmt.Errorf("rule %s has no CEL expression or podSecurity level", r.Name)
 		}
-		pods = pods || r.IsPodRule()
-		for _, c := range checks {
-			msg := r.Message
-			if r.PodSecurity != "" {
-				msg += "; failed control: " + podSecurityMessage(r.PodSecurity, c)
+	}
+	if pods {
+		spec.Variables = append(spec.Variables, admissionv1.Variable{Name: "pod", Expression: podVariable})
+	}
+	if pss {
+		spec.Variables = append(spec.Variables, admissionv1.Variable{Name: "containers", Expression: psAllContainers})
+	}
+	for i := 0; i < len(vars); i += 2 {
+		spec.Variables = append(spec.Variables, admissionv1.Variable{Name: vars[i], Expression: vars[i+1]})
+	}
+	for _, l := range []module.Level{module.Baseline, module.Restricted} {
+		if len(atLeast[l]) > 0 {
+			spec.Variables = append(spec.Variables, admissionv1.Variable{Name: "pss" + string(l), Expression: strings.Join(atLeast[l], " || ")})
+		}
+	}
+	if pss {
+		for _, c := range psControls {
+			if len(atLeast[c.level]) == 0 {
+				continue
 			}
 			spec.Validations = append(spec.Validations, admissionv1.Validation{
-				Expression: "!(" + scope + ") || (" + c + ")",
-				Message:    msg,
+				Expression: "!variables.pss" + string(c.level) + " || (" + c.cel + ")",
+				Message:    fmt.Sprintf("the pod does not meet the Pod Security level its namespace declares (the module's level, restricted outside declared namespaces): control %s of the %s level failed", c.name, c.level),
 			})
 		}
 	}
 	spec.MatchConditions = []admissionv1.MatchCondition{{Name: "polc-module-scope", Expression: strings.Join(scopes, " || ")}}
-	if pods {
-		spec.Variables = []admissionv1.Variable{{Name: "pod", Expression: podVariable}}
-	}
 	return vp, nil
 }
 

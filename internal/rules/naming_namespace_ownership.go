@@ -153,6 +153,13 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 	if len(first) > 0 {
 		namespaces.Pass = []map[string]any{namespace(first[0])}
 	}
+	// Kyverno's AnyNotIn is false for an empty list: with no namespace allowed, deny them all.
+	if len(declared) == 0 {
+		objects.Deny[0] = rule.Condition{Key: objects.Deny[0].Key, Operator: "Equals", Value: "*"}
+	}
+	if len(first) == 0 {
+		namespaces.Deny[0] = rule.Condition{Key: namespaces.Deny[0].Key, Operator: "Equals", Value: "*"}
+	}
 	return []rule.PolicyRule{objects, namespaces}
 }
 

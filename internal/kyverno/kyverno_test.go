@@ -1,0 +1,247 @@
+package kyverno
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	policiesv1 "github.com/kyverno/api/api/policies.kyverno.io/v1"
+	kyvernov1 "github.com/kyverno/kyverno/api/kyverno/v1"
+	kyvernov2 "github.com/kyverno/kyverno/api/kyverno/v2"
+	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/rules"
+	"sigs.k8s.io/yaml"
+)
+
+// repoDir is the test repository with modules, namespaces of every level and exceptions.
+const repoDir = "../../tests/testdata/repos/good-exceptions-excepted"
+
+// now is a fixed date for exception expiry.
+var now = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+
+func load(t *testing.T, dir string) *rule.Repo {
+	t.Helper()
+	repo, findings, err := check.Load(dir, rules.All())
+	require.NoError(t, err)
+	require.Empty(t, findings)
+	return repo
+}
+
+func compile(t *testing.T, repo *rule.Repo, target Target) *Pack {
+	t.Helper()
+	pack, err := Compile(repo, rules.All(), Options{Target: target, Now: now})
+	require.NoError(t, err)
+	return pack
+}
+
+// strict decodes YAML into v, refusing unknown fields.
+func strict(data []byte, v any) error {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(j))
+	dec.DisallowUnknownFields()
+	return dec.Decode(v)
+}
+
+// TestMirrorsMatchKyvernoTypes decodes every policy and exception polc writes strictly into
+// Kyverno's own Go types: the mirror structs of clusterpolicy.go cannot drift from them.
+func TestMirrorsMatchKyvernoTypes(t *testing.T) {
+	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
+		t.Run(string(target), func(t *testing.T) {
+			pack := compile(t, load(t, repoDir), target)
+			n := 0
+			for _, f := range pack.Files {
+				var obj any
+				switch {
+				case strings.HasPrefix(f.Path, "tests/") || !strings.HasSuffix(f.Path, ".yaml") || f.Path == "kustomization.yaml":
+					continue
+				case strings.HasPrefix(f.Path, "exceptions/") && target == ClusterPolicy:
+					obj = &kyvernov2.PolicyException{}
+				case strings.HasPrefix(f.Path, "exceptions/"):
+					obj = &policiesv1.PolicyException{}
+				case target == ClusterPolicy:
+					obj = &kyvernov1.ClusterPolicy{}
+				default:
+					obj = &policiesv1.ValidatingPolicy{}
+				}
+				require.NoError(t, strict(f.Data, obj), f.Path)
+				n++
+			}
+			require.Greater(t, n, 5)
+		})
+	}
+}
+
+func TestCompileIsDeterministic(t *testing.T) {
+	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
+		t.Run(string(target), func(t *testing.T) {
+			a := compile(t, load(t, repoDir), target)
+			b := compile(t, load(t, repoDir), target)
+			require.Equal(t, len(a.Files), len(b.Files))
+			for i := range a.Files {
+				require.Equal(t, a.Files[i].Path, b.Files[i].Path)
+				require.Equal(t, string(a.Files[i].Data), string(b.Files[i].Data), a.Files[i].Path)
+			}
+		})
+	}
+}
+
+func TestNoStatusNoEmptyFields(t *testing.T) {
+	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
+		pack := compile(t, load(t, repoDir), target)
+		for _, f := range pack.Files {
+			if !strings.HasSuffix(f.Path, ".yaml") {
+				continue
+			}
+			s := string(f.Data)
+			for _, bad := range []string{"status:", ": {}", ": []", ": null", "creationTimestamp"} {
+				require.NotContains(t, s, bad, "%s %s", target, f.Path)
+			}
+		}
+	}
+}
+
+func TestEveryPolicyHasPassAndFailExamples(t *testing.T) {
+	pack := compile(t, load(t, repoDir), ClusterPolicy)
+	require.NotEmpty(t, pack.Policies)
+	for _, p := range pack.Policies {
+		exs, err := Examples(p)
+		require.NoError(t, err)
+		got := map[string]int{}
+		for _, e := range exs {
+			got[e.Result]++
+		}
+		require.Positive(t, got["pass"], p.Name)
+		require.Positive(t, got["fail"], p.Name)
+	}
+}
+
+func TestExceptions(t *testing.T) {
+	tests := []struct {
+		name   string
+		now    time.Time
+		expect int
+		notes  int
+	}{
+		{name: "live", now: now, expect: 1},
+		{name: "expired", now: time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC), expect: 0, notes: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := load(t, repoDir)
+			var live int
+			for _, m := range repo.Modules {
+				for i := range m.Spec.Exceptions {
+					m.Spec.Exceptions[i].Expires = "2030-06-30"
+					live++
+				}
+			}
+			require.Positive(t, live)
+			pack, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: tc.now})
+			require.NoError(t, err)
+			var exceptions int
+			for _, f := range pack.Files {
+				if strings.HasPrefix(f.Path, "exceptions/") {
+					exceptions++
+				}
+			}
+			if tc.expect == 0 {
+				require.Zero(t, exceptions)
+				require.Len(t, pack.Notes, live)
+				require.Contains(t, pack.Notes[0], "expired on 2030-06-30; not compiled")
+			} else {
+				require.Positive(t, exceptions)
+				require.Empty(t, pack.Notes)
+			}
+		})
+	}
+}
+
+// TestHostileMetadataIsRefused compiles metadata that tries to inject JMESPath, CEL or YAML: names
+// are refused, free text only reaches quoted annotation values.
+func TestHostileMetadataIsRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		edit  func(m *module.Module)
+		error string
+	}{
+		{name: "jmespath in a namespace", edit: func(m *module.Module) {
+			m.Spec.Namespaces = append(m.Spec.Namespaces, module.Namespace{Name: "{{request.object.metadata.name}}"})
+		}, error: "is not a DNS-1123 label"},
+		{name: "cel in an excepted name", edit: func(m *module.Module) {
+			m.Spec.Exceptions = append(m.Spec.Exceptions, module.Exception{Rule: "labels/module", Reason: "x",
+				Resources: []module.ResourceRef{{Kind: "ConfigMap", Name: `a" || true || "`}}})
+		}, error: "is not a Kubernetes object name"},
+		{name: "pattern operator in a kind", edit: func(m *module.Module) {
+			m.Spec.Exceptions = append(m.Spec.Exceptions, module.Exception{Rule: "labels/module", Reason: "x",
+				Resources: []module.ResourceRef{{Kind: "*", Name: "a"}}})
+		}, error: "is not a Kubernetes kind"},
+		{name: "yaml and markdown in free text", edit: func(m *module.Module) {
+			m.Spec.Description = "x\n---\nkind: ClusterRole | {{ evil }}"
+			for i := range m.Spec.Exceptions {
+				m.Spec.Exceptions[i].Reason = "reason\n---\napiVersion: v1\nkind: Secret | ${x} {{ y }}"
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			repo := load(t, repoDir)
+			tc.edit(repo.Modules[0])
+			pack, err := Compile(repo, rules.All(), Options{Target: ValidatingPolicy, Now: now})
+			if tc.error != "" {
+				require.ErrorContains(t, err, tc.error)
+				return
+			}
+			require.NoError(t, err)
+			for _, f := range pack.Files {
+				if !strings.HasSuffix(f.Path, ".yaml") {
+					continue
+				}
+				var docs int
+				for _, d := range strings.Split(string(f.Data), "\n---\n") {
+					var v map[string]any
+					require.NoError(t, yaml.Unmarshal([]byte(d), &v), f.Path)
+					docs++
+				}
+				if !strings.HasPrefix(f.Path, "tests/") {
+					require.Equal(t, 1, docs, "%s must stay one document", f.Path)
+				}
+			}
+		})
+	}
+}
+
+func TestWriteAndDiff(t *testing.T) {
+	pack := compile(t, load(t, repoDir), ClusterPolicy)
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("kind: Mine\n"), 0o644))
+	stale := filepath.Join(dir, "old", "polc-old.yaml")
+	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
+	require.NoError(t, os.WriteFile(stale, []byte(Header+"kind: Old\n"), 0o644))
+
+	diff, err := pack.Diff(dir)
+	require.NoError(t, err)
+	require.Contains(t, diff, "old/polc-old.yaml")
+	require.Contains(t, diff, "kustomization.yaml")
+
+	require.NoError(t, pack.Write(dir))
+	diff, err = pack.Diff(dir)
+	require.NoError(t, err)
+	require.Empty(t, diff)
+	require.NoFileExists(t, stale)
+	require.FileExists(t, filepath.Join(dir, "mine.yaml"), "files polc did not generate stay")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, pack.Files[0].Path), []byte("edited"), 0o644))
+	diff, err = pack.Diff(dir)
+	require.NoError(t, err)
+	require.Equal(t, []string{pack.Files[0].Path}, diff)
+}
