@@ -2,7 +2,6 @@ package tests
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -14,12 +13,7 @@ import (
 func gitRepo(t *testing.T) string {
 	dir := t.TempDir()
 	require.NoError(t, testutil.GenerateRepo(dir, 40))
-	for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		out, err := cmd.CombinedOutput()
-		require.NoError(t, err, string(out))
-	}
+	testutil.GitCommitAll(t, dir)
 	return dir
 }
 

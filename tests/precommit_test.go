@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/testutil"
 )
 
 // TestPreCommitHook runs the polc-check hook of .pre-commit-hooks.yaml through pre-commit itself
@@ -40,12 +41,7 @@ func TestPreCommitHook(t *testing.T) {
 		t.Run(tc.repo, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), tc.repo)
 			require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "repos", tc.repo))))
-			for _, args := range [][]string{{"init", "-q"}, {"add", "-A"}, {"-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"}} {
-				cmd := exec.Command("git", args...)
-				cmd.Dir = dir
-				out, err := cmd.CombinedOutput()
-				require.NoError(t, err, string(out))
-			}
+			testutil.GitCommitAll(t, dir)
 			cmd := exec.Command("pre-commit", "try-repo", polcRepo, "polc-check", "--all-files", "--verbose")
 			cmd.Dir, cmd.Env = dir, env
 			var out bytes.Buffer

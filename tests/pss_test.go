@@ -2,13 +2,12 @@ package tests
 
 import (
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/report"
+	"polc.dev/polc/internal/testutil"
 )
 
 // pssImage is a pinned image, so that the image rules stay quiet.
@@ -191,12 +190,6 @@ var pssNamespaces = map[string]struct{ ns, module, dir, typ, extra string }{
 // a passing and a failing Pod in the namespace of its level.
 func writePSSRepo(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	write := func(rel, content string) {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
 	pods := map[string][]string{}
 	for _, c := range pssCases {
 		ns := pssNamespaces[c.level].ns
@@ -208,21 +201,22 @@ func writePSSRepo(t *testing.T) string {
 			pods[c.level] = append(pods[c.level], string(b))
 		}
 	}
+	files := map[string]string{}
 	for level, n := range pssNamespaces {
 		reason := ""
 		if level != "restricted" {
 			reason = "      podSecurity: " + level + "\n      reason: node agents\n"
 		}
-		write(n.dir+"/module.yaml", "apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata:\n  name: "+n.module+"\nspec:\n  type: "+n.typ+"\n"+n.extra+
-			"  version: 1.0.0\n  description: Pod Security controls\n  namespaces:\n    - name: "+n.ns+"\n"+reason)
-		write(n.dir+"/CHANGELOG.md", "# Changelog\n\n## 1.0.0\n\n- First release.\n")
-		write(n.dir+"/kustomization.yaml", "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels:\n  - pairs:\n"+
-			"      polc.dev/module: "+n.module+"\n      polc.dev/module-type: "+n.typ+"\nresources:\n  - namespace.yaml\n  - pods.yaml\n")
-		write(n.dir+"/namespace.yaml", "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: "+n.ns+
-			"\n  annotations:\n    polc.dev/depends-on: \"\"\n  labels:\n    pod-security.kubernetes.io/enforce: "+level+"\n")
-		write(n.dir+"/pods.yaml", strings.Join(pods[level], "\n---\n")+"\n")
+		files[n.dir+"/module.yaml"] = "apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata:\n  name: " + n.module + "\nspec:\n  type: " + n.typ + "\n" + n.extra +
+			"  version: 1.0.0\n  description: Pod Security controls\n  namespaces:\n    - name: " + n.ns + "\n" + reason
+		files[n.dir+"/CHANGELOG.md"] = "# Changelog\n\n## 1.0.0\n\n- First release.\n"
+		files[n.dir+"/kustomization.yaml"] = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels:\n  - pairs:\n" +
+			"      polc.dev/module: " + n.module + "\n      polc.dev/module-type: " + n.typ + "\nresources:\n  - namespace.yaml\n  - pods.yaml\n"
+		files[n.dir+"/namespace.yaml"] = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: " + n.ns +
+			"\n  annotations:\n    polc.dev/depends-on: \"\"\n  labels:\n    pod-security.kubernetes.io/enforce: " + level + "\n"
+		files[n.dir+"/pods.yaml"] = strings.Join(pods[level], "\n---\n") + "\n"
 	}
-	return root
+	return testutil.WriteRepo(t, files)
 }
 
 // controls splits the library's detail (reason (detail), reason (detail), ...) into the reasons.

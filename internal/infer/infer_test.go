@@ -122,11 +122,7 @@ func TestInferErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			for name, content := range tc.files {
-				require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755))
-				require.NoError(t, os.WriteFile(filepath.Join(root, name), []byte(content), 0o644))
-			}
+			root := testutil.WriteRepo(t, tc.files)
 			_, err := Infer(Options{Root: root, ModulesDir: tc.modulesDir})
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.err)
@@ -167,17 +163,12 @@ func TestChartName(t *testing.T) {
 // TestInferIgnoresNonObjects: YAML documents that are not mappings (a top-level list, a scalar)
 // are no objects and must not break the inference.
 func TestInferIgnoresNonObjects(t *testing.T) {
-	root := t.TempDir()
-	files := map[string]string{
+	root := testutil.WriteRepo(t, map[string]string{
 		"modules/apps/web/kustomization.yaml": "resources: [cm.yaml]\n",
 		"modules/apps/web/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  namespace: web\n",
 		"modules/apps/web/list.yml":           "- a\n- b\n- c\n",
 		"clusters/values.yaml":                "--- just a scalar\n---\n- kind: Kustomization\n- x\n- y\n",
-	}
-	for name, content := range files {
-		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(root, name)), 0o755))
-		require.NoError(t, os.WriteFile(filepath.Join(root, name), []byte(content), 0o644))
-	}
+	})
 	res, err := Infer(Options{Root: root})
 	require.NoError(t, err)
 	require.Len(t, res.Proposals, 1)

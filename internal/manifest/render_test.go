@@ -9,20 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/testutil"
 )
-
-// writeRepo creates files (slash-separated path to content) under a new temporary repository
-// root and returns the root.
-func writeRepo(t *testing.T, files map[string]string) string {
-	t.Helper()
-	root := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-	return root
-}
 
 // renderWithin renders dir and fails the test if rendering takes more than a few seconds, so an
 // alias bomb that reaches kustomize shows up as a clear failure, not a hung test run.
@@ -134,7 +122,7 @@ spec:
 `
 
 func mediaRepo(t *testing.T) string {
-	return writeRepo(t, map[string]string{
+	return testutil.WriteRepo(t, map[string]string{
 		"modules/apps/media/kustomization.yaml":            mediaKustomization,
 		"modules/apps/media/namespace.yaml":                "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: media\n",
 		"modules/apps/media/app.yaml":                      mediaApp,
@@ -354,7 +342,7 @@ func TestRenderErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			root := writeRepo(t, tc.files)
+			root := testutil.WriteRepo(t, tc.files)
 			for link, target := range tc.links {
 				target = strings.Replace(target, "OUTSIDE", outside, 1)
 				require.NoError(t, os.Symlink(target, filepath.Join(root, filepath.FromSlash(link))))
@@ -447,7 +435,7 @@ func TestParseFile(t *testing.T) {
 }
 
 func TestRepoFSNeverWrites(t *testing.T) {
-	root := writeRepo(t, map[string]string{"a.yaml": "a: 1\n"})
+	root := testutil.WriteRepo(t, map[string]string{"a.yaml": "a: 1\n"})
 	fs := newRepoFS(root)
 	p := filepath.Join(root, "new.yaml")
 	_, err := fs.Create(p)

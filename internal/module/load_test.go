@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/testutil"
 )
 
 const moduleFile = "modules/infrastructure/storage-core/module.yaml"
@@ -508,16 +509,6 @@ spec:
 	}
 }
 
-// writeFiles creates files (slash-separated path to content) under root.
-func writeFiles(t *testing.T, root string, files map[string]string) {
-	t.Helper()
-	for name, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-}
-
 func TestLoadConfig(t *testing.T) {
 	t.Run("absent polc.yaml gives the defaults", func(t *testing.T) {
 		c, err := LoadConfig(t.TempDir())
@@ -535,7 +526,7 @@ func TestLoadConfig(t *testing.T) {
 	})
 	t.Run("present polc.yaml is read", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{ConfigFile: "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  domain: example.org\n"})
+		testutil.WriteFiles(t, root, map[string]string{ConfigFile: "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  domain: example.org\n"})
 		c, err := LoadConfig(root)
 		require.NoError(t, err)
 		require.Equal(t, "example.org", c.Spec.Domain)
@@ -543,13 +534,13 @@ func TestLoadConfig(t *testing.T) {
 	})
 	t.Run("invalid polc.yaml is an error", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{ConfigFile: "spec: [\n"})
+		testutil.WriteFiles(t, root, map[string]string{ConfigFile: "spec: [\n"})
 		_, err := LoadConfig(root)
 		require.EqualError(t, err, "polc.yaml:1:1: invalid YAML: did not find expected node content")
 	})
 	t.Run("polc.yaml symlinked outside the repository is refused", func(t *testing.T) {
 		outside := t.TempDir()
-		writeFiles(t, outside, map[string]string{"polc.yaml": "apiVersion: polc.dev/v1alpha1\nkind: Config\n"})
+		testutil.WriteFiles(t, outside, map[string]string{"polc.yaml": "apiVersion: polc.dev/v1alpha1\nkind: Config\n"})
 		root := t.TempDir()
 		require.NoError(t, os.Symlink(filepath.Join(outside, "polc.yaml"), filepath.Join(root, ConfigFile)))
 		_, err := LoadConfig(root)
@@ -571,9 +562,9 @@ func TestLoadConfig(t *testing.T) {
 
 func TestReadFile(t *testing.T) {
 	outside := t.TempDir()
-	writeFiles(t, outside, map[string]string{"secret.yaml": "a: 1\n"})
+	testutil.WriteFiles(t, outside, map[string]string{"secret.yaml": "a: 1\n"})
 	root := t.TempDir()
-	writeFiles(t, root, map[string]string{
+	testutil.WriteFiles(t, root, map[string]string{
 		"ok.yaml":      "a: 1\n",
 		"dir/ok.yaml":  "b: 2\n",
 		"at-cap.yaml":  strings.Repeat("#", MaxFileSize),
@@ -623,7 +614,7 @@ func TestReadFile(t *testing.T) {
 func TestDiscover(t *testing.T) {
 	t.Run("finds every module.yaml, sorted by path", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{
+		testutil.WriteFiles(t, root, map[string]string{
 			"modules/infrastructure/storage-core/module.yaml": validModule,
 			"modules/apps/media/module.yaml":                  minimalModule,
 			"modules/apps/broken/module.yaml":                 "kind: [\n",
@@ -645,7 +636,7 @@ func TestDiscover(t *testing.T) {
 	})
 	t.Run("module.yaml symlinked outside the repository is refused, not followed", func(t *testing.T) {
 		outside := t.TempDir()
-		writeFiles(t, outside, map[string]string{"module.yaml": minimalModule})
+		testutil.WriteFiles(t, outside, map[string]string{"module.yaml": minimalModule})
 		root := t.TempDir()
 		require.NoError(t, os.MkdirAll(filepath.Join(root, "modules/apps/media"), 0o755))
 		require.NoError(t, os.Symlink(filepath.Join(outside, "module.yaml"), filepath.Join(root, "modules/apps/media/module.yaml")))
@@ -657,7 +648,7 @@ func TestDiscover(t *testing.T) {
 	})
 	t.Run("unreadable module", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{"modules/apps/media/module.yaml": minimalModule})
+		testutil.WriteFiles(t, root, map[string]string{"modules/apps/media/module.yaml": minimalModule})
 		dir := filepath.Join(root, "modules/apps")
 		if os.Geteuid() != 0 {
 			// A directory without permissions stops the walk with an error naming it.
@@ -689,7 +680,7 @@ func TestDiscover(t *testing.T) {
 	})
 	t.Run("symlinked directory is not walked into", func(t *testing.T) {
 		outside := t.TempDir()
-		writeFiles(t, outside, map[string]string{"media/module.yaml": minimalModule})
+		testutil.WriteFiles(t, outside, map[string]string{"media/module.yaml": minimalModule})
 		root := t.TempDir()
 		require.NoError(t, os.MkdirAll(filepath.Join(root, "modules/apps"), 0o755))
 		require.NoError(t, os.Symlink(filepath.Join(outside, "media"), filepath.Join(root, "modules/apps/media")))
@@ -704,13 +695,13 @@ func TestDiscover(t *testing.T) {
 	})
 	t.Run("modules directory that is a file", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{"modules": "not a directory\n"})
+		testutil.WriteFiles(t, root, map[string]string{"modules": "not a directory\n"})
 		_, err := Discover(root, DefaultConfig())
 		require.EqualError(t, err, `modules directory "modules" not found in `+root)
 	})
 	t.Run("modules directory symlinked outside the repository", func(t *testing.T) {
 		outside := t.TempDir()
-		writeFiles(t, outside, map[string]string{"apps/media/module.yaml": minimalModule})
+		testutil.WriteFiles(t, outside, map[string]string{"apps/media/module.yaml": minimalModule})
 		root := t.TempDir()
 		require.NoError(t, os.Symlink(outside, filepath.Join(root, "modules")))
 		_, err := Discover(root, DefaultConfig())
@@ -718,7 +709,7 @@ func TestDiscover(t *testing.T) {
 	})
 	t.Run("modules directory symlinked inside the repository", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{"src/modules/apps/media/module.yaml": minimalModule})
+		testutil.WriteFiles(t, root, map[string]string{"src/modules/apps/media/module.yaml": minimalModule})
 		require.NoError(t, os.Symlink("src/modules", filepath.Join(root, "modules")))
 		cands, err := Discover(root, DefaultConfig())
 		require.NoError(t, err)
@@ -728,7 +719,7 @@ func TestDiscover(t *testing.T) {
 	})
 	t.Run("configured modulesDir", func(t *testing.T) {
 		root := t.TempDir()
-		writeFiles(t, root, map[string]string{"catalog/media/module.yaml": minimalModule})
+		testutil.WriteFiles(t, root, map[string]string{"catalog/media/module.yaml": minimalModule})
 		cfg := DefaultConfig()
 		cfg.Spec.ModulesDir = "catalog"
 		cands, err := Discover(root, cfg)

@@ -3,7 +3,6 @@ package rego
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -14,20 +13,9 @@ import (
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
-
-// writePolicy writes files (name -> content) into a new policy directory.
-func writePolicy(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
-	return dir
-}
 
 // testRepo builds a repository of two modules: media (application, depends on net-core) and
 // net-core (infrastructure).
@@ -144,7 +132,7 @@ deny contains "application" if data.polc.module.type == "application"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writePolicy(t, tc.policy)
+			dir := testutil.WriteRepo(t, tc.policy)
 			p, err := Load(dir, dir)
 			require.NoError(t, err)
 			repo := testRepo(t)
@@ -175,7 +163,7 @@ func TestModuleDataNamespaceDefault(t *testing.T) {
 }
 
 func TestRules(t *testing.T) {
-	dir := writePolicy(t, map[string]string{
+	dir := testutil.WriteRepo(t, map[string]string{
 		"a.rego":      "package main\ndeny contains 1 if false\nwarn contains 1 if false\n",
 		"b.rego":      "# METADATA\n# title: B\n# description: Why B.\npackage polc.b\ndeny contains 1 if false\n",
 		"b_test.rego": "package polc.b\ntest_x if true\n",
@@ -221,7 +209,7 @@ func TestLoadErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writePolicy(t, tc.policy)
+			dir := testutil.WriteRepo(t, tc.policy)
 			_, err := Load(dir, dir)
 			require.Error(t, err)
 			require.Contains(t, err.Error(), tc.want)
@@ -232,7 +220,7 @@ func TestLoadErrors(t *testing.T) {
 }
 
 func TestBadMessage(t *testing.T) {
-	dir := writePolicy(t, map[string]string{"main.rego": "package main\ndeny contains {\"message\": \"x\"} if true\n"})
+	dir := testutil.WriteRepo(t, map[string]string{"main.rego": "package main\ndeny contains {\"message\": \"x\"} if true\n"})
 	p, err := Load(dir, dir)
 	require.NoError(t, err)
 	repo := testRepo(t)

@@ -3,7 +3,6 @@ package rules
 import (
 	"fmt"
 	"maps"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/testutil"
 )
 
 // idPattern is the rule ID syntax: <category>/<kebab-name>.
@@ -138,12 +138,7 @@ func configMapYAML(name, ns string) string {
 // `polc check` does before it runs the rules.
 func loadTestRepo(t *testing.T, files testFiles) *rule.Repo {
 	t.Helper()
-	root := t.TempDir()
-	for rel, content := range files {
-		p := filepath.Join(root, filepath.FromSlash(rel))
-		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
-		require.NoError(t, os.WriteFile(p, []byte(content), 0o644))
-	}
+	root := testutil.WriteRepo(t, files)
 	repo, loadFindings, err := check.Load(root, All())
 	require.NoError(t, err)
 	require.Empty(t, loadFindings, "the test repository's metadata must load")
