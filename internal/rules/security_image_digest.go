@@ -29,24 +29,17 @@ var SecurityImageDigest = rule.Rule{
 var sha256Digest = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 
 func checkImageDigest(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
-	t := templateOf(o)
-	if t == nil {
-		return nil
-	}
-	var out []rule.Violation
-	for _, c := range t.Containers(allContainerLists...) {
-		image := stringField(c.Node, "image")
-		ref := parseImage(image)
+	return imageViolations(o, func(c container, image string, ref imageRef) string {
 		switch {
 		case image == "":
-			// security/image-tag reports a missing image
+			return "" // security/image-tag reports a missing image
 		case ref.Digest == "":
-			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q is not pinned by digest; expected %s@sha256:<digest>", c.Describe(), image, image), Field: c.Field("image")})
+			return fmt.Sprintf("%s image %q is not pinned by digest; expected %s@sha256:<digest>", c.Describe(), image, image)
 		case !sha256Digest.MatchString(ref.Digest):
-			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q has digest %q; expected sha256: and 64 lowercase hex digits", c.Describe(), image, ref.Digest), Field: c.Field("image")})
+			return fmt.Sprintf("%s image %q has digest %q; expected sha256: and 64 lowercase hex digits", c.Describe(), image, ref.Digest)
 		}
-	}
-	return out
+		return ""
+	})
 }
 
 // imageSHA256RE is the offline check as a regular expression over the whole image.

@@ -50,7 +50,11 @@ func parseImage(s string) imageRef {
 	return ref
 }
 
-func checkImageTag(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
+// imageViolations calls message with the image of every container, init container and ephemeral
+// container of o's pod template, and turns each message that is not empty into a violation at the
+// container's image, or at the container itself when it has no image. Objects without a pod
+// template have none.
+func imageViolations(o *manifest.Object, message func(c container, image string, ref imageRef) string) []rule.Violation {
 	t := templateOf(o)
 	if t == nil {
 		return nil
@@ -58,19 +62,33 @@ func checkImageTag(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Vi
 	var out []rule.Violation
 	for _, c := range t.Containers(allContainerLists...) {
 		image := stringField(c.Node, "image")
-		ref := parseImage(image)
-		switch {
-		case image == "":
-			out = append(out, rule.Violation{Message: fmt.Sprintf("%s has no image; expected an image with a version tag or digest", c.Describe()), Field: c.Path})
-		case ref.Digest != "":
-			// pinned by digest; the tag, if any, is only a label
-		case ref.Tag == "":
-			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q has no tag, so it pulls latest; expected a version tag or digest", c.Describe(), image), Field: c.Field("image")})
-		case ref.Tag == "latest":
-			out = append(out, rule.Violation{Message: fmt.Sprintf("%s image %q uses tag latest; expected a version tag or digest", c.Describe(), image), Field: c.Field("image")})
+		msg := message(c, image, parseImage(image))
+		if msg == "" {
+			continue
 		}
+		field := c.Field("image")
+		if image == "" {
+			field = c.Path
+		}
+		out = append(out, rule.Violation{Message: msg, Field: field})
 	}
 	return out
+}
+
+func checkImageTag(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
+	return imageViolations(o, func(c container, image string, ref imageRef) string {
+		switch {
+		case image == "":
+			return fmt.Sprintf("%s has no image; expected an image with a version tag or digest", c.Describe())
+		case ref.Digest != "":
+			return "" // pinned by digest; the tag, if any, is only a label
+		case ref.Tag == "":
+			return fmt.Sprintf("%s image %q has no tag, so it pulls latest; expected a version tag or digest", c.Describe(), image)
+		case ref.Tag == "latest":
+			return fmt.Sprintf("%s image %q uses tag latest; expected a version tag or digest", c.Describe(), image)
+		}
+		return ""
+	})
 }
 
 // imageTagRegexps are the offline check as regular expressions over the whole image: pinned by
