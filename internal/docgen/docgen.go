@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -262,7 +263,7 @@ func orNone(s string) string { return orValue(s, "none") }
 // generated page, carrying Marker, that no module produces any more).
 func Diff(dir string, files map[string][]byte) ([]string, error) {
 	var out []string
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		p := filepath.Join(dir, name)
 		got, err := os.ReadFile(p)
 		switch {
@@ -292,7 +293,7 @@ func Write(dir string, files map[string][]byte) ([]string, error) {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	var changed []string
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		p := filepath.Join(dir, name)
 		if old, err := os.ReadFile(p); err == nil && bytes.Equal(old, files[name]) {
 			continue
@@ -340,13 +341,4 @@ func extraPages(dir string, files map[string][]byte) ([]string, error) {
 		}
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -1,8 +1,10 @@
 package docgen
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -25,7 +27,7 @@ func load(t *testing.T, root string) *rule.Repo {
 func TestModuleDocsUpToDate(t *testing.T) {
 	files := Generate(load(t, "../.."))
 	dir := filepath.Join("..", "..", "docs", "modules")
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		testutil.Golden(t, filepath.Join(dir, name), files[name])
 	}
 	diff, err := Diff(dir, files)
@@ -37,8 +39,8 @@ func TestModuleDocsUpToDate(t *testing.T) {
 // soft dependencies on an unknown module, free text with a pipe and a line break) with golden files.
 func TestGenerate(t *testing.T) {
 	files := Generate(load(t, "testdata/repo"))
-	require.ElementsMatch(t, []string{"README.md", "media.md", "sso.md", "storage-core.md"}, sortedKeys(files))
-	for _, name := range sortedKeys(files) {
+	require.ElementsMatch(t, []string{"README.md", "media.md", "sso.md", "storage-core.md"}, slices.Sorted(maps.Keys(files)))
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		t.Run(name, func(t *testing.T) {
 			testutil.Golden(t, filepath.Join("testdata", "golden", name), files[name])
 		})

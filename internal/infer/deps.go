@@ -2,6 +2,7 @@ package infer
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -190,7 +191,7 @@ func (in *inferrer) modulesAt(p string) []*Proposal {
 		}
 	}
 	var out []*Proposal
-	for _, o := range sortedKeys(in.overlayOf) {
+	for _, o := range slices.Sorted(maps.Keys(in.overlayOf)) {
 		if under(dir, o) {
 			for _, b := range in.bases(o, map[string]bool{}) {
 				if q := in.byDir[b]; q != nil && !slices.Contains(out, q) {

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -202,7 +203,7 @@ func (p *Proposal) note(format string, args ...any) {
 // aside, and proposes a module for each of the others.
 func (in *inferrer) candidates() {
 	var tops []string
-	for _, d := range sortedKeys(in.scan.kustomizations) {
+	for _, d := range slices.Sorted(maps.Keys(in.scan.kustomizations)) {
 		if !under(d, in.modulesDir) {
 			continue
 		}
@@ -630,13 +631,4 @@ func posString(p module.Pos) string {
 		return fmt.Sprintf("%s:%d", p.File, p.Line)
 	}
 	return p.File
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -243,7 +245,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		}
 	}
 	var errs []*FieldError
-	for _, name := range sortedKeys(s.Substitute) {
+	for _, name := range slices.Sorted(maps.Keys(s.Substitute)) {
 		if !varName.MatchString(name) {
 			errs = append(errs, &FieldError{Pos: c.Pos("spec.substitute." + name),
 				Message: fmt.Sprintf("spec.substitute: invalid variable name %q; expected letters, digits and underscores, not starting with a digit (Flux refuses other names)", name)})

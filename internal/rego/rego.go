@@ -16,8 +16,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -182,7 +184,7 @@ func position(l *ast.Location) string {
 // checkPackages refuses packages that would shadow the documents polc provides under data.polc.
 func checkPackages(mods map[string]*ast.Module) []string {
 	var out []string
-	for _, name := range sortedKeys(mods) {
+	for _, name := range slices.Sorted(maps.Keys(mods)) {
 		m := mods[name]
 		path := pkgPath(m.Package)
 		for _, r := range reserved {
@@ -208,7 +210,7 @@ func evaluated(path string) bool {
 func findQueries(c *ast.Compiler) []query {
 	seen := map[string]bool{}
 	var out []query
-	for _, name := range sortedKeys(c.Modules) {
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
 		m := c.Modules[name]
 		path := pkgPath(m.Package)
 		if !evaluated(path) {
@@ -368,15 +370,6 @@ func violations(v any) ([]rule.Violation, error) {
 		}
 	}
 	return out, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Bind prepares the policy for a repository and returns the function that checks one object,
