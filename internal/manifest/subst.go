@@ -1,12 +1,10 @@
 package manifest
 
 import (
-	"regexp"
 	"strings"
-)
 
-// varName is the variable name syntax that Flux accepts for post-build substitution.
-var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
+	"polc.dev/polc/internal/module"
+)
 
 // Substitute applies Flux post-build substitution to s: ${var}, ${var:=default}, ${var:-default}
 // (default when unset or empty), ${var=default}, ${var-default} (default when unset); a default
@@ -81,7 +79,7 @@ func expand(expr string, vars map[string]string) (value string, ok bool, missing
 			name, op, def = expr[:j], o, expr[j+len(o):]
 		}
 	}
-	if !varName.MatchString(name) {
+	if !module.IsVarName(name) {
 		return "", false, nil
 	}
 	v, set := vars[name]

@@ -123,7 +123,7 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 		for name := range s.Substitute {
-			if !varName.MatchString(name) {
+			if !IsVarName(name) {
 				t.Fatalf("accepted substitute variable %q", name)
 			}
 		}

@@ -246,7 +246,7 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	}
 	var errs []*FieldError
 	for _, name := range slices.Sorted(maps.Keys(s.Substitute)) {
-		if !varName.MatchString(name) {
+		if !IsVarName(name) {
 			errs = append(errs, &FieldError{Pos: c.Pos("spec.substitute." + name),
 				Message: fmt.Sprintf("spec.substitute: invalid variable name %q; expected letters, digits and underscores, not starting with a digit (Flux refuses other names)", name)})
 		}
@@ -260,6 +260,10 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 
 // varName is the variable name syntax that Flux accepts for post-build substitution.
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
+
+// IsVarName reports whether name is a variable name that Flux accepts for post-build
+// substitution: a letter or underscore, then letters, digits and underscores.
+func IsVarName(name string) bool { return varName.MatchString(name) }
 
 func setDefault[T ~string](v *T, def T) {
 	if *v == "" {
