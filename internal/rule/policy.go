@@ -73,7 +73,7 @@ type Selector struct {
 
 // Condition is one Kyverno deny condition (ClusterPolicy): key operator value, JMESPath in key.
 type Condition struct {
-	Key      string
+	Key      any
 	Operator string
 	Value    any
 }

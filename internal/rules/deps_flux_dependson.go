@@ -30,6 +30,7 @@ var DepsFluxDependsOn = rule.Rule{
 	Remediation:    "Add the missing Kustomizations to spec.dependsOn, or regenerate the cluster entry point with `polc compile --flux DIR`.",
 	Kinds:          []string{flux.Kind},
 	CheckObject:    checkFluxDependsOn,
+	Policy:         policyFluxDependsOn,
 	ClusterObjects: true,
 }
 
@@ -73,4 +74,43 @@ func checkFluxDependsOn(r *rule.Repo, _ *module.Module, o *manifest.Object) []ru
 	return []rule.Violation{{Field: field, Message: fmt.Sprintf(
 		"Flux Kustomization %s deploys module %s but spec.dependsOn lacks %s; expected it to include [%s], the Kustomizations of the module's hard dependencies, got [%s]",
 		o.Ref.Name, target.Name(), strings.Join(missing, ", "), strings.Join(want, ", "), strings.Join(got, ", "))}}
+}
+
+// policyFluxDependsOn requires the Flux Kustomization named after the module to depend on the
+// Kustomizations of its hard dependencies, whoever applies it.
+func policyFluxDependsOn(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	want := flux.DependsOn(r, m)
+	if len(want) == 0 {
+		return nil
+	}
+	name := r.Config.FluxName(m)
+	ks := func(deps []string) map[string]any {
+		meta := rule.ExampleMeta(r, m, name, false, nil)
+		meta["namespace"] = "flux-system"
+		var list []any
+		for _, d := range deps {
+			list = append(list, map[string]any{"name": d})
+		}
+		spec := map[string]any{"path": "./" + m.Dir, "interval": "10m", "prune": true,
+			"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}}
+		if len(list) > 0 {
+			spec["dependsOn"] = list
+		}
+		return map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta, "spec": spec}
+	}
+	var key []any
+	for _, w := range want {
+		key = append(key, w)
+	}
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.FluxKustomizationKind},
+		Match:   []rule.Selector{{Names: []string{name}}},
+		Message: fmt.Sprintf("Flux Kustomization %s of module %s has spec.dependsOn including %s", name, m.Name(), strings.Join(want, ", ")),
+		Deny:    []rule.Condition{{Key: key, Operator: "AnyNotIn", Value: "{{ request.object.spec.dependsOn[].name || `[]` }}"}},
+		CEL:     []string{rule.CELStrings(want) + `.all(w, object.?spec.?dependsOn.orValue([]).exists(d, d.?name.orValue("") == w))`},
+		Pass:    []map[string]any{ks(want)},
+		Fail:    []map[string]any{ks(nil)},
+	}}
 }

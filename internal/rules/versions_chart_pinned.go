@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
@@ -28,6 +29,7 @@ var VersionsChartPinned = rule.Rule{
 	Remediation: "Set the chart version (or the OCIRepository tag) to an exact release, such as 1.16.2, and let a bot such as Renovate propose updates.",
 	Kinds:       []string{"HelmRelease", "HelmChart", "OCIRepository"},
 	CheckObject: checkChartPinned,
+	Policy:      policyChartPinned,
 }
 
 // exactVersion is an exact semantic version, with the optional v prefix that chart versions use.
@@ -98,4 +100,36 @@ func ociUnpinned(n *yaml.RNode) string {
 		return "spec.ref.tag is \"latest\"; expected spec.ref.tag with an exact version or spec.ref.digest"
 	}
 	return ""
+}
+
+// exactVersionRE is exactVersion for Kyverno's JMESPath and CEL (RE2, without \d).
+var exactVersionRE = strings.ReplaceAll(exactVersion.String(), `\d`, `[0-9]`)
+
+// policyChartPinned rejects HelmReleases whose spec.chart asks for a range or no version, and
+// those with neither spec.chart nor spec.chartRef. A chartRef names another object, which an
+// admission request does not carry: in the cluster, it passes.
+func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	hr := func(name, version string) map[string]any {
+		return map[string]any{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+			"metadata": rule.ExampleMeta(r, m, name, false, rule.ModuleLabels(r, m)),
+			"spec": map[string]any{"interval": "10m", "chart": map[string]any{"spec": map[string]any{"chart": "app", "version": version,
+				"sourceRef": map[string]any{"kind": "HelmRepository", "name": "charts"}}}}}
+	}
+	chart := "request.object.spec.chart"
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.HelmReleaseKind},
+		Match:   rule.ModuleSelectors(r, m, true),
+		Message: "HelmReleases install an exact chart version (spec.chart.spec.version such as 1.2.3), not a range or the newest",
+		Deny: []rule.Condition{
+			{Key: "{{ " + chart + " && !contains(['GitRepository', 'Bucket'], " + chart + ".spec.sourceRef.kind || '') && !regex_match('" +
+				exactVersionRE + "', " + chart + ".spec.version || '') }}", Operator: "Equals", Value: true},
+			{Key: "{{ !" + chart + " && !request.object.spec.chartRef }}", Operator: "Equals", Value: true},
+		},
+		CEL: []string{`object.?spec.?chart.hasValue() ? (object.spec.chart.?spec.?sourceRef.?kind.orValue("") in ["GitRepository", "Bucket"] || ` +
+			`string(object.spec.chart.?spec.?version.orValue("")).matches(` + rule.CELString(exactVersionRE) + `)) : object.?spec.?chartRef.hasValue()`},
+		Pass: []map[string]any{hr(m.Name()+"-pinned", "1.2.3")},
+		Fail: []map[string]any{hr(m.Name()+"-range", ">=1.0.0")},
+	}}
 }

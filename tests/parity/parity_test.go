@@ -60,6 +60,9 @@ type totals struct {
 	repos, objects, pairs, failing int
 	disagreements                  []string
 	perRule                        map[string]int
+	// skipped counts the pairs that fail offline for a reason the compiled form cannot see, by
+	// reason; they are listed, not failed.
+	skipped map[string]int
 }
 
 func TestParity(t *testing.T) {
@@ -80,7 +83,7 @@ func TestParity(t *testing.T) {
 		target := target
 		t.Run(string(target), func(t *testing.T) {
 			t.Parallel()
-			tot := &totals{perRule: map[string]int{}}
+			tot := &totals{perRule: map[string]int{}, skipped: map[string]int{}}
 			for _, in := range inputs {
 				compare(t, bin, in, target, tot)
 			}
@@ -93,6 +96,9 @@ func TestParity(t *testing.T) {
 			sort.Strings(ids)
 			for _, id := range ids {
 				t.Logf("  %-28s %d pairs", id, tot.perRule[id])
+			}
+			for why, n := range tot.skipped {
+				t.Logf("  known gap, not failed: %d pairs fail offline only: %s", n, why)
 			}
 			for _, d := range tot.disagreements {
 				t.Error(d)
@@ -345,6 +351,10 @@ func compare(t *testing.T, bin string, in input, target kyverno.Target, tot *tot
 				if off.fail {
 					tot.failing++
 				}
+				if why := notComparable(r.ID, s.o); why != "" && off.fail && !cl.fail {
+					tot.skipped[why]++
+					continue
+				}
 				if off.fail != cl.fail {
 					tot.disagreements = append(tot.disagreements, fmt.Sprintf("%s %s: %s of module %s [%s]: offline fail=%v (%s); %s fail=%v (%s)",
 						in.name, target, s.o.Ref, s.m.Name(), r.ID, off.fail, off.msg, target, cl.fail, cl.msg))
@@ -352,6 +362,20 @@ func compare(t *testing.T, bin string, in input, target kyverno.Target, tot *tot
 			}
 		}
 	}
+}
+
+// notComparable says why the compiled form cannot decide a pair the way the offline check does,
+// or "". A HelmRelease's spec.chartRef names another object (an OCIRepository or HelmChart) whose
+// version polc checks offline; an admission request carries only the HelmRelease.
+func notComparable(id string, o *manifest.Object) string {
+	if id == "versions/chart-pinned" && o.Ref.Kind == "HelmRelease" {
+		if chart, _ := o.Node.Pipe(yaml.Lookup("spec", "chart")); chart == nil {
+			if ref, _ := o.Node.Pipe(yaml.Lookup("spec", "chartRef")); ref != nil {
+				return "versions/chart-pinned on HelmReleases with spec.chartRef (the version lives in the referenced source object)"
+			}
+		}
+	}
+	return ""
 }
 
 // identity names an object in kyverno's report. Kyverno's CLI keeps objects in a fake client,
