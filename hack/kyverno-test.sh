@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Compile the policy pack for both targets and run the pinned Kyverno CLI's tests on each: the
-# target polc.yaml chooses into the repository's policies directory (as committed), the other
-# target into a temporary directory. Builds bin/kyverno when it is missing.
+# Check that the committed policy pack is up to date (polc compile --check) and run the pinned
+# Kyverno CLI's tests on it, then compile the other target into a temporary directory and test
+# that too. Builds bin/kyverno when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x bin/kyverno ]; then
@@ -26,10 +26,14 @@ run_tests() {
 }
 
 status=0
-echo "== polc compile (polc.yaml target, into the policies directory)"
-out=$(bin/polc compile)
+echo "== polc compile --check (the committed pack is what the metadata compiles to)"
+if ! out=$(bin/polc compile --check); then
+  echo "$out"
+  echo "the policy pack is stale: run 'polc compile' and commit the result"
+  exit 1
+fi
 echo "$out"
-dir=${out##* to }
+dir=${out%% is up to date*}
 default=${out##*target }
 default=${default%%)*}
 run_tests "$dir" "$default" || status=1

@@ -110,7 +110,7 @@ func (o *compileOptions) run(stdout, stderr io.Writer) error {
 			return &ExitError{Code: 2, Err: err}
 		}
 		if len(diff) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date (%d policies, %d files)\n", out, len(pack.Policies), len(pack.Files))
+			fmt.Fprintf(stdout, "%s is up to date (%d policies, %d files, target %s)\n", out, len(pack.Policies), len(pack.Files), target)
 			return nil
 		}
 		fmt.Fprintf(stdout, "%s is out of date; run `polc compile`. Differing files:\n", out)
