@@ -107,7 +107,7 @@ func (o *checkOptions) outputs(stdout io.Writer) ([]output, error) {
 	for _, f := range o.formats {
 		format, file, _ := strings.Cut(f, "=")
 		if _, err := report.New(io.Discard, format, report.Options{}); err != nil {
-			return nil, usageError("--format: %v", err)
+			return nil, usageError("--format: %w", err)
 		}
 		outs = append(outs, output{format: format, file: file, w: stdout})
 	}

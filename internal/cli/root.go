@@ -21,6 +21,7 @@ type ExitError struct {
 	Err  error
 }
 
+// Error returns the wrapped error's message, or "exit N" when there is none.
 func (e *ExitError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("exit %d", e.Code)
@@ -28,6 +29,7 @@ func (e *ExitError) Error() string {
 	return e.Err.Error()
 }
 
+// Unwrap returns the wrapped error, so errors.Is and errors.As see through the exit code.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // NewRoot returns the root command with every verb.

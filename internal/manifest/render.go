@@ -36,6 +36,7 @@ type RenderError struct {
 	Pos Pos
 }
 
+// Error returns the message, without the position.
 func (e *RenderError) Error() string { return e.Msg }
 
 // options are the krusty options, set in one place: input order kept, plugins off, files limited

@@ -28,6 +28,7 @@ type AliasBombError struct {
 	Pos Pos
 }
 
+// Error names the document's position and the expansion limit.
 func (e *AliasBombError) Error() string {
 	return fmt.Sprintf("%s: YAML aliases expand this document by more than %d nodes (alias bomb?)", e.Pos, maxAliasExpansion)
 }

@@ -16,6 +16,7 @@ type Pos struct {
 	Column int
 }
 
+// String formats p as file:line:col, or as the file alone when the line is unknown.
 func (p Pos) String() string {
 	if p.Line == 0 {
 		return p.File
@@ -29,6 +30,7 @@ type FieldError struct {
 	Message string
 }
 
+// Error returns "file:line:col: message".
 func (e *FieldError) Error() string { return e.Pos.String() + ": " + e.Message }
 
 // DecodeError lists every problem of one file, in document order.
@@ -36,6 +38,7 @@ type DecodeError struct {
 	Errors []*FieldError
 }
 
+// Error returns the problems' messages, one a line.
 func (e *DecodeError) Error() string {
 	msgs := make([]string, len(e.Errors))
 	for i, fe := range e.Errors {

@@ -65,6 +65,7 @@ type Error struct {
 	Problems []string
 }
 
+// Error returns every problem, one an indented line, below a heading.
 func (e *Error) Error() string {
 	return "policy does not compile:\n  " + strings.Join(e.Problems, "\n  ")
 }
