@@ -27,6 +27,28 @@ func corpusDir() string {
 	return filepath.Join("..", "..", "shared", "corpus")
 }
 
+// forEachCorpusRepo runs fn in a subtest for every repository of the corpus, with root a
+// temporary copy of it; without a corpus the test is skipped.
+func forEachCorpusRepo(t *testing.T, fn func(t *testing.T, name, root string)) {
+	t.Helper()
+	corpus := corpusDir()
+	entries, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Logf("no corpus at %s (set POLC_CORPUS): %v", corpus, err)
+		t.Skip("corpus missing: set POLC_CORPUS to the corpus directory")
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		t.Run(e.Name(), func(t *testing.T) {
+			root := t.TempDir()
+			require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join(corpus, e.Name()))))
+			fn(t, e.Name(), root)
+		})
+	}
+}
+
 // corpusUnit is one group of objects checked as a module: the output of one kustomization
 // directory, or the files of one directory when the repository has no kustomizations (Flux then
 // generates one).
@@ -44,12 +66,6 @@ type corpusUnit struct {
 // object and finding counts per rule are logged (run with -v), and POLC_CORPUS_FINDINGS=FILE
 // writes every finding for review.
 func TestCorpus(t *testing.T) {
-	corpus := corpusDir()
-	entries, err := os.ReadDir(corpus)
-	if err != nil {
-		t.Logf("no corpus at %s (set POLC_CORPUS): %v", corpus, err)
-		t.Skip("corpus missing")
-	}
 	var resourceRules []rule.Rule
 	for _, r := range rules.All() {
 		if r.CheckObject != nil {
@@ -58,44 +74,37 @@ func TestCorpus(t *testing.T) {
 	}
 	var dump strings.Builder
 	total := map[string]int{}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		t.Run(e.Name(), func(t *testing.T) {
-			start := time.Now()
-			root := t.TempDir()
-			require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join(corpus, e.Name()))))
-			units, renderFailures := corpusUnits(t, root)
-			repo := syntheticRepo(root, units)
-			counts := map[string]int{}
-			unique := map[string]bool{}
-			objects := 0
-			for _, u := range units {
-				m := repo.ByName[u.dir]
-				for _, o := range u.objects {
-					objects++
-					var fs []rule.Finding
-					require.NotPanics(t, func() { fs = check.CheckObject(repo, m, o, resourceRules) }, "object %s of %s", o.Ref, u.dir)
-					for _, f := range fs {
-						key := fmt.Sprintf("%s:%d:%d %s %s %s", f.Pos.File, f.Pos.Line, f.Pos.Column, f.Rule, f.Object, f.Message)
-						if unique[key] {
-							continue // the same source object rendered by another overlay
-						}
-						unique[key] = true
-						counts[f.Rule]++
-						fmt.Fprintf(&dump, "%s/%s [%s] %s\n", e.Name(), key, u.dir, f.Field)
+	forEachCorpusRepo(t, func(t *testing.T, name, root string) {
+		start := time.Now()
+		units, renderFailures := corpusUnits(t, root)
+		repo := syntheticRepo(root, units)
+		counts := map[string]int{}
+		unique := map[string]bool{}
+		objects := 0
+		for _, u := range units {
+			m := repo.ByName[u.dir]
+			for _, o := range u.objects {
+				objects++
+				var fs []rule.Finding
+				require.NotPanics(t, func() { fs = check.CheckObject(repo, m, o, resourceRules) }, "object %s of %s", o.Ref, u.dir)
+				for _, f := range fs {
+					key := fmt.Sprintf("%s:%d:%d %s %s %s", f.Pos.File, f.Pos.Line, f.Pos.Column, f.Rule, f.Object, f.Message)
+					if unique[key] {
+						continue // the same source object rendered by another overlay
 					}
+					unique[key] = true
+					counts[f.Rule]++
+					fmt.Fprintf(&dump, "%s/%s [%s] %s\n", name, key, u.dir, f.Field)
 				}
 			}
-			t.Logf("%d units, %d objects checked, %d units with render findings, %s", len(units), objects, renderFailures, time.Since(start).Round(time.Millisecond))
-			for _, r := range resourceRules {
-				t.Logf("  %-26s %d", r.ID, counts[r.ID])
-				total[r.ID] += counts[r.ID]
-			}
-			total["objects"] += objects
-		})
-	}
+		}
+		t.Logf("%d units, %d objects checked, %d units with render findings, %s", len(units), objects, renderFailures, time.Since(start).Round(time.Millisecond))
+		for _, r := range resourceRules {
+			t.Logf("  %-26s %d", r.ID, counts[r.ID])
+			total[r.ID] += counts[r.ID]
+		}
+		total["objects"] += objects
+	})
 	t.Logf("corpus total: %d objects", total["objects"])
 	for _, r := range resourceRules {
 		t.Logf("  %-26s %d", r.ID, total[r.ID])

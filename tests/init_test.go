@@ -70,59 +70,46 @@ var adoptions = map[string]corpusAdoption{
 // 2), report no finding that the inference caused, and report the sampled real findings. The
 // modules, objects and findings per rule of each repository are logged (run with -v).
 func TestInitInferCorpus(t *testing.T) {
-	corpus := corpusDir()
-	entries, err := os.ReadDir(corpus)
-	if err != nil {
-		t.Logf("no corpus at %s (set POLC_CORPUS): %v", corpus, err)
-		t.Skip("corpus missing: set POLC_CORPUS to the corpus directory")
-	}
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
+	forEachCorpusRepo(t, func(t *testing.T, name, root string) {
+		ad, known := adoptions[name]
+		if !known {
+			ad.modulesDir = "."
+			if st, err := os.Stat(filepath.Join(root, "kubernetes")); err == nil && st.IsDir() {
+				ad.modulesDir = "kubernetes"
+			}
 		}
-		t.Run(e.Name(), func(t *testing.T) {
-			root := t.TempDir()
-			require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join(corpus, e.Name()))))
-			ad, known := adoptions[e.Name()]
-			if !known {
-				ad.modulesDir = "."
-				if st, err := os.Stat(filepath.Join(root, "kubernetes")); err == nil && st.IsDir() {
-					ad.modulesDir = "kubernetes"
-				}
-			}
-			res := Polc(t, root, "init", "--infer", "--modules-dir", ad.modulesDir, "--write")
-			require.Equal(t, 0, res.Code, "%s\n%s", res.Stdout, res.Stderr)
-			proposed := strings.Count(res.Stdout, ": propose module ")
-			if known {
-				require.Equal(t, ad.modules, proposed, res.Stdout)
-			}
+		res := Polc(t, root, "init", "--infer", "--modules-dir", ad.modulesDir, "--write")
+		require.Equal(t, 0, res.Code, "%s\n%s", res.Stdout, res.Stderr)
+		proposed := strings.Count(res.Stdout, ": propose module ")
+		if known {
+			require.Equal(t, ad.modules, proposed, res.Stdout)
+		}
 
-			res = Polc(t, root, "check", "--format", "json")
-			require.Contains(t, []int{0, 1}, res.Code, "polc check failed to run:\n%s", res.Stderr)
-			var rep report.JSONReport
-			require.NoError(t, json.Unmarshal([]byte(res.Stdout), &rep), res.Stdout)
-			require.Equal(t, proposed, rep.Summary.Modules)
+		res = Polc(t, root, "check", "--format", "json")
+		require.Contains(t, []int{0, 1}, res.Code, "polc check failed to run:\n%s", res.Stderr)
+		var rep report.JSONReport
+		require.NoError(t, json.Unmarshal([]byte(res.Stdout), &rep), res.Stdout)
+		require.Equal(t, proposed, rep.Summary.Modules)
 
-			byRule := map[string]int{}
-			var lines []string
-			for _, f := range rep.Findings {
-				byRule[f.Rule]++
-				line := fmt.Sprintf("%s: %s", position(f), f.Message)
-				lines = append(lines, f.Rule+" "+line)
-				require.False(t, inferenceRules[f.Rule], "finding caused by the inference: %s %s", f.Rule, line)
-			}
-			for _, s := range ad.samples {
-				require.Contains(t, strings.Join(lines, "\n"), s[0]+" "+s[1], "sampled finding missing")
-			}
-			var counts []string
-			for r, n := range byRule {
-				counts = append(counts, fmt.Sprintf("%s=%d", r, n))
-			}
-			sort.Strings(counts)
-			t.Logf("%s: modules root %s, %d modules, %d objects, %d errors, %d warnings; findings per rule: %s",
-				e.Name(), ad.modulesDir, rep.Summary.Modules, rep.Summary.Objects, rep.Summary.Errors, rep.Summary.Warnings, strings.Join(counts, ", "))
-		})
-	}
+		byRule := map[string]int{}
+		var lines []string
+		for _, f := range rep.Findings {
+			byRule[f.Rule]++
+			line := fmt.Sprintf("%s: %s", position(f), f.Message)
+			lines = append(lines, f.Rule+" "+line)
+			require.False(t, inferenceRules[f.Rule], "finding caused by the inference: %s %s", f.Rule, line)
+		}
+		for _, s := range ad.samples {
+			require.Contains(t, strings.Join(lines, "\n"), s[0]+" "+s[1], "sampled finding missing")
+		}
+		var counts []string
+		for r, n := range byRule {
+			counts = append(counts, fmt.Sprintf("%s=%d", r, n))
+		}
+		sort.Strings(counts)
+		t.Logf("%s: modules root %s, %d modules, %d objects, %d errors, %d warnings; findings per rule: %s",
+			name, ad.modulesDir, rep.Summary.Modules, rep.Summary.Objects, rep.Summary.Errors, rep.Summary.Warnings, strings.Join(counts, ", "))
+	})
 }
 
 // position renders a JSON finding's file and line as file:line, or file when the line is unknown.
