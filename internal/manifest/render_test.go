@@ -364,21 +364,7 @@ func TestRenderErrors(t *testing.T) {
 
 // billionLaughsConfigMap is a ConfigMap whose data aliases would expand to 9^9 nodes.
 func billionLaughsConfigMap() string {
-	var b strings.Builder
-	b.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
-	prev := "a"
-	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		b.WriteString("  " + name + ": &" + name + " [")
-		for j := 0; j < 9; j++ {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("*" + prev)
-		}
-		b.WriteString("]\n")
-		prev = name
-	}
-	return b.String()
+	return testutil.AliasBomb("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n")
 }
 
 func indent(s, prefix string) string {

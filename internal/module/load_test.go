@@ -53,23 +53,7 @@ spec:
 // billionLaughs builds a module.yaml whose aliases would expand to 9^9 nodes: the anchors sit
 // under an unknown top-level field, followed by the module, followed by extra spec lines.
 func billionLaughs(spec string) string {
-	var b strings.Builder
-	b.WriteString("bomb:\n  a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n")
-	prev := "a"
-	for _, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		b.WriteString("  " + name + ": &" + name + " [")
-		for j := 0; j < 9; j++ {
-			if j > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("*" + prev)
-		}
-		b.WriteString("]\n")
-		prev = name
-	}
-	b.WriteString(minimalModule)
-	b.WriteString(spec)
-	return b.String()
+	return testutil.AliasBomb("bomb:\n") + minimalModule + spec
 }
 
 func TestParseModule(t *testing.T) {
