@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X polc.dev/polc/internal/cli.Version=$(VERSION)
 
-.PHONY: all build check test unit fmt-check vet generate verify-generate kyverno kyverno-test tools bench clean
+.PHONY: all build check test unit fmt-check vet generate verify-generate kyverno kyverno-test tools e2e bench clean
 
 all: build
 
@@ -57,6 +57,11 @@ kyverno-test: build kyverno
 ## tools: build every pinned CLI the tests use (Kyverno, kustomize) into bin/
 tools:
 	hack/build-tools.sh kyverno kustomize
+
+## e2e: in-cluster tests: a local API server and the Kyverno admission controller enforce the pack
+## (hack/e2e/README.md); builds the missing binaries into bin/ first
+e2e: build
+	hack/e2e/run.sh
 
 ## bench: benchmarks over a generated 200-module repository and the corpus
 bench:
