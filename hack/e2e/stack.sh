@@ -198,6 +198,7 @@ stack_kyverno_prereqs() {
 stack_kyverno() {
   local metrics=$1 reports_metrics=$2
   start kyverno env KYVERNO_NAMESPACE=kyverno KYVERNO_POD_NAME=kyverno-admission-e2e \
+    KYVERNO_SERVICEACCOUNT_NAME=kyverno-admission-controller KYVERNO_DEPLOYMENT=kyverno-admission-controller \
     INIT_CONFIG=kyverno METRICS_CONFIG=kyverno-metrics \
     "$E2E_BIN/kyverno-controller" --kubeconfig "$KUBECONFIG" \
     --serverIP "127.0.0.1:$E2E_WEBHOOK_PORT" \
@@ -210,6 +211,7 @@ stack_kyverno() {
     --admissionReports=true --webhookTimeout 15
   # The reports controller turns the admission controller's ephemeral reports into PolicyReports (Audit).
   start kyverno-reports env KYVERNO_NAMESPACE=kyverno KYVERNO_POD_NAME=kyverno-reports-e2e \
+    KYVERNO_SERVICEACCOUNT_NAME=kyverno-reports-controller KYVERNO_DEPLOYMENT=kyverno-reports-controller \
     INIT_CONFIG=kyverno METRICS_CONFIG=kyverno-metrics \
     "$E2E_BIN/kyverno-reports-controller" --kubeconfig "$KUBECONFIG" \
     --metricsHost 127.0.0.1 --metricsPort "$reports_metrics" --disableMetrics=true \
