@@ -141,11 +141,11 @@ func validate(repo *rule.Repo) error {
 		if !dns1123.MatchString(m.Name()) {
 			bad(m, "metadata.name", m.Name(), "a DNS-1123 label")
 		}
-		if !dns1123.MatchString(repo.Config.FluxName(m)) {
-			bad(m, "metadata.name", repo.Config.FluxName(m), "a DNS-1123 label as a Flux Kustomization name")
+		if !dns1123.MatchString(repo.Config.FluxName(m)) || len(repo.Config.FluxName(m)) > maxName {
+			bad(m, "metadata.name", repo.Config.FluxName(m), "a DNS-1123 label of at most 63 characters as a Flux Kustomization name (a label value)")
 		}
 		for i, ns := range m.Spec.Namespaces {
-			if !dns1123.MatchString(ns.Name) {
+			if !dns1123.MatchString(ns.Name) || len(ns.Name) > maxName {
 				bad(m, fmt.Sprintf("spec.namespaces[%d].name", i), ns.Name, "a DNS-1123 label")
 			}
 		}
@@ -168,6 +168,19 @@ func validate(repo *rule.Repo) error {
 		return fmt.Errorf("module metadata cannot be compiled safely:\n  %s", strings.Join(errs, "\n  "))
 	}
 	return nil
+}
+
+// maxName is the longest rule name Kyverno accepts (it refuses the whole policy otherwise).
+const maxName = 63
+
+// shorten keeps a rule name within maxName: a longer one is cut and given a hash of the full name,
+// so that it stays unique and stable.
+func shorten(name string) string {
+	if len(name) <= maxName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return strings.TrimRight(name[:maxName-9], "-") + "-" + hex.EncodeToString(sum[:4])
 }
 
 // compiledModules are the modules whose rules are compiled: every module that owns its name,
@@ -218,6 +231,7 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 				order = append(order, key)
 			}
 			for _, pr := range ru.Policy(&rule.CompileContext{Repo: repo, Module: m}) {
+				pr.Name = shorten(pr.Name)
 				if !dns1123.MatchString(pr.Name) {
 					return nil, fmt.Errorf("rule %s: compiled rule name %q is not a DNS-1123 label", ru.ID, pr.Name)
 				}
@@ -282,7 +296,7 @@ func attachExceptions(repo *rule.Repo, policies []*Policy, now time.Time) []stri
 			case expired(ex, now):
 				notes = append(notes, fmt.Sprintf("%s: exception of module %s for %s expired on %s; not compiled", pos, m.Name(), ex.Rule, ex.Expires))
 				continue
-			case strings.TrimSpace(ex.Reason) == "":
+			case ex.Reason == "": // as polc check: a blank reason is exceptions/valid's finding
 				notes = append(notes, fmt.Sprintf("%s: exception of module %s for %s has no reason; not compiled", pos, m.Name(), ex.Rule))
 				continue
 			}

@@ -245,3 +245,11 @@ func TestWriteAndDiff(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{pack.Files[0].Path}, diff)
 }
+
+func TestShorten(t *testing.T) {
+	long := strings.Repeat("a", 60) + "-undeclared-namespaces"
+	got := shorten(long)
+	require.LessOrEqual(t, len(got), maxName)
+	require.NotEqual(t, got, shorten(strings.Repeat("a", 60)+"-undeclared-namespaceX"), "distinct names stay distinct")
+	require.Equal(t, "short", shorten("short"))
+}

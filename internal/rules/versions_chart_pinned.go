@@ -105,31 +105,66 @@ func ociUnpinned(n *yaml.RNode) string {
 // exactVersionRE is exactVersion for Kyverno's JMESPath and CEL (RE2, without \d).
 var exactVersionRE = strings.ReplaceAll(exactVersion.String(), `\d`, `[0-9]`)
 
-// policyChartPinned rejects HelmReleases whose spec.chart asks for a range or no version, and
-// those with neither spec.chart nor spec.chartRef. A chartRef names another object, which an
-// admission request does not carry: in the cluster, it passes.
+// policyChartPinned judges each object on its own, as the offline check does: HelmReleases whose
+// spec.chart asks for a range or no version (or that set neither spec.chart nor spec.chartRef),
+// HelmChart sources likewise, and OCIRepositories that pin no digest, exact semver or tag.
 func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
+	meta := func(name string) map[string]any { return rule.ExampleMeta(r, m, name, false, rule.ModuleLabels(r, m)) }
 	hr := func(name, version string) map[string]any {
-		return map[string]any{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
-			"metadata": rule.ExampleMeta(r, m, name, false, rule.ModuleLabels(r, m)),
+		return map[string]any{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": meta(name),
 			"spec": map[string]any{"interval": "10m", "chart": map[string]any{"spec": map[string]any{"chart": "app", "version": version,
 				"sourceRef": map[string]any{"kind": "HelmRepository", "name": "charts"}}}}}
 	}
+	hc := func(name, version string) map[string]any {
+		return map[string]any{"apiVersion": fluxSourceGroup + "/v1", "kind": "HelmChart", "metadata": meta(name),
+			"spec": map[string]any{"interval": "10m", "chart": "app", "version": version,
+				"sourceRef": map[string]any{"kind": "HelmRepository", "name": "charts"}}}
+	}
+	oci := func(name, tag string) map[string]any {
+		return map[string]any{"apiVersion": fluxSourceGroup + "/v1", "kind": "OCIRepository", "metadata": meta(name),
+			"spec": map[string]any{"interval": "10m", "url": "oci://registry.example.com/charts/app", "ref": map[string]any{"tag": tag}}}
+	}
+	unpinned := func(spec string) string { // JMESPath: a chart template or HelmChart spec asks for no exact version
+		return "!contains(['GitRepository', 'Bucket'], " + spec + ".sourceRef.kind || '') && !regex_match('" + exactVersionRE + "', " + spec + ".version || '')"
+	}
+	pinned := func(spec string) string { // CEL
+		return spec + `.?sourceRef.?kind.orValue("") in ["GitRepository", "Bucket"] || string(` + spec + `.?version.orValue("")).matches(` + rule.CELString(exactVersionRE) + `)`
+	}
 	chart := "request.object.spec.chart"
+	ref := "request.object.spec.ref"
+	scope := rule.ModuleSelectors(r, m, true)
 	return []rule.PolicyRule{{
 		Name:    m.Name(),
 		Kinds:   []rule.Kind{rule.HelmReleaseKind},
-		Match:   rule.ModuleSelectors(r, m, true),
+		Match:   scope,
 		Message: "HelmReleases install an exact chart version (spec.chart.spec.version such as 1.2.3), not a range or the newest",
 		Deny: []rule.Condition{
-			{Key: "{{ " + chart + " && !contains(['GitRepository', 'Bucket'], " + chart + ".spec.sourceRef.kind || '') && !regex_match('" +
-				exactVersionRE + "', " + chart + ".spec.version || '') }}", Operator: "Equals", Value: true},
+			{Key: "{{ " + chart + " && " + unpinned(chart+".spec") + " }}", Operator: "Equals", Value: true},
 			{Key: "{{ !" + chart + " && !request.object.spec.chartRef }}", Operator: "Equals", Value: true},
 		},
-		CEL: []string{`object.?spec.?chart.hasValue() ? (object.spec.chart.?spec.?sourceRef.?kind.orValue("") in ["GitRepository", "Bucket"] || ` +
-			`string(object.spec.chart.?spec.?version.orValue("")).matches(` + rule.CELString(exactVersionRE) + `)) : object.?spec.?chartRef.hasValue()`},
+		CEL:  []string{`object.?spec.?chart.hasValue() ? (` + pinned("object.spec.chart.?spec") + `) : object.?spec.?chartRef.hasValue()`},
 		Pass: []map[string]any{hr(m.Name()+"-pinned", "1.2.3")},
 		Fail: []map[string]any{hr(m.Name()+"-range", ">=1.0.0")},
+	}, {
+		Name:    m.Name() + "-helmcharts",
+		Kinds:   []rule.Kind{{Group: fluxSourceGroup, Version: "*", Kind: "HelmChart", Resource: "helmcharts"}},
+		Match:   scope,
+		Message: "HelmChart sources pin an exact spec.version such as 1.2.3",
+		Deny:    []rule.Condition{{Key: "{{ " + unpinned("request.object.spec") + " }}", Operator: "Equals", Value: true}},
+		CEL:     []string{pinned("object.?spec")},
+		Pass:    []map[string]any{hc(m.Name()+"-pinned", "1.2.3")},
+		Fail:    []map[string]any{hc(m.Name()+"-range", "~1.2")},
+	}, {
+		Name:    m.Name() + "-ocirepositories",
+		Kinds:   []rule.Kind{{Group: fluxSourceGroup, Version: "*", Kind: "OCIRepository", Resource: "ocirepositories"}},
+		Match:   scope,
+		Message: "OCIRepositories pin spec.ref.digest, an exact spec.ref.semver, or a spec.ref.tag other than latest",
+		Deny: []rule.Condition{{Key: "{{ !(" + ref + ".digest || '') && (((" + ref + ".semver || '') != '' && !regex_match('" + exactVersionRE + "', " + ref + ".semver)) || " +
+			"((" + ref + ".semver || '') == '' && contains(['', 'latest'], " + ref + ".tag || ''))) }}", Operator: "Equals", Value: true}},
+		CEL: []string{`object.?spec.?ref.?digest.orValue("") != "" || (object.?spec.?ref.?semver.orValue("") != "" ? ` +
+			`string(object.spec.ref.semver).matches(` + rule.CELString(exactVersionRE) + `) : !(object.?spec.?ref.?tag.orValue("") in ["", "latest"]))`},
+		Pass: []map[string]any{oci(m.Name()+"-pinned", "1.2.3")},
+		Fail: []map[string]any{oci(m.Name()+"-latest", "latest")},
 	}}
 }
