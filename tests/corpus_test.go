@@ -118,7 +118,7 @@ func TestCorpus(t *testing.T) {
 // Component. A repository without kustomizations is read the way Flux reads it: every YAML file of
 // a directory is one unit. Render problems (unresolved ${VAR}s, kustomize errors) are findings, as
 // in polc check, and counted; any other error fails the test.
-func corpusUnits(t *testing.T, root string) (units []corpusUnit, renderFailures int) {
+func corpusUnits(t testing.TB, root string) (units []corpusUnit, renderFailures int) {
 	t.Helper()
 	var kdirs []string
 	yamlDirs := map[string][]string{}
