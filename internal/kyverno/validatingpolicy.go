@@ -102,6 +102,65 @@ func celScope(r *ModuleRule) string {
 	return c
 }
 
+// matchCondition is a compact filter that every object in some rule's scope passes: its module
+// label, Flux label, namespace or name is one that a rule selects. The exact scopes are in the
+// rule variables; spelling them all out here would exceed CEL's expression size limit in
+// repositories with many modules. It is "" when a rule selects every object.
+func matchCondition(p *Policy) string {
+	labels := map[string]map[string]bool{}
+	namespaces, names := map[string]bool{}, map[string]bool{}
+	for _, r := range p.Rules {
+		if len(r.Match) == 0 {
+			return ""
+		}
+		for _, s := range r.Match {
+			switch {
+			case len(s.Labels) > 0:
+				for k, v := range s.Labels {
+					if labels[k] == nil {
+						labels[k] = map[string]bool{}
+					}
+					labels[k][v] = true
+				}
+			case len(s.Namespaces) > 0:
+				for _, n := range s.Namespaces {
+					namespaces[n] = true
+				}
+			case len(s.Names) > 0:
+				for _, n := range s.Names {
+					names[n] = true
+				}
+			default:
+				return ""
+			}
+		}
+	}
+	list := func(set map[string]bool) string {
+		var out []string
+		for k := range set {
+			out = append(out, k)
+		}
+		sort.Strings(out)
+		return rule.CELStrings(out)
+	}
+	var parts []string
+	var keys []string
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		parts = append(parts, rule.CELLabel(k)+" in "+list(labels[k]))
+	}
+	if len(namespaces) > 0 {
+		parts = append(parts, `object.metadata.?namespace.orValue("") in `+list(namespaces))
+	}
+	if len(names) > 0 {
+		parts = append(parts, `object.metadata.?name.orValue("") in `+list(names))
+	}
+	return strings.Join(parts, " || ")
+}
+
 // resourceRules lists the resources a policy's rules match, one entry per API group.
 func resourceRules(p *Policy) []admissionv1.NamedRuleWithOperations {
 	byGroup := map[string]map[string]bool{}
@@ -165,13 +224,12 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	// Each rule's scope is a variable, evaluated once per object; the validations test it.
 	// Pod Security rules share one validation per control, guarded by the scopes of the rules
 	// whose level has that control.
-	var scopes, vars []string
+	var vars []string
 	var atLeast = map[module.Level][]string{}
 	pods, pss := false, false
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		scope := celScope(r)
-		scopes = append(scopes, "("+scope+")")
 		v := fmt.Sprintf("rule%d", i)
 		vars = append(vars, v, scope)
 		pods = pods || r.IsPodRule()
@@ -217,7 +275,9 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 			})
 		}
 	}
-	spec.MatchConditions = []admissionv1.MatchCondition{{Name: "polc-module-scope", Expression: strings.Join(scopes, " || ")}}
+	if mc := matchCondition(p); mc != "" {
+		spec.MatchConditions = []admissionv1.MatchCondition{{Name: "polc-module-scope", Expression: mc}}
+	}
 	return vp, nil
 }
 
