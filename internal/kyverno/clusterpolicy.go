@@ -251,10 +251,49 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 			}
 		}
 		cp.Spec.Rules = append(cp.Spec.Rules, cr)
+		if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
+			cp.Spec.Rules = append(cp.Spec.Rules, cronJobAppArmor(cr, r))
+		}
 	}
 	cp.Spec.Background = &background
 	return cp, nil
 }
+
+// appArmorAnnotations counts the pod template annotations of a CronJob that set a forbidden
+// AppArmor profile (the deprecated container.apparmor.security.beta.kubernetes.io/ form).
+const appArmorAnnotations = "{{ length(items(request.object.spec.jobTemplate.spec.template.metadata.annotations || `{}`, 'key', 'value')" +
+	"[?starts_with(key, 'container.apparmor.security.beta.kubernetes.io/') && !(value == '' || value == 'runtime/default' || starts_with(value, 'localhost/'))]) }}"
+
+// cronJobAppArmor is the companion of a podSecurity rule for CronJobs: Kyverno's podSecurity check
+// does not see the annotations of a CronJob's pod template, which the Pod Security library checks
+// for AppArmor, so this rule does.
+func cronJobAppArmor(cr cpRule, r ModuleRule) cpRule {
+	only := func(m *matchBlock) *matchBlock {
+		if m == nil {
+			return nil
+		}
+		out := &matchBlock{}
+		for _, f := range m.Any {
+			if len(f.Resources.Kinds) == 1 && f.Resources.Kinds[0] != "Pod" && len(f.Resources.Names)+len(f.Resources.Namespaces) == 0 && f.Resources.Selector == nil {
+				continue // ExcludeKinds
+			}
+			f.Resources.Kinds = []string{"CronJob"}
+			out.Any = append(out.Any, f)
+		}
+		return out
+	}
+	return cpRule{
+		Name:    cronJobAppArmorName(r.Name),
+		Match:   *only(&cr.Match),
+		Exclude: only(cr.Exclude),
+		Validate: &cpValidate{FailureAction: cr.Validate.FailureAction,
+			Message: r.Message + ": the pod template must not set a forbidden AppArmor profile annotation",
+			Deny:    &cpDeny{Conditions: cpConditions{Any: []cpCondition{{Key: appArmorAnnotations, Operator: "GreaterThan", Value: 0}}}}},
+	}
+}
+
+// cronJobAppArmorName is the name of the companion rule of a podSecurity rule.
+func cronJobAppArmorName(name string) string { return shorten(name + "-cronjob-apparmor") }
 
 // noVariables refuses JMESPath variables in a message or pattern built from metadata: polc writes
 // its deny condition keys itself, and nothing else may be evaluated.
@@ -319,6 +358,9 @@ func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception)
 	for _, r := range p.Rules {
 		if r.Module == ex.Module {
 			names = append(names, r.Name)
+			if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
+				names = append(names, cronJobAppArmorName(r.Name))
+			}
 			podRule = podRule || r.IsPodRule()
 		}
 	}

@@ -65,6 +65,7 @@ type totals struct {
 func TestParity(t *testing.T) {
 	bin := kyvernoBin(t)
 	inputs := testdataInputs(t)
+	inputs = append(inputs, pssInput())
 	inputs = append(inputs, corpusInputs(t)...)
 	if only := os.Getenv("POLC_PARITY_ONLY"); only != "" {
 		var keep []input
