@@ -79,7 +79,7 @@ func Resolve(root, rel string) (string, error) {
 		return "", fmt.Errorf("%s: %w", rel, ErrLeavesRepo)
 	}
 	abs := filepath.Join(root, filepath.FromSlash(clean))
-	real, err := filepath.EvalSymlinks(abs)
+	real, err := resolvePath(abs)
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", rel, unwrapPath(err))
 	}
@@ -93,10 +93,33 @@ func Resolve(root, rel string) (string, error) {
 	return real, nil
 }
 
-// realRoots memoises the resolved repository roots: Resolve runs for every file polc reads.
+// resolvePath resolves the symlinks of abs. Directories are resolved once per process (realPath):
+// Resolve runs for every file polc and kustomize read, and resolving each path component again
+// for every file costs more system calls than reading the files.
+func resolvePath(abs string) (string, error) {
+	dir, base := filepath.Split(abs)
+	if base == "" || dir == "" {
+		return filepath.EvalSymlinks(abs)
+	}
+	realDir, err := realPath(filepath.Clean(dir))
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(realDir, base)
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&os.ModeSymlink != 0 {
+		return filepath.EvalSymlinks(p)
+	}
+	return p, nil
+}
+
+// realRoots memoises resolved directories (repository roots and the directories of files read).
 var realRoots sync.Map
 
-// realPath returns root with symlinks resolved, once per root and process.
+// realPath returns root with symlinks resolved, once per path and process.
 func realPath(root string) (string, error) {
 	if v, ok := realRoots.Load(root); ok {
 		return v.(string), nil
