@@ -224,7 +224,8 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	// Each rule's scope is a variable, evaluated once per object; the validations test it.
 	// Pod Security rules share one validation per control, guarded by the scopes of the rules
 	// whose level has that control.
-	var vars []string
+	var vars, order []string
+	groups := map[string][]string{}
 	var atLeast = map[module.Level][]string{}
 	pods, pss := false, false
 	for i := range p.Rules {
@@ -243,12 +244,23 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 				}
 			}
 		case len(r.CEL) > 0:
+			// Rules with the same check and message (those that do not depend on the module)
+			// share one validation: fewer expressions to compile and evaluate.
 			for _, c := range r.CEL {
-				spec.Validations = append(spec.Validations, admissionv1.Validation{Expression: "!" + ref + " || (" + c + ")", Message: r.Message})
+				k := c + "\x00" + r.Message
+				if _, ok := groups[k]; !ok {
+					order = append(order, k)
+				}
+				groups[k] = append(groups[k], ref)
 			}
 		default:
 			return nil, fmt.Errorf("rule %s has no CEL expression or podSecurity level", r.Name)
 		}
+	}
+	for _, k := range order {
+		c, msg, _ := strings.Cut(k, "\x00")
+		spec.Validations = append(spec.Validations, admissionv1.Validation{
+			Expression: "!(" + strings.Join(groups[k], " || ") + ") || (" + c + ")", Message: msg})
 	}
 	if pods {
 		spec.Variables = append(spec.Variables, admissionv1.Variable{Name: "pod", Expression: podVariable})

@@ -47,7 +47,7 @@ func policyClusterRBAC(c *rule.CompileContext) []rule.PolicyRule {
 		Kinds: []rule.Kind{{Group: "*", Version: "*", Kind: "ClusterRole", Resource: "clusterroles"},
 			{Group: "*", Version: "*", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"}},
 		Match:   rule.ModuleSelectors(r, m, false),
-		Message: "application module " + m.Name() + " ships no ClusterRole or ClusterRoleBinding; use a Role and RoleBinding in its namespace",
+		Message: "application modules ship no ClusterRole or ClusterRoleBinding; use a Role and RoleBinding in the module's namespace",
 		Deny:    []rule.Condition{{Key: "{{ request.object.apiVersion }}", Operator: "AnyIn", Value: []any{"rbac.authorization.k8s.io/*"}}},
 		CEL:     []string{`!object.apiVersion.startsWith("rbac.authorization.k8s.io/")`},
 		Pass:    []map[string]any{role("example.com/v1", m.Name()+"-not-rbac")},
