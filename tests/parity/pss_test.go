@@ -74,7 +74,9 @@ var pssVariants = []pssVariant{
 		m["annotations"] = map[string]any{"container.apparmor.security.beta.kubernetes.io/app": "localhost/profile"}
 	}},
 	{"selinux-type-bad", func(_, c, _ map[string]any) { sc(c)["seLinuxOptions"] = map[string]any{"type": "spc_t"} }},
-	{"selinux-type-ok", func(p, _, _ map[string]any) { sc(p)["seLinuxOptions"] = map[string]any{"type": "container_init_t", "level": "s0:c1"} }},
+	{"selinux-type-ok", func(p, _, _ map[string]any) {
+		sc(p)["seLinuxOptions"] = map[string]any{"type": "container_init_t", "level": "s0:c1"}
+	}},
 	{"selinux-user", func(p, _, _ map[string]any) { sc(p)["seLinuxOptions"] = map[string]any{"user": "root"} }},
 	{"proc-mount-unmasked", func(_, c, _ map[string]any) { sc(c)["procMount"] = "Unmasked" }},
 	{"proc-mount-default", func(_, c, _ map[string]any) { sc(c)["procMount"] = "Default" }},
