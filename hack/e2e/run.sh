@@ -22,7 +22,7 @@ RUN_T0=$SECONDS
 
 banner() {
   echo
-  echo "==== e2e: $* ===="
+  echo "==== e2e: $* [+$((SECONDS - RUN_T0))s] ===="
 }
 
 # Tools the stack needs from the system.
@@ -61,6 +61,8 @@ fi
 
 # shellcheck source=hack/e2e/stack.sh
 source hack/e2e/stack.sh
+E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/polc-e2e.XXXXXX")
+mkdir -p "$E2E_DIR/logs"
 
 status=0
 cleanup() {
@@ -93,11 +95,8 @@ trap cleanup EXIT
 trap 'echo "interrupted" >&2; status=130; exit 130' INT
 trap 'echo "terminated" >&2; status=143; exit 143' TERM
 
-banner "control plane"
-stack_up
-stack_check_loopback
-
-# After the stack: the validatingpolicy target of the pack, when polc compiles it.
+# The committed pack, then its validatingpolicy target compiled into the state directory, when polc can.
+banner "policy packs"
 if [ $# -eq 0 ]; then
   if [ -f policies/kustomization.yaml ]; then
     packs+=("$ROOT/policies")
@@ -119,6 +118,12 @@ if [ $# -eq 0 ]; then
     fi
   fi
 fi
+
+for label in "${pack_labels[@]}"; do echo "pack: $label"; done
+
+banner "control plane"
+stack_up
+stack_check_loopback
 
 passed=0
 failed=0
@@ -154,10 +159,11 @@ wait_pack_ready() {
     kind=${obj%%/*}
     case "$kind" in
       clusterpolicy.kyverno.io | policy.kyverno.io)
-        kc wait --for condition=Ready "$obj" --timeout 90s >/dev/null || return 1 ;;
+        kc wait --for condition=Ready "$obj" --timeout 90s >/dev/null 2>>"$E2E_DIR/logs/wait.log" || return 1 ;;
       validatingpolicy.policies.kyverno.io | namespacedvalidatingpolicy.policies.kyverno.io)
         # ValidatingPolicies have no Ready condition.
-        kc wait --for 'jsonpath={.status.conditionStatus.ready}=true' "$obj" --timeout 90s >/dev/null || return 1 ;;
+        kc wait --for 'jsonpath={.status.conditionStatus.ready}=true' "$obj" --timeout 90s >/dev/null \
+          2>>"$E2E_DIR/logs/wait.log" || return 1 ;;
       *) continue ;;
     esac
   done
@@ -210,7 +216,12 @@ for i in "${!packs[@]}"; do
       run_chainsaw "$label" "${tests[@]}" || status=1
     fi
   fi
-  kc delete -k "$pack" --ignore-not-found --wait=true >/dev/null 2>&1 || true
+  t0=$SECONDS
+  kc delete -k "$pack" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  for obj in "${applied[@]}"; do
+    kc wait --for delete "$obj" --timeout 60s >/dev/null 2>&1 || echo "!! $obj still there after 60s" >&2
+  done
+  echo "pack deleted in $((SECONDS - t0))s"
 done
 
 banner "summary"

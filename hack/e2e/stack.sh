@@ -47,6 +47,8 @@ start() {
   shift
   "$@" >"$E2E_DIR/logs/$name.log" 2>&1 </dev/null &
   local pid=$!
+  # Stopped by PID in stack_down; disowned so that the shell does not report their deaths as jobs.
+  disown "$pid"
   echo "$pid $name" >>"$E2E_DIR/pids"
   log "started $name (pid $pid)"
 }
@@ -185,12 +187,46 @@ stack_kyverno_prereqs() {
   awk 'BEGIN {RS = "\n---\n"} /\nkind: (Namespace|ConfigMap)\n/ {printf "---\n%s\n", $0}' \
     "$src/config/install-latest-testing.yaml" >"$E2E_DIR/kyverno-config.yaml"
   kc create -f "$E2E_DIR/kyverno-config.yaml" >/dev/null
-  local dir
-  for dir in kyverno policies.kyverno.io policyreport reports; do
-    kc create -f "$src/config/crds/$dir" >/dev/null
-  done
+  local dir files=()
+  for dir in kyverno policies.kyverno.io policyreport reports; do files+=(-f "$src/config/crds/$dir"); done
+  kc create "${files[@]}" >/dev/null
+  stack_flux_crds
   kc wait --for condition=Established crd --all --timeout "${E2E_READY_TIMEOUT}s" >/dev/null
-  log "Kyverno namespace, ConfigMaps and $(kc get crd -o name | grep -c kyverno) Kyverno CRDs in place"
+  log "Kyverno namespace, ConfigMaps and $(kc get crd -o name | grep -c kyverno) Kyverno CRDs, stub Flux CRDs in place"
+}
+
+# stack_flux_crds: minimal CRDs for the Flux kinds that policies match (schemaless: any spec is stored), so
+# that Kyverno can resolve them and tests can create such objects. No Flux controller runs.
+stack_flux_crds() {
+  local spec group version kind plural
+  for spec in kustomize.toolkit.fluxcd.io/v1/Kustomization/kustomizations \
+    helm.toolkit.fluxcd.io/v2/HelmRelease/helmreleases \
+    source.toolkit.fluxcd.io/v1/GitRepository/gitrepositories \
+    source.toolkit.fluxcd.io/v1/HelmRepository/helmrepositories \
+    source.toolkit.fluxcd.io/v1/HelmChart/helmcharts \
+    source.toolkit.fluxcd.io/v1/OCIRepository/ocirepositories \
+    source.toolkit.fluxcd.io/v1/Bucket/buckets; do
+    IFS=/ read -r group version kind plural <<<"$spec"
+    cat <<EOF
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: $plural.$group
+spec:
+  group: $group
+  names: {kind: $kind, listKind: ${kind}List, plural: $plural, singular: $(echo "$kind" | tr '[:upper:]' '[:lower:]')}
+  scope: Namespaced
+  versions:
+  - name: $version
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+EOF
+  done >"$E2E_DIR/flux-crds.yaml"
+  kc create -f "$E2E_DIR/flux-crds.yaml" >/dev/null
 }
 
 # The Kyverno admission controller, out of the cluster: a non-empty --serverIP (with the port) makes it
