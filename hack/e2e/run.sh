@@ -65,6 +65,7 @@ E2E_DIR=$(mktemp -d "${TMPDIR:-/tmp}/polc-e2e.XXXXXX")
 mkdir -p "$E2E_DIR/logs"
 
 status=0
+CHAINSAW_PID=
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
@@ -76,6 +77,12 @@ cleanup() {
     exit 0
   fi
   banner "teardown"
+  if [ -n "${CHAINSAW_PID:-}" ] && kill -0 "$CHAINSAW_PID" 2>/dev/null; then
+    echo "stopping chainsaw (pid $CHAINSAW_PID)"
+    kill -TERM "$CHAINSAW_PID" 2>/dev/null || true
+    sleep 2
+    kill -KILL "$CHAINSAW_PID" 2>/dev/null || true
+  fi
   if ! stack_down; then
     status=1
   fi
@@ -135,10 +142,14 @@ run_chainsaw() {
   local dirs=()
   for d in "$@"; do dirs+=(--test-dir "$d"); done
   out=$E2E_DIR/logs/chainsaw-$(echo "$label" | tr -c 'a-zA-Z0-9\n' '-').log
+  # In the background and waited for, so that SIGTERM and SIGINT are handled at once; cleanup stops it.
   # shellcheck disable=SC2086
   "$E2E_BIN/chainsaw" test "${dirs[@]}" --no-color --parallel "${E2E_PARALLEL:-2}" \
     --apply-timeout 30s --assert-timeout 60s --error-timeout 30s --delete-timeout 60s \
-    --cleanup-timeout 60s ${E2E_CHAINSAW_ARGS:-} 2>&1 | tee "$out" || rc=$?
+    --cleanup-timeout 60s ${E2E_CHAINSAW_ARGS:-} > >(tee "$out") 2>&1 &
+  CHAINSAW_PID=$!
+  wait "$CHAINSAW_PID" || rc=$?
+  CHAINSAW_PID=
   p=$(sed -n 's/^- Passed  tests \([0-9]*\)$/\1/p' "$out" | tail -n1)
   f=$(sed -n 's/^- Failed  tests \([0-9]*\)$/\1/p' "$out" | tail -n1)
   s=$(sed -n 's/^- Skipped tests \([0-9]*\)$/\1/p' "$out" | tail -n1)
