@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Time polc check against kyverno apply of the compiled pack (both targets) on the same rendered
+# objects of the generated 200-module repository, in one run, and print the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x bin/kyverno ] || hack/build-tools.sh kyverno
+POLC_SPEED=1 go test ./tests/parity -run TestSpeedAgainstKyverno -count=1 -v -timeout 30m | grep -E '^(polc check|kyverno apply)|FAIL|ok'

@@ -1,0 +1,89 @@
+package parity
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/rules"
+	"polc.dev/polc/internal/testutil"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// TestSpeedAgainstKyverno times polc check and kyverno apply of the compiled pack (both targets)
+// on the same rendered objects of the generated 200-module repository, in one run, and prints the
+// ratios. It measures, it does not judge: run it with POLC_SPEED=1 (hack/kyverno-speed.sh).
+func TestSpeedAgainstKyverno(t *testing.T) {
+	if os.Getenv("POLC_SPEED") == "" {
+		t.Skip("set POLC_SPEED=1 to measure polc check against kyverno apply")
+	}
+	bin := kyvernoBin(t)
+	dir := t.TempDir()
+	require.NoError(t, testutil.GenerateRepo(dir, 200))
+
+	start := time.Now()
+	res, err := check.Run(check.Options{Root: dir, Rules: rules.All()})
+	require.NoError(t, err)
+	polcTime := time.Since(start)
+
+	// The same objects as the cluster sees them, and the pack, written once.
+	work := t.TempDir()
+	var b strings.Builder
+	objects := 0
+	for _, m := range res.Repo.Modules {
+		for _, o := range res.Repo.Objects[m.Name()] {
+			doc, err := asCluster(res.Repo, m, o)
+			require.NoError(t, err)
+			y, err := yaml.Marshal(doc)
+			require.NoError(t, err)
+			if objects > 0 {
+				b.WriteString("---\n")
+			}
+			b.Write(y)
+			objects++
+		}
+	}
+	resources := filepath.Join(work, "resources.yaml")
+	require.NoError(t, os.WriteFile(resources, []byte(b.String()), 0o644))
+	report := fmt.Sprintf("polc check: %d modules, %d objects, all rules, render included: %s", res.Summary.Modules, objects, polcTime.Round(time.Millisecond))
+	targets := []kyverno.Target{kyverno.ClusterPolicy}
+	if os.Getenv("POLC_SPEED_VP") != "" {
+		// kyverno apply compiles a ValidatingPolicy's CEL per object: on 200 modules it takes hours.
+		targets = append(targets, kyverno.ValidatingPolicy)
+	}
+	for _, target := range targets {
+		pack, err := kyverno.Compile(res.Repo, rules.All(), kyverno.Options{Target: target})
+		require.NoError(t, err)
+		out := filepath.Join(work, string(target))
+		var policies []string
+		for _, p := range pack.Policies {
+			for _, f := range pack.Files {
+				if f.Path == p.Path {
+					path := filepath.Join(out, filepath.FromSlash(f.Path))
+					require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+					require.NoError(t, os.WriteFile(path, f.Data, 0o644))
+					policies = append(policies, path)
+				}
+			}
+		}
+		args := append([]string{"apply"}, policies...)
+		args = append(args, "--resource", resources, "-p", "--output-format", "json")
+		start := time.Now()
+		cmdOut, err := exec.Command(bin, args...).Output()
+		elapsed := time.Since(start)
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			require.NoError(t, err, "kyverno apply: %.500s", cmdOut)
+		}
+		report += fmt.Sprintf("\nkyverno apply, %s pack (%d policies): %s, %.1fx polc check", target, len(pack.Policies),
+			elapsed.Round(time.Millisecond), elapsed.Seconds()/polcTime.Seconds())
+	}
+	t.Log(report)
+	fmt.Println(report)
+}
