@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -16,18 +17,28 @@ import (
 // ChangedFiles lists the files that differ between rev and the working tree (staged, unstaged and
 // untracked), relative to the repository root, using git.
 func ChangedFiles(root, rev string) ([]string, error) {
-	top, err := git(root, "rev-parse", "--show-toplevel")
-	if err != nil {
-		return nil, err
+	// The three git commands are independent: run them at once, as pre-commit waits for them.
+	var out [3]string
+	var errs [3]error
+	var wg sync.WaitGroup
+	for i, args := range [][]string{
+		{"rev-parse", "--show-toplevel"},
+		{"diff", "--name-only", "--no-renames", rev, "--"},
+		{"ls-files", "--others", "--exclude-standard", "--full-name"},
+	} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = git(root, args...)
+		}()
 	}
-	diff, err := git(root, "diff", "--name-only", "--no-renames", rev, "--")
-	if err != nil {
-		return nil, err
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
 	}
-	untracked, err := git(root, "ls-files", "--others", "--exclude-standard", "--full-name")
-	if err != nil {
-		return nil, err
-	}
+	top, diff, untracked := out[0], out[1], out[2]
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
