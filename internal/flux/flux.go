@@ -11,6 +11,7 @@ package flux
 import (
 	"fmt"
 	"path"
+	"polc.dev/polc/internal/genfiles"
 	"slices"
 	"strings"
 
@@ -141,10 +142,7 @@ type Output struct {
 }
 
 // File is one generated file, with a slash-separated path relative to the output directory.
-type File struct {
-	Path string
-	Data []byte
-}
+type File = genfiles.File
 
 // Generate returns the Flux Kustomizations for the named modules (every non-component module
 // when names is empty) and for the modules they hard-depend on, directly or not, so that every

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"polc.dev/polc/internal/genfiles"
 	"regexp"
 	"slices"
 	"sort"
@@ -52,10 +53,7 @@ type Options struct {
 }
 
 // File is one file of the pack, with a slash-separated path relative to the pack's directory.
-type File struct {
-	Path string
-	Data []byte
-}
+type File = genfiles.File
 
 // Pack is a compiled policy pack.
 type Pack struct {
