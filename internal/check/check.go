@@ -404,6 +404,13 @@ func applySeverities(cfg *module.Config, rules []rule.Rule, findings []rule.Find
 }
 
 // Matches reports whether an exception's resources select the object.
+// Excuses reports whether exception ex excuses a finding of ruleID about object ref at time now:
+// it names the rule and the object, gives a reason, and has not expired. polc check, polc fn,
+// the compiler and the parity tests all decide with it.
+func Excuses(ex module.Exception, ruleID string, ref rule.ObjectRef, now time.Time) bool {
+	return ex.Rule == ruleID && ex.HasReason() && Matches(ex, ref) && !Expired(ex, now)
+}
+
 func Matches(ex module.Exception, ref rule.ObjectRef) bool {
 	for _, r := range ex.Resources {
 		if r.Kind == ref.Kind && r.Name == ref.Name && (r.Namespace == "" || r.Namespace == ref.Namespace) {
@@ -428,7 +435,7 @@ func applyExceptions(repo *rule.Repo, findings []rule.Finding, now time.Time) []
 			continue
 		}
 		for _, ex := range m.Spec.Exceptions {
-			if ex.Rule == f.Rule && Matches(ex, *f.Object) && !Expired(ex, now) && strings.TrimSpace(ex.Reason) != "" {
+			if Excuses(ex, f.Rule, *f.Object, now) {
 				f.Excepted, f.Reason = true, ex.Reason
 				break
 			}

@@ -359,7 +359,7 @@ func (p *fnProcessor) finish(repo *rule.Repo, findings []rule.Finding) []rule.Fi
 		}
 		if m := repo.ByName[f.Module]; m != nil && f.Object != nil {
 			for _, ex := range m.Spec.Exceptions {
-				if ex.Rule == f.Rule && ex.Reason != "" && check.Matches(ex, *f.Object) && !check.Expired(ex, now) {
+				if check.Excuses(ex, f.Rule, *f.Object, now) {
 					f.Excepted, f.Reason = true, ex.Reason
 					break
 				}

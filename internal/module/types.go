@@ -2,7 +2,10 @@
 // module repository, and loads them strictly.
 package module
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // APIVersion is the apiVersion of module.yaml and polc.yaml.
 const APIVersion = "polc.dev/v1alpha1"
@@ -154,6 +157,9 @@ type Exception struct {
 	// Expires is an optional date (YYYY-MM-DD); the exception no longer applies after it.
 	Expires string `yaml:"expires"`
 }
+
+// HasReason reports whether the exception gives a reason: one without excuses nothing.
+func (e Exception) HasReason() bool { return strings.TrimSpace(e.Reason) != "" }
 
 // ExpiresAt parses Expires; ok is false when it is empty or malformed.
 func (e Exception) ExpiresAt() (t time.Time, ok bool) {

@@ -65,7 +65,7 @@ func checkExceptionsValid(r *rule.Repo) []rule.Finding {
 			if !known[ex.Rule] && !strings.HasPrefix(ex.Rule, "rego/") { // Rego rules load per run
 				add(field+".rule", fmt.Sprintf("exception names rule %q, which does not exist; expected one of the IDs that `polc rules` lists", ex.Rule))
 			}
-			if strings.TrimSpace(ex.Reason) == "" {
+			if !ex.HasReason() {
 				add(field, fmt.Sprintf("exception for %s has no reason, so it excuses nothing; expected a reason that says why the objects may break the rule", ex.Rule))
 			}
 			if ex.Expires != "" {

@@ -315,7 +315,7 @@ func compare(t *testing.T, bin string, in input, target kyverno.Target, tot *tot
 			continue
 		}
 		for _, o := range in.repo.Objects[m.Name()] {
-			doc, err := asCluster(in.repo, m, o)
+			doc, err := kyverno.AsCluster(in.repo, m, o)
 			if err != nil {
 				continue
 			}
@@ -390,26 +390,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// asCluster returns the object as the cluster stores it once Flux applied it for module m: with
-// the kustomize.toolkit.fluxcd.io/name label of m's Flux Kustomization.
-func asCluster(repo *rule.Repo, m *module.Module, o *manifest.Object) (map[string]any, error) {
-	n := o.Node.Copy()
-	labels := n.GetLabels()
-	labels[rule.FluxNameLabel] = repo.Config.FluxName(m)
-	if err := n.SetLabels(labels); err != nil {
-		return nil, err
-	}
-	s, err := n.String()
-	if err != nil {
-		return nil, err
-	}
-	var doc map[string]any
-	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
-		return nil, err
-	}
-	return doc, nil
-}
-
 // offlineVerdicts runs polc's offline checks of the compiled rules on one object, with the module's
 // exceptions applied as polc check applies them.
 func offlineVerdicts(repo *rule.Repo, s subject, checked []rule.Rule, now time.Time) map[string]verdict {
@@ -417,7 +397,7 @@ func offlineVerdicts(repo *rule.Repo, s subject, checked []rule.Rule, now time.T
 	for _, f := range check.CheckObject(repo, s.m, s.o, checked) {
 		excepted := false
 		for _, ex := range s.m.Spec.Exceptions {
-			if ex.Rule == f.Rule && check.Matches(ex, s.o.Ref) && !check.Expired(ex, now) && ex.Reason != "" {
+			if check.Excuses(ex, f.Rule, s.o.Ref, now) {
 				excepted = true
 			}
 		}
