@@ -215,8 +215,10 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 		var order []module.Action
 		for _, m := range mods {
 			action := repo.Config.ActionFor(m)
-			if target == ClusterPolicy || len(order) == 0 {
-				// ClusterPolicy sets the action per rule: one policy holds every module.
+			if sev == rule.Warning {
+				// A warning does not fail polc check, so it does not block admission either: the
+				// cluster admits the object and reports it in a PolicyReport.
+				action = module.Audit
 			}
 			key := action
 			if target == ClusterPolicy {
@@ -294,7 +296,7 @@ func attachExceptions(repo *rule.Repo, policies []*Policy, now time.Time) []stri
 			case expired(ex, now):
 				notes = append(notes, fmt.Sprintf("%s: exception of module %s for %s expired on %s; not compiled", pos, m.Name(), ex.Rule, ex.Expires))
 				continue
-			case ex.Reason == "": // as polc check: a blank reason is exceptions/valid's finding
+			case !ex.HasReason(): // as polc check: a blank reason is exceptions/valid's finding
 				notes = append(notes, fmt.Sprintf("%s: exception of module %s for %s has no reason; not compiled", pos, m.Name(), ex.Rule))
 				continue
 			}
@@ -391,6 +393,11 @@ func Compile(repo *rule.Repo, rules []rule.Rule, opts Options) (*Pack, error) {
 			return nil, fmt.Errorf("generate tests for %s: %w", p.Name, err)
 		}
 		pack.Files = append(pack.Files, files...)
+		cs, err := chainsawFile(repo, opts.Target, p, policies)
+		if err != nil {
+			return nil, fmt.Errorf("generate the in-cluster test of %s: %w", p.Name, err)
+		}
+		pack.Files = append(pack.Files, cs)
 	}
 	sort.Strings(resources)
 	pack.Files = append(pack.Files, kustomization(resources), readme(repo, policies, opts.Target))

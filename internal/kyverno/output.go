@@ -126,7 +126,10 @@ func readme(repo *rule.Repo, policies []*Policy, target Target) File {
 	fmt.Fprintf(&b, "# Policy pack\n\nCompiled by `polc compile` from the module metadata of this repository: %s.\n", kind)
 	b.WriteString("Each policy enforces one polc rule; its rules are per module. `kustomization.yaml` lists what Flux\n")
 	fmt.Fprintf(&b, "applies. Exceptions are %s objects in namespace `%s`: Kyverno must run with\n", exKind, ExceptionNamespace)
-	fmt.Fprintf(&b, "`--enablePolicyException=true --exceptionNamespace=%s`. `tests/` holds Kyverno CLI tests: `kyverno test .`\n\n", ExceptionNamespace)
+	fmt.Fprintf(&b, "`--enablePolicyException=true --exceptionNamespace=%s`. Rules of severity warning are compiled with\n", ExceptionNamespace)
+	b.WriteString("action Audit, as a warning does not fail `polc check`: the cluster admits the object and reports it in a\n")
+	b.WriteString("PolicyReport. `tests/<policy>/` holds a Kyverno CLI test (`kyverno test .`) and an in-cluster chainsaw test\n")
+	b.WriteString("(`chainsaw test --test-dir tests`, against a cluster running Kyverno, which it applies this pack to).\n\n")
 	b.WriteString("| Policy | Rule | Category | Severity | Action | Scope | Rules |\n|---|---|---|---|---|---|---|\n")
 	for _, p := range policies {
 		var names, actions, mods []string

@@ -293,6 +293,12 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	return vp, nil
 }
 
+// celNamespaceIs is the CEL condition that object lives in namespace ns. PolicyException match
+// conditions are compiled without CEL's optional syntax (`.?`), so it tests with has().
+func celNamespaceIs(ns string) string {
+	return `has(object.metadata.namespace) && object.metadata.namespace == ` + rule.CELString(ns)
+}
+
 func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception) (any, error) {
 	var objs, scopes []string
 	podRule := false
@@ -305,11 +311,11 @@ func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Excepti
 	for _, r := range ex.Source.Resources {
 		ns := ""
 		if r.Namespace != "" {
-			ns = ` && object.metadata.?namespace.orValue("") == ` + rule.CELString(r.Namespace)
+			ns = ` && ` + celNamespaceIs(r.Namespace)
 		}
 		objs = append(objs, `(object.kind == `+rule.CELString(r.Kind)+` && object.metadata.name == `+rule.CELString(r.Name)+ns+`)`)
 		if podRule && contains(podControllers, r.Kind) {
-			objs = append(objs, `(object.kind == "Pod" && object.metadata.?name.orValue("").startsWith(`+rule.CELString(r.Name+"-")+`)`+ns+`)`)
+			objs = append(objs, `(object.kind == "Pod" && has(object.metadata.name) && object.metadata.name.startsWith(`+rule.CELString(r.Name+"-")+`)`+ns+`)`)
 		}
 	}
 	meta := exceptionMeta(repo, p, ex)

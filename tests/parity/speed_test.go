@@ -39,7 +39,7 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 	objects := 0
 	for _, m := range res.Repo.Modules {
 		for _, o := range res.Repo.Objects[m.Name()] {
-			doc, err := asCluster(res.Repo, m, o)
+			doc, err := kyverno.AsCluster(res.Repo, m, o)
 			require.NoError(t, err)
 			y, err := yaml.Marshal(doc)
 			require.NoError(t, err)
