@@ -17,8 +17,9 @@ build:
 check: build
 	$(BIN)/polc check
 
-## test: everything CI runs: formatting, vet, unit and CLI tests (race detector), generated files, Kyverno CLI tests
-test: fmt-check vet verify-generate tools unit kyverno-test
+## test: everything CI runs: formatting, vet, unit and CLI tests (race detector), generated files, Kyverno CLI
+## tests, then the in-cluster tests (make e2e; POLC_E2E=0 skips them, loudly)
+test: fmt-check vet verify-generate tools unit kyverno-test e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
@@ -26,6 +27,7 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./tests/e2e/
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...

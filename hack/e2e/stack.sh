@@ -195,6 +195,28 @@ stack_kyverno_prereqs() {
   log "Kyverno namespace, ConfigMaps and $(kc get crd -o name | grep -c kyverno) Kyverno CRDs, stub Flux CRDs in place"
 }
 
+# stub_crd GROUP VERSION KIND PLURAL SCOPE: a schemaless CRD (any spec is stored), on standard output.
+stub_crd() {
+  cat <<EOF
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: $4.$1
+spec:
+  group: $1
+  names: {kind: $3, listKind: ${3}List, plural: $4, singular: $(echo "$3" | tr '[:upper:]' '[:lower:]')}
+  scope: $5
+  versions:
+  - name: $2
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+EOF
+}
+
 # stack_flux_crds: minimal CRDs for the Flux kinds that policies match (schemaless: any spec is stored), so
 # that Kyverno can resolve them and tests can create such objects. No Flux controller runs.
 stack_flux_crds() {
@@ -207,26 +229,42 @@ stack_flux_crds() {
     source.toolkit.fluxcd.io/v1/OCIRepository/ocirepositories \
     source.toolkit.fluxcd.io/v1/Bucket/buckets; do
     IFS=/ read -r group version kind plural <<<"$spec"
-    cat <<EOF
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: $plural.$group
-spec:
-  group: $group
-  names: {kind: $kind, listKind: ${kind}List, plural: $plural, singular: $(echo "$kind" | tr '[:upper:]' '[:lower:]')}
-  scope: Namespaced
-  versions:
-  - name: $version
-    served: true
-    storage: true
-    subresources: {status: {}}
-    schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-EOF
+    stub_crd "$group" "$version" "$kind" "$plural" Namespaced
   done >"$E2E_DIR/flux-crds.yaml"
   kc create -f "$E2E_DIR/flux-crds.yaml" >/dev/null
+}
+
+# stack_stub_crds FILE...: schemaless CRDs for the kinds of the objects in these YAML streams (top-level
+# apiVersion and kind at column 0, as polc writes them) that the API server does not serve yet, so that
+# tests can send such objects through admission. A kind is namespaced when one of its objects has a
+# metadata.namespace. Plurals are guessed (lowercase, +s, y -> ies), which is all a stub needs.
+stack_stub_crds() {
+  local served wanted apiversion kind scope group version plural n=0
+  served=$(kc api-resources --no-headers 2>/dev/null | awk '{v = $(NF-2); if (v ~ /\//) sub(/\/[^\/]*$/, "", v); else v = ""; print v "/" $NF}' | sort -u)
+  wanted=$(awk '
+    function flush() { if (av != "" && k != "") print av, k, (ns ? "Namespaced" : "Cluster"); av = ""; k = ""; ns = 0; meta = 0 }
+    FNR == 1 || /^---/ { flush() }
+    /^apiVersion: / { av = $2 }
+    /^kind: / { k = $2 }
+    /^[^ #-]/ { meta = ($0 == "metadata:") }
+    meta && /^  namespace: [^ ]/ { ns = 1 }
+    END { flush() }' "$@" | tr -d "'\"" |
+    awk '$1 ~ /\// { key = $1 " " $2; if (!(key in s) || $3 == "Namespaced") s[key] = $3 } END { for (key in s) print key, s[key] }' | sort)
+  [ -n "$wanted" ] || return 0
+  : >"$E2E_DIR/stub-crds.yaml"
+  while read -r apiversion kind scope; do
+    group=${apiversion%/*}
+    version=${apiversion##*/}
+    if grep -qxF "$group/$kind" <<<"$served"; then continue; fi
+    plural=$(echo "$kind" | tr '[:upper:]' '[:lower:]')
+    case "$plural" in *y) plural=${plural%y}ies ;; *s) plural=${plural}es ;; *) plural=${plural}s ;; esac
+    stub_crd "$group" "$version" "$kind" "$plural" "$scope" >>"$E2E_DIR/stub-crds.yaml"
+    n=$((n + 1))
+  done <<<"$wanted"
+  [ "$n" -gt 0 ] || return 0
+  kc apply --server-side -f "$E2E_DIR/stub-crds.yaml" >/dev/null || return 1
+  kc wait --for condition=Established -f "$E2E_DIR/stub-crds.yaml" --timeout 60s >/dev/null || return 1
+  log "created $n stub CRDs for kinds the tests send: $(awk '/^  name: / {print $2}' "$E2E_DIR/stub-crds.yaml" | tr '\n' ' ')"
 }
 
 # The Kyverno admission controller, out of the cluster: a non-empty --serverIP (with the port) makes it
