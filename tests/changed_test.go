@@ -52,3 +52,20 @@ func TestChangedSince(t *testing.T) {
 	require.Equal(t, 2, res.Code)
 	require.Contains(t, res.Stderr, "no-such-rev")
 }
+
+// TestChangedClusterEntryPoint: a change in a cluster entry point alone checks that entry point's
+// Flux Kustomizations (deps/flux-dependson), and not the other entry points'.
+func TestChangedClusterEntryPoint(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "repos", "bad-deps-flux-dependson"))))
+	res := Polc(t, dir, "check", "--files", "clusters/home/apps.yaml")
+	require.Equal(t, 1, res.Code, res.Stdout+res.Stderr)
+	require.Contains(t, res.Stdout, "clusters/home/apps.yaml:16:5: error deps/flux-dependson")
+	require.Contains(t, res.Stdout, "clusters/home/infrastructure.yaml")
+	require.NotContains(t, res.Stdout, "clusters/lab/")
+	require.Contains(t, res.Stdout, "0 modules, 0 objects: 2 errors")
+
+	res = Polc(t, dir, "check", "--files", "README.md")
+	require.Equal(t, 0, res.Code, res.Stdout)
+	require.Contains(t, res.Stdout, "0 modules, 0 objects: 0 errors")
+}

@@ -178,6 +178,7 @@ func Run(opts Options) (*Result, error) {
 		return nil, err
 	}
 	names := opts.Modules
+	var touched map[string]bool
 	if opts.ByFiles {
 		files := opts.Files
 		if opts.ChangedSince != "" {
@@ -188,6 +189,7 @@ func Run(opts Options) (*Result, error) {
 			files = append(files, changed...)
 		}
 		names = append(names, AffectedModules(repo, files)...)
+		touched = TouchedClusters(repo, files)
 	}
 	if err := Select(repo, names); err != nil {
 		return nil, err
@@ -196,7 +198,7 @@ func Run(opts Options) (*Result, error) {
 		repo.Selected = map[string]bool{} // nothing changed: repository rules only
 	}
 	findings = append(findings, Render(repo)...)
-	cf, err := runClusters(repo, opts.Rules)
+	cf, err := runClusters(repo, opts.Rules, touched)
 	if err != nil {
 		return nil, err
 	}

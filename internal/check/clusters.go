@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"strings"
 
 	"polc.dev/polc/internal/flux"
@@ -17,12 +18,12 @@ import (
 // repo.Clusters and runs the rules that check cluster objects (rule.Rule.ClusterObjects) on their
 // Flux Kustomizations. Each Kustomization is checked as an object of the module it deploys, found
 // by its name (<prefix>-<module>); Kustomizations of no module, of modules the run does not
-// select, and every other object are not checked. Cluster entry points are not modules: no other
-// rule sees them.
+// select (unless the run is by changed files and touched names the entry point), and every other
+// object are not checked. Cluster entry points are not modules: no other rule sees them.
 //
 // A listed directory that does not exist is a configuration error; one that does not render or
 // parse is reported as a finding of each cluster rule, which could not check it.
-func runClusters(repo *rule.Repo, rules []rule.Rule) ([]rule.Finding, error) {
+func runClusters(repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([]rule.Finding, error) {
 	var crules []rule.Rule
 	for _, ru := range rules {
 		if ru.ClusterObjects && ru.CheckObject != nil {
@@ -34,6 +35,7 @@ func runClusters(repo *rule.Repo, rules []rule.Rule) ([]rule.Finding, error) {
 	}
 	r := &manifest.Renderer{Root: repo.Root, Vars: repo.Config.Spec.Substitute, Sources: manifest.NewSources(repo.Root)}
 	var out []rule.Finding
+	changedEntry := map[*manifest.Object]bool{}
 	for i, dir := range repo.Config.Spec.Clusters {
 		field := fmt.Sprintf("spec.clusters[%d]", i)
 		dir = path.Clean(dir)
@@ -46,6 +48,11 @@ func runClusters(repo *rule.Repo, rules []rule.Rule) ([]rule.Finding, error) {
 		}
 		objs, pos, err := readCluster(r, repo, dir, abs)
 		repo.Clusters = append(repo.Clusters, objs...)
+		for _, o := range objs {
+			if touched[dir] {
+				changedEntry[o] = true
+			}
+		}
 		if err != nil {
 			for _, ru := range crules {
 				out = append(out, rule.Finding{Rule: ru.ID, Severity: ru.Severity, Pos: pos,
@@ -59,7 +66,7 @@ func runClusters(repo *rule.Repo, rules []rule.Rule) ([]rule.Finding, error) {
 			continue
 		}
 		m := flux.ModuleOf(repo, o.Ref.Name)
-		if m == nil || repo.Selected != nil && !repo.Selected[m.Name()] {
+		if m == nil || repo.Selected != nil && !repo.Selected[m.Name()] && !changedEntry[o] {
 			continue
 		}
 		out = append(out, CheckObject(repo, m, o, crules)...)
@@ -101,4 +108,20 @@ func readCluster(r *manifest.Renderer, repo *rule.Repo, dir, abs string) ([]*man
 		}
 	}
 	return objs, module.Pos{}, nil
+}
+
+// TouchedClusters returns the cluster entry points (polc.yaml spec.clusters, cleaned) that hold one
+// of the changed files: a run by changed files checks every Flux Kustomization of those, whatever
+// modules it selects, since the cluster rules read only module metadata.
+func TouchedClusters(repo *rule.Repo, files []string) map[string]bool {
+	out := map[string]bool{}
+	for _, dir := range repo.Config.Spec.Clusters {
+		dir = path.Clean(dir)
+		for _, f := range files {
+			if f = path.Clean(filepath.ToSlash(f)); strings.HasPrefix(f, dir+"/") {
+				out[dir] = true
+			}
+		}
+	}
+	return out
 }
