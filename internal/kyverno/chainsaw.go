@@ -111,7 +111,7 @@ func chainsawFile(repo *rule.Repo, target Target, p *Policy, all []*Policy) (Fil
 		steps = append(steps, step("failing examples are rejected, naming the policy and the rule", reject...))
 	}
 	if len(audit) > 0 {
-		steps = append(steps, step("failing examples of audited modules are admitted and reported", append(audit, auditReports...)...))
+		steps = append(steps, step("failing examples that the policy audits (Audit action) are admitted and reported in a PolicyReport", append(audit, auditReports...)...))
 	}
 	if len(excepted) > 0 {
 		steps = append(steps, step("the objects of module exceptions are admitted through the compiled PolicyException", excepted...))
