@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -12,26 +13,59 @@ import (
 	"polc.dev/polc/internal/rules"
 )
 
+// ruleSource says where the rules of rules and explain come from: the built-in registry, plus the
+// Rego rules that polc check would run (--policy, or policy/ of the repository when it exists).
+type ruleSource struct {
+	repo, policy string
+}
+
+func (s *ruleSource) flags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&s.repo, "repo", ".", "repository root (for its policy/ directory)")
+	cmd.Flags().StringVar(&s.policy, "policy", "", "directory of Rego rules; default: policy/ at the repository root when it exists")
+}
+
+// all returns the built-in rules, then the Rego rules.
+func (s *ruleSource) all() ([]rule.Rule, error) {
+	out := rules.All()
+	srcs, err := policySources(s.repo, s.policy)
+	if err != nil {
+		return nil, err
+	}
+	for _, src := range srcs {
+		out = append(out, src.Rules()...)
+	}
+	return out, nil
+}
+
 func newRulesCmd() *cobra.Command {
 	var format string
+	var src ruleSource
 	cmd := &cobra.Command{
 		Use:   "rules",
 		Short: "List the rules",
-		Long:  "List every built-in rule with its scope and default severity.\nThe markdown format is the rule catalog of docs/rules.md.",
-		Args:  argsUsage(cobra.NoArgs),
+		Long: `List every rule with its scope and default severity: the built-in rules, then the Rego rules
+that polc check runs (--policy, or policy/ at the repository root when it exists).
+The markdown format is the catalog of the built-in rules, docs/rules.md.`,
+		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch format {
-			case "table":
-				return rulesTable(cmd.OutOrStdout(), rules.All())
-			case "markdown":
+			if format == "markdown" {
 				return RulesMarkdown(cmd.OutOrStdout(), rules.All())
-			case "json":
-				return rulesJSON(cmd.OutOrStdout(), rules.All())
 			}
-			return usageError("invalid --format %q; valid formats: table, markdown, json", format)
+			if format != "table" && format != "json" {
+				return usageError("invalid --format %q; valid formats: table, markdown, json", format)
+			}
+			all, err := src.all()
+			if err != nil {
+				return err
+			}
+			if format == "json" {
+				return rulesJSON(cmd.OutOrStdout(), all)
+			}
+			return rulesTable(cmd.OutOrStdout(), all)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "table", "output format: table, markdown or json")
+	src.flags(cmd)
 	return cmd
 }
 
@@ -82,21 +116,30 @@ func rulesJSON(w io.Writer, all []rule.Rule) error {
 }
 
 func newExplainCmd() *cobra.Command {
-	return &cobra.Command{
+	var src ruleSource
+	cmd := &cobra.Command{
 		Use:   "explain RULE",
 		Short: "Explain a rule and how to fix its findings",
+		Long:  "Explain a built-in rule, or a Rego rule of --policy (default: policy/ at the repository root when it exists).",
 		Args:  argsUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, ok := rules.ByID(args[0])
-			if !ok {
+			all, err := src.all()
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(all, func(r rule.Rule) bool { return r.ID == args[0] })
+			if i < 0 {
 				var ids []string
-				for _, r := range rules.All() {
+				for _, r := range all {
 					ids = append(ids, r.ID)
 				}
 				return usageError("unknown rule %q; known rules: %s", args[0], strings.Join(ids, ", "))
 			}
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n\nScope: %s. Default severity: %s.\n\n%s\n\nFix: %s\n", r.ID, r.Title, r.Scope, r.Severity, r.Doc, r.Remediation)
+			r := all[i]
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "%s: %s\n\nScope: %s. Default severity: %s.\n\n%s\n\nFix: %s\n", r.ID, r.Title, r.Scope, r.Severity, r.Doc, r.Remediation)
 			return err
 		},
 	}
+	src.flags(cmd)
+	return cmd
 }

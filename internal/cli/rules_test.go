@@ -41,3 +41,20 @@ func TestExecuteExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesListRegoRules: polc rules and polc explain know the Rego rules that polc check runs.
+func TestRulesListRegoRules(t *testing.T) {
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, Execute([]string{"rules", "--policy", "../../policy/examples", "--format", "json"}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), `"id": "rego/polc.owner/deny"`)
+	require.Contains(t, out.String(), `"id": "labels/module"`)
+
+	out.Reset()
+	require.Equal(t, 0, Execute([]string{"explain", "--policy", "../../policy/examples", "rego/polc.owner/deny"}, &out, &errb), errb.String())
+	require.Contains(t, out.String(), "rego/polc.owner/deny: Application modules name their owner")
+	require.Contains(t, out.String(), "Fix: ")
+
+	// Without the policy directory the Rego rule is unknown.
+	out.Reset()
+	require.Equal(t, 2, Execute([]string{"explain", "--repo", t.TempDir(), "rego/polc.owner/deny"}, &out, &errb))
+}
