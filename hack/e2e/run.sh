@@ -264,22 +264,23 @@ done
 
 # The deployment path: the starter catalog applied as Flux applies it, then every test repository's
 # objects sent through admission and compared with polc check (tests/e2e/deploypath_test.go).
-deploy_summary="not run"
+deploy_summary=
 if [ $# -eq 0 ] && [ "${E2E_DEPLOY_PATH:-1}" = 1 ]; then
   banner "deployment path (go test -tags e2e ./tests/e2e)"
   rc=0
   go test -tags e2e -count=1 -v -timeout 30m -run TestDeploymentPath ./tests/e2e/ 2>&1 | tee "$E2E_DIR/logs/deploypath.log" || rc=$?
-  deploy_summary=$(sed -n 's/.*deploypath_test.go:[0-9]*: \(deployment path: .*\)/\1/p' "$E2E_DIR/logs/deploypath.log" | tail -n1)
-  if [ "$rc" -ne 0 ] || [ -z "$deploy_summary" ]; then
+  deploy_summary=$(sed -n 's/.*deploypath_test.go:[0-9]*: \(deployment path .*\)/\1/p' "$E2E_DIR/logs/deploypath.log")
+  if [ "$rc" -ne 0 ] || [ "$(grep -c . <<<"$deploy_summary")" -ne 2 ]; then
     echo "the deployment-path test failed" >&2
-    deploy_summary="FAILED ${deploy_summary}"
+    deploy_summary="deployment path: FAILED (see $E2E_DIR/logs/deploypath.log)
+${deploy_summary}"
     failed=$((failed + 1))
   fi
 fi
 
 banner "summary"
 echo "chainsaw tests: $passed passed, $failed failed, $skipped skipped"
-echo "deployment path: ${deploy_summary#deployment path: }"
+echo "${deploy_summary:-deployment path: not run}"
 echo "e2e: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then status=1; fi
 exit "$status"
