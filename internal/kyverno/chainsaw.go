@@ -56,12 +56,13 @@ func isolationName(p *Policy) string {
 
 // chainsawFile generates the in-cluster test of policy p of a pack made of all.
 func chainsawFile(repo *rule.Repo, target Target, p *Policy, all []*Policy) (File, error) {
-	all0, err := Examples(p)
+	examples, err := Examples(p)
 	if err != nil {
 		return File{}, err
 	}
+	// Each test labels its examples, so that its isolation exception matches them and no other.
 	var exs []Example
-	for _, e := range all0 {
+	for _, e := range examples {
 		if !inIgnoredNamespace(e.Object) {
 			e.Object = marked(e.Object, p)
 			exs = append(exs, e)
