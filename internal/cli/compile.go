@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
 )
 
@@ -74,17 +75,27 @@ func newCompileCmd() *cobra.Command {
 	return cmd
 }
 
-func (o *compileOptions) run(stdout, stderr io.Writer) error {
-	all := rules.All()
-	repo, findings, err := check.Load(o.repo, all)
+// loadForGenerating loads the repository's metadata for a command that writes files from it (before
+// what it is doing): metadata problems are printed with their positions and refuse the run.
+func loadForGenerating(root string, stderr io.Writer, before string) (*rule.Repo, error) {
+	repo, findings, err := check.Load(root, rules.All())
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return nil, &ExitError{Code: 2, Err: err}
 	}
 	if len(findings) > 0 {
 		for _, f := range findings {
 			fmt.Fprintf(stderr, "%s: %s: %s\n", f.Pos, f.Rule, f.Message)
 		}
-		return usageError("module metadata does not load; fix it (see polc check) before compiling")
+		return nil, usageError("module metadata does not load; fix it (see polc check) before %s", before)
+	}
+	return repo, nil
+}
+
+func (o *compileOptions) run(stdout, stderr io.Writer) error {
+	all := rules.All()
+	repo, err := loadForGenerating(o.repo, stderr, "compiling")
+	if err != nil {
+		return err
 	}
 	target := kyverno.TargetOf(repo.Config.Spec.Kyverno.Target)
 	if o.target != "" {

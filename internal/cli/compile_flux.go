@@ -7,9 +7,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/flux"
-	"polc.dev/polc/internal/rules"
 )
 
 // args accepts MODULE arguments only with --flux: the policy pack always covers every module.
@@ -25,15 +23,9 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 	if o.target != "" || o.out != "" {
 		return usageError("--target and --out apply to the policy pack, not to --flux")
 	}
-	repo, findings, err := check.Load(o.repo, rules.All())
+	repo, err := loadForGenerating(o.repo, stderr, "compiling")
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if len(findings) > 0 {
-		for _, f := range findings {
-			fmt.Fprintf(stderr, "%s: %s: %s\n", f.Pos, f.Rule, f.Message)
-		}
-		return usageError("module metadata does not load; fix it (see polc check) before compiling")
+		return err
 	}
 	out, err := flux.Generate(repo, modules)
 	if err != nil {

@@ -6,9 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/docgen"
-	"polc.dev/polc/internal/rules"
 )
 
 const docLong = `Write the module documentation from module metadata alone: a catalog page (README.md) with a
@@ -57,15 +55,9 @@ func newDocCmd() *cobra.Command {
 }
 
 func (o *docOptions) run(stdout, stderr io.Writer) error {
-	repo, findings, err := check.Load(o.repo, rules.All())
+	repo, err := loadForGenerating(o.repo, stderr, "generating the docs")
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	if len(findings) > 0 {
-		for _, f := range findings {
-			fmt.Fprintf(stderr, "%s: %s: %s\n", f.Pos, f.Rule, f.Message)
-		}
-		return usageError("module metadata does not load; fix it (see polc check) before generating the docs")
+		return err
 	}
 	out := o.out
 	if out == "" {

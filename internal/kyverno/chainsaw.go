@@ -123,7 +123,7 @@ func chainsawFile(repo *rule.Repo, target Target, p *Policy, all []*Policy) (Fil
 		"metadata":   map[string]any{"name": p.Name},
 		"spec": map[string]any{
 			"description": fmt.Sprintf("In-cluster test of %s (polc rule %s): its examples meet the Kyverno admission controller. "+
-				"Examples in %s are left out: Kyverno's default resourceFilters leave those namespaces alone.", p.Name, p.Rule.ID, strings.Join(ignoredNamespaces, ", ")),
+				"Examples in %s are left out: Kyverno's default resourceFilters leave those namespaces alone.", p.Name, p.Rule.ID, strings.Join(IgnoredNamespaces, ", ")),
 			"steps": steps,
 			// Resources are sent as they are: chainsaw would otherwise evaluate string values in
 			// parentheses, such as a CEL expression, as JMESPath.
@@ -149,10 +149,10 @@ func script(content string) map[string]any {
 	return map[string]any{"script": map[string]any{"content": content, "timeout": scriptTimeout}}
 }
 
-// ignoredNamespaces are the namespaces that Kyverno's default resourceFilters (the kyverno
+// IgnoredNamespaces are the namespaces that Kyverno's default resourceFilters (the kyverno
 // ConfigMap) leave alone: its admission controller never sees their objects, so an in-cluster
 // test cannot judge examples there. The Kyverno CLI tests still cover them.
-var ignoredNamespaces = []string{"kube-node-lease", "kube-public", "kube-system", ExceptionNamespace}
+var IgnoredNamespaces = []string{"kube-node-lease", "kube-public", "kube-system", ExceptionNamespace}
 
 // inIgnoredNamespace reports whether Kyverno leaves obj alone by default: a Namespace of that
 // name, or an object in one.
@@ -162,7 +162,7 @@ func inIgnoredNamespace(obj map[string]any) bool {
 	if obj["kind"] == "Namespace" {
 		ns, _ = meta["name"].(string)
 	}
-	return contains(ignoredNamespaces, ns)
+	return contains(IgnoredNamespaces, ns)
 }
 
 // dryRun sends obj as a server-side dry run; check, when set, expects it to fail that way.

@@ -34,9 +34,6 @@ const root = "../.."
 // policyHost is the starter module that installs Kyverno: the pack is applied after it.
 const policyHost = "security-core"
 
-// ignoredNamespaces are the namespaces that Kyverno's default resourceFilters leave alone.
-var ignoredNamespaces = map[string]bool{"kube-node-lease": true, "kube-public": true, "kube-system": true, "kyverno": true}
-
 // kubectl runs bin/kubectl with stdin and returns its standard output and error.
 func kubectl(stdin []byte, args ...string) (string, string, error) {
 	cmd := exec.Command(filepath.Join(root, "bin", "kubectl"), args...)
@@ -360,7 +357,7 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 			}()
 		}
 		for i := range objs {
-			if !ignoredNamespaces[objs[i].namespace()] {
+			if !slices.Contains(kyverno.IgnoredNamespaces, objs[i].namespace()) {
 				next <- i
 			}
 		}
@@ -370,7 +367,7 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 		repos++
 		var r, f, d int
 		for i, o := range objs {
-			if ignoredNamespaces[o.namespace()] {
+			if slices.Contains(kyverno.IgnoredNamespaces, o.namespace()) {
 				ignored++
 				continue
 			}
