@@ -9,6 +9,12 @@
 //
 // msg is a string or an object {"msg": "...", "field": "spec.type"}. A rule's # METADATA title,
 // description, custom.severity and custom.remediation describe the rule in polc's reports.
+//
+// Policies come from the repository that polc checks, often a pull request's, so they are
+// untrusted: they are compiled without the builtins that reach the network, the clock, randomness
+// or the environment (see Capabilities), some builtins refuse arguments that would allocate too
+// much, and every evaluation has a deadline and a memory budget (Policy.Timeout,
+// Policy.MaxMemory).
 package rego
 
 import (
@@ -22,10 +28,13 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	opa "github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -48,6 +57,12 @@ var reserved = []string{"module", "modules", "graph"}
 
 // Policy is a compiled policy directory.
 type Policy struct {
+	// Timeout bounds each evaluation of one rule on one object; zero means DefaultTimeout.
+	Timeout time.Duration
+	// MaxMemory bounds, in bytes, how much the Go heap may grow while one rule is evaluated on
+	// one object; zero means DefaultMaxMemory.
+	MaxMemory uint64
+
 	compiler *ast.Compiler
 	queries  []query
 }
@@ -71,9 +86,11 @@ func (e *Error) Error() string {
 }
 
 // Load parses and compiles every .rego file under dir, recursively, leaving out tests
-// (*_test.rego). Files inside root are named relative to it in errors and findings. A directory
-// without .rego files gives a policy without rules.
+// (*_test.rego), with polc's Capabilities: a call of a builtin they leave out is a compile error.
+// Files inside root are named relative to it in errors and findings. A directory without .rego
+// files gives a policy without rules.
 func Load(dir, root string) (*Policy, error) {
+	caps := Capabilities()
 	files, err := regoFiles(dir)
 	if err != nil {
 		return nil, err
@@ -86,7 +103,7 @@ func Load(dir, root string) (*Policy, error) {
 			return nil, err
 		}
 		name := displayName(f, root)
-		m, err := ast.ParseModuleWithOpts(name, string(data), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true})
+		m, err := ast.ParseModuleWithOpts(name, string(data), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true, Capabilities: caps})
 		if err != nil {
 			problems = append(problems, describe(err)...)
 			continue
@@ -99,7 +116,10 @@ func Load(dir, root string) (*Policy, error) {
 	if len(problems) > 0 {
 		return nil, &Error{Problems: problems}
 	}
-	c := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(false)
+	// Schemas in METADATA annotations stay unused (no type checking with annotations), and
+	// print statements are erased.
+	c := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithCapabilities(caps).
+		WithUseTypeCheckAnnotations(false).WithEnablePrintStatements(false)
 	c.Compile(mods)
 	if c.Failed() {
 		return nil, &Error{Problems: describe(c.Errors)}
@@ -160,7 +180,8 @@ func displayName(p, root string) string {
 	return filepath.ToSlash(p)
 }
 
-// describe turns OPA's parse and compile errors into file:line:col lines.
+// describe turns OPA's parse and compile errors into file:line:col lines, saying why a builtin
+// that polc leaves out is not there.
 func describe(err error) []string {
 	var errs ast.Errors
 	if !errors.As(err, &errs) {
@@ -168,6 +189,7 @@ func describe(err error) []string {
 	}
 	out := make([]string, 0, len(errs))
 	for _, e := range errs {
+		e = explain(e)
 		out = append(out, position(e.Location)+e.Code+": "+e.Message)
 	}
 	sort.Strings(out)
@@ -287,6 +309,10 @@ func (p *Policy) Rules() []rule.Rule {
 // Evaluator runs a policy's prepared queries on objects. It is safe for concurrent use.
 type Evaluator struct {
 	queries []prepared
+	limits  limits
+	// stopped is the first evaluation that a limit stopped, whose error every later CheckObject
+	// returns: its builtin may still be running, and the policy would likely stop again.
+	stopped atomic.Pointer[error]
 }
 
 type prepared struct {
@@ -294,16 +320,17 @@ type prepared struct {
 	query opa.PreparedEvalQuery
 }
 
-// Prepare stores data.polc for the repository and prepares every query once. Each query
-// evaluates its rule with input replaced by the object and data.polc.module by its module:
-// input is {"module": NAME, "object": OBJECT} only on the way in.
+// Prepare stores data.polc for the repository and prepares every query once, with the policy's
+// Timeout and MaxMemory. Each query evaluates its rule with input replaced by the object and
+// data.polc.module by its module: input is {"module": NAME, "object": OBJECT} only on the way in.
 func (p *Policy) Prepare(ctx context.Context, repo *rule.Repo) (*Evaluator, error) {
 	store := inmem.NewFromObject(map[string]any{"polc": Data(repo)})
-	e := &Evaluator{}
+	e := &Evaluator{limits: limitsOf(p)}
 	for _, q := range p.queries {
 		pq, err := opa.New(
 			opa.Query("result := "+q.ref+" with input as input.object with data.polc.module as data.polc.modules[input.module]"),
 			opa.Compiler(p.compiler),
+			opa.Capabilities(p.compiler.Capabilities()),
 			opa.Store(store),
 		).PrepareForEval(ctx)
 		if err != nil {
@@ -315,10 +342,16 @@ func (p *Policy) Prepare(ctx context.Context, repo *rule.Repo) (*Evaluator, erro
 }
 
 // CheckObject evaluates every rule on one rendered object of module m. An evaluation error (a
-// conflict, a bad message) is a bug in the policy and is returned as an error.
+// conflict, a bad message, a builtin's argument over polc's limits) is a bug in the policy and
+// is returned as an error, as is an evaluation that takes longer than the policy's Timeout or
+// grows the heap by more than its MaxMemory. Once a limit stopped an evaluation, every later call
+// returns that error. Cancelling ctx stops the evaluation.
 func (e *Evaluator) CheckObject(ctx context.Context, m *module.Module, o *manifest.Object) ([]rule.Finding, error) {
 	if len(e.queries) == 0 {
 		return nil, nil
+	}
+	if err := e.stopped.Load(); err != nil {
+		return nil, *err
 	}
 	in := ast.NewObject(
 		[2]*ast.Term{ast.StringTerm("module"), ast.StringTerm(m.Name())},
@@ -326,9 +359,16 @@ func (e *Evaluator) CheckObject(ctx context.Context, m *module.Module, o *manife
 	)
 	var out []rule.Finding
 	for _, q := range e.queries {
-		rs, err := q.query.Eval(ctx, opa.EvalParsedInput(in))
+		rs, err := eval(ctx, q.query, in, e.limits)
 		if err != nil {
-			return nil, fmt.Errorf("evaluate %s on %s: %w", q.rule.ID, o.Ref, err)
+			if te, ok := errors.AsType[*topdown.Error](err); ok && te.Location != nil {
+				err = &located{te}
+			}
+			err = fmt.Errorf("evaluate %s on %s: %w", q.rule.ID, o.Ref, err)
+			if _, ok := errors.AsType[*errLimit](err); ok {
+				e.stopped.CompareAndSwap(nil, &err)
+			}
+			return nil, err
 		}
 		for _, r := range rs {
 			vs, err := violations(r.Bindings["result"])
@@ -345,32 +385,67 @@ func (e *Evaluator) CheckObject(ctx context.Context, m *module.Module, o *manife
 	return out, nil
 }
 
-// violations reads a deny/warn result: a set (a list once converted) of messages, or a single one.
+// located is an evaluation error written as compile errors are: "file:line:col: code: message".
+type located struct{ err *topdown.Error }
+
+func (e *located) Error() string { return position(e.err.Location) + e.err.Code + ": " + e.err.Message }
+
+func (e *located) Unwrap() error { return e.err }
+
+// violations reads a deny/warn result, a Rego value (see keepAST): a set of messages, or a
+// single one.
 func violations(v any) ([]rule.Violation, error) {
-	list, ok := v.([]any)
+	t, ok := v.(*ast.Term)
 	if !ok {
-		list = []any{v}
+		return nil, fmt.Errorf("result %T is not a Rego value", v)
+	}
+	var list []*ast.Term
+	switch x := t.Value.(type) {
+	case ast.Set:
+		sorted := x.Sorted()
+		for i := range sorted.Len() {
+			list = append(list, sorted.Elem(i))
+		}
+	default:
+		list = []*ast.Term{t}
 	}
 	out := make([]rule.Violation, 0, len(list))
 	for _, x := range list {
-		switch x := x.(type) {
-		case string:
-			out = append(out, rule.Violation{Message: x})
-		case map[string]any:
-			msg, ok := x["msg"].(string)
+		switch x := x.Value.(type) {
+		case ast.String:
+			out = append(out, rule.Violation{Message: string(x)})
+		case ast.Object:
+			msg, ok := str(x, "msg")
 			if !ok {
-				return nil, fmt.Errorf("message %v has no string msg", x)
+				return nil, fmt.Errorf("message %s has no string msg", show(x))
 			}
-			field, ok := x["field"].(string)
-			if _, set := x["field"]; set && !ok {
-				return nil, fmt.Errorf("message %v: field must be a string path such as spec.type", x)
+			field, ok := str(x, "field")
+			if x.Get(ast.StringTerm("field")) != nil && !ok {
+				return nil, fmt.Errorf("message %s: field must be a string path such as spec.type", show(x))
 			}
 			out = append(out, rule.Violation{Message: msg, Field: field})
 		default:
-			return nil, fmt.Errorf("message %v is neither a string nor an object {msg, field}", x)
+			return nil, fmt.Errorf("message %s is neither a string nor an object {msg, field}", show(x))
 		}
 	}
 	return out, nil
+}
+
+// str returns the string under key in o.
+func str(o ast.Object, key string) (string, bool) {
+	if t := o.Get(ast.StringTerm(key)); t != nil {
+		s, ok := t.Value.(ast.String)
+		return string(s), ok
+	}
+	return "", false
+}
+
+// show writes out a value for an error message, or only its type when it is large.
+func show(v ast.Value) string {
+	if textSize(v, 0, 200) > 200 {
+		return "(a large " + ast.ValueName(v) + ")"
+	}
+	return v.String()
 }
 
 // Bind prepares the policy for a repository and returns the function that checks one object,
