@@ -3,28 +3,38 @@ package check
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"polc.dev/polc/internal/hermetic"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
 
 // ChangedFiles lists the files that differ between rev and the working tree (staged, unstaged and
 // untracked), relative to the repository root, using git.
+//
+// rev comes from the command line of CI jobs that check untrusted pull requests, and the file
+// names from the repository itself, so git is run defensively: rev is resolved to a commit hash
+// first (a rev that looks like an option, such as --output=FILE, is refused, never passed on),
+// name lists are read NUL-separated (-z), so that no name is quoted or split, and git diff runs
+// no external diff driver or textconv filter that .gitattributes could name.
 func ChangedFiles(root, rev string) ([]string, error) {
-	// The three git commands are independent: run them at once, as pre-commit waits for them.
+	// The git commands are independent but the diff, which needs the resolved commit: run the
+	// others at once, as pre-commit waits for them.
 	var out [3]string
 	var errs [3]error
 	var wg sync.WaitGroup
 	for i, args := range [][]string{
 		{"rev-parse", "--show-toplevel"},
-		{"diff", "--name-only", "--no-renames", rev, "--"},
-		{"ls-files", "--others", "--exclude-standard", "--full-name"},
+		{"rev-parse", "--verify", "--end-of-options", rev + "^{commit}"},
+		{"ls-files", "-z", "--others", "--exclude-standard", "--full-name"},
 	} {
 		wg.Add(1)
 		go func() {
@@ -33,12 +43,23 @@ func ChangedFiles(root, rev string) ([]string, error) {
 		}()
 	}
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
+	if errs[0] != nil {
+		return nil, errs[0]
 	}
-	top, diff, untracked := out[0], out[1], out[2]
+	if errs[1] != nil {
+		return nil, &RevError{Rev: rev, Err: errs[1]}
+	}
+	if errs[2] != nil {
+		return nil, errs[2]
+	}
+	top, commit, untracked := strings.TrimSuffix(out[0], "\n"), strings.TrimSpace(out[1]), out[2]
+	if !isHash(commit) {
+		return nil, &RevError{Rev: rev, Err: fmt.Errorf("git rev-parse printed %q, not a commit hash", commit)}
+	}
+	diff, err := git(root, "diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-textconv", commit, "--")
+	if err != nil {
+		return nil, err
+	}
 	absRoot, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
@@ -47,18 +68,19 @@ func ChangedFiles(root, rev string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	prefix, err := filepath.Rel(strings.TrimSpace(top), realRoot)
+	prefix, err := filepath.Rel(top, realRoot)
 	if err != nil {
 		return nil, err
 	}
 	var files []string
-	for _, f := range strings.Split(diff+"\n"+untracked, "\n") {
-		if f = strings.TrimSpace(f); f == "" {
+	for _, f := range slices.Concat(strings.Split(diff, "\x00"), strings.Split(untracked, "\x00")) {
+		if f == "" {
 			continue
 		}
+		f = filepath.FromSlash(f)
 		if prefix != "." {
 			rel, err := filepath.Rel(prefix, f)
-			if err != nil || strings.HasPrefix(rel, "..") {
+			if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
 				continue // outside the repository polc checks
 			}
 			f = rel
@@ -68,13 +90,52 @@ func ChangedFiles(root, rev string) ([]string, error) {
 	return files, nil
 }
 
+// RevError is a --changed-since revision that git does not resolve to a commit: a usage error.
+type RevError struct {
+	Rev string
+	Err error
+}
+
+// Error names the revision, quoted, as it may hold anything.
+func (e *RevError) Error() string {
+	return fmt.Sprintf("--changed-since %q is not a commit of the repository: %v", e.Rev, e.Err)
+}
+
+// Unwrap returns git's error.
+func (e *RevError) Unwrap() error { return e.Err }
+
+// isHash reports whether s is a full commit hash (SHA-1 or SHA-256), as git rev-parse prints it.
+func isHash(s string) bool {
+	if len(s) != 40 && len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// git runs git with args in dir, directly (never through a shell), and returns its standard
+// output. GIT_OPTIONAL_LOCKS=0 keeps read-only commands from refreshing the index, so polc
+// never writes into the repository it checks.
 func git(dir string, args ...string) (string, error) {
-	cmd := exec.Command("git", args...)
+	prog, err := hermetic.Git()
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command(prog, args...)
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(errb.String()))
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			return "", fmt.Errorf("git %s: %w", args[0], err)
+		}
+		return "", fmt.Errorf("git %s: %w: %s", args[0], err, msg)
 	}
 	return out.String(), nil
 }

@@ -3,6 +3,7 @@
 package check
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -98,6 +99,9 @@ func Load(root string, rules []rule.Rule) (*rule.Repo, []rule.Finding, error) {
 	if err := validateRuleConfig(cfg, rules); err != nil {
 		return nil, nil, &ConfigError{err}
 	}
+	if _, err := cfg.RenderTimeout(); err != nil {
+		return nil, nil, &ConfigError{err}
+	}
 	cands, err := module.Discover(abs, cfg)
 	if err != nil {
 		return nil, nil, &ConfigError{err}
@@ -167,8 +171,8 @@ func validateRuleConfig(cfg *module.Config, rules []rule.Rule) error {
 	return nil
 }
 
-// Run checks the repository.
-func Run(opts Options) (*Result, error) {
+// Run checks the repository. Rendering stops when ctx ends.
+func Run(ctx context.Context, opts Options) (*Result, error) {
 	all := opts.Rules
 	for _, src := range opts.Sources {
 		all = append(slices.Clip(all), src.Rules()...)
@@ -197,8 +201,11 @@ func Run(opts Options) (*Result, error) {
 	if opts.ByFiles && repo.Selected == nil {
 		repo.Selected = map[string]bool{} // nothing changed: repository rules only
 	}
-	findings = append(findings, Render(repo)...)
-	cf, err := runClusters(repo, opts.Rules, touched)
+	findings = append(findings, Render(ctx, repo)...)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	cf, err := runClusters(ctx, repo, opts.Rules, touched)
 	if err != nil {
 		return nil, err
 	}
@@ -283,30 +290,51 @@ func parallel(repo *rule.Repo, fn func(m *module.Module) []rule.Finding) []rule.
 	return out
 }
 
+// NewRenderer returns the renderer of the loaded repository: its substitution values, its limits,
+// and one source cache for the run.
+func NewRenderer(repo *rule.Repo) *manifest.Renderer {
+	timeout, _ := repo.Config.RenderTimeout() // validated by Load
+	return &manifest.Renderer{Root: repo.Root, Vars: repo.Config.Spec.Substitute, Sources: manifest.NewSources(repo.Root),
+		Limits: manifest.Limits{Timeout: timeout}}
+}
+
 // Render renders every selected non-component module in parallel into repo.Objects and returns a
-// module/render finding for each module that fails.
-func Render(repo *rule.Repo) []rule.Finding {
-	r := &manifest.Renderer{Root: repo.Root, Vars: repo.Config.Spec.Substitute, Sources: manifest.NewSources(repo.Root)}
+// module/render finding for each module that fails and a module/remote finding for each remote
+// reference that was not fetched.
+func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
+	r := NewRenderer(repo)
 	var mu sync.Mutex
 	return parallel(repo, func(m *module.Module) []rule.Finding {
 		if m.Spec.Type == module.Component || !repo.Exists(m.Dir+"/kustomization.yaml") {
 			return nil
 		}
-		objs, err := r.Render(m.Dir, m.Name())
+		objs, remotes, err := r.Render(ctx, m.Dir, m.Name())
 		mu.Lock()
 		repo.Objects[m.Name()] = objs
 		repo.Rendered[m.Name()] = err == nil
 		mu.Unlock()
+		out := RemoteFindings(m.Name(), remotes)
 		if err == nil {
-			return nil
+			return out
 		}
 		pos := module.Pos{File: m.Dir + "/kustomization.yaml"}
 		if re, ok := err.(*manifest.RenderError); ok {
 			pos = re.Pos
 		}
-		return []rule.Finding{{Rule: RenderRule, Severity: rule.Error, Module: m.Name(), Pos: pos,
-			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."}}
+		return append(out, rule.Finding{Rule: RenderRule, Severity: rule.Error, Module: m.Name(), Pos: pos,
+			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."})
 	})
+}
+
+// RemoteFindings reports the remote references of module mod that polc did not fetch.
+func RemoteFindings(mod string, remotes []manifest.Remote) []rule.Finding {
+	var out []rule.Finding
+	for _, rem := range remotes {
+		out = append(out, rule.Finding{Rule: manifest.RemoteRule, Severity: rule.Warning, Module: mod, Pos: rem.Pos,
+			Message: fmt.Sprintf("%s entry %q is remote: polc does not fetch it, so what it adds is not checked here (only in the cluster)", rem.Field, rem.Ref),
+			Hint:    "Vendor the remote content into the repository, or accept the gap with a module exception for module/remote."})
+	}
+	return out
 }
 
 // runRules runs repository rules once, and module and resource rules per selected module.

@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"errors"
 	"math/rand"
 	"os"
@@ -242,7 +243,7 @@ metadata:
 		excepted           bool
 	}
 	run := func(now time.Time) ([]row, Summary) {
-		res, err := Run(Options{Root: root, Rules: rules, Now: now})
+		res, err := Run(context.Background(), Options{Root: root, Rules: rules, Now: now})
 		require.NoError(t, err)
 		var out []row
 		for _, f := range res.Findings {

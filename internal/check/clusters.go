@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -23,7 +24,7 @@ import (
 //
 // A listed directory that does not exist is a configuration error; one that does not render or
 // parse is reported as a finding of each cluster rule, which could not check it.
-func runClusters(repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([]rule.Finding, error) {
+func runClusters(ctx context.Context, repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([]rule.Finding, error) {
 	var crules []rule.Rule
 	for _, ru := range rules {
 		if ru.ClusterObjects && ru.CheckObject != nil {
@@ -33,7 +34,7 @@ func runClusters(repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([
 	if len(crules) == 0 {
 		return nil, nil
 	}
-	r := &manifest.Renderer{Root: repo.Root, Vars: repo.Config.Spec.Substitute, Sources: manifest.NewSources(repo.Root)}
+	r := NewRenderer(repo)
 	var out []rule.Finding
 	changedEntry := map[*manifest.Object]bool{}
 	for i, dir := range repo.Config.Spec.Clusters {
@@ -46,7 +47,8 @@ func runClusters(repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([
 		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 			return nil, &ConfigError{fmt.Errorf("%s: %s: cluster entry point %q is not a directory", repo.Config.Pos(field), field, dir)}
 		}
-		objs, pos, err := readCluster(r, repo, dir, abs)
+		objs, remotes, pos, err := readCluster(ctx, r, repo, dir, abs)
+		out = append(out, RemoteFindings("", remotes)...)
 		repo.Clusters = append(repo.Clusters, objs...)
 		for _, o := range objs {
 			if touched[dir] {
@@ -77,17 +79,17 @@ func runClusters(repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([
 // readCluster returns the objects of the cluster entry point dir (relative; abs is its resolved
 // path): rendered as a kustomization when it has a kustomization.yaml, else parsed from its *.yaml
 // files in name order. On error, pos says where the problem is.
-func readCluster(r *manifest.Renderer, repo *rule.Repo, dir, abs string) ([]*manifest.Object, module.Pos, error) {
+func readCluster(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, dir, abs string) ([]*manifest.Object, []manifest.Remote, module.Pos, error) {
 	if repo.Exists(path.Join(dir, "kustomization.yaml")) {
-		objs, err := r.Render(dir, "")
+		objs, remotes, err := r.Render(ctx, dir, "")
 		if re, ok := err.(*manifest.RenderError); ok {
-			return objs, re.Pos, err
+			return objs, remotes, re.Pos, err
 		}
-		return objs, module.Pos{File: path.Join(dir, "kustomization.yaml")}, err
+		return objs, remotes, module.Pos{File: path.Join(dir, "kustomization.yaml")}, err
 	}
 	entries, err := os.ReadDir(abs)
 	if err != nil {
-		return nil, module.Pos{File: dir}, fmt.Errorf("read %s: %w", dir, err)
+		return nil, nil, module.Pos{File: dir}, fmt.Errorf("read %s: %w", dir, err)
 	}
 	var objs []*manifest.Object
 	for _, e := range entries {
@@ -98,16 +100,16 @@ func readCluster(r *manifest.Renderer, repo *rule.Repo, dir, abs string) ([]*man
 		f := r.Sources.Get(rel)
 		var fe *module.FieldError
 		if errors.As(f.Err, &fe) {
-			return objs, fe.Pos, errors.New(fe.Message)
+			return objs, nil, fe.Pos, errors.New(fe.Message)
 		}
 		if f.Err != nil {
-			return objs, module.Pos{File: rel}, f.Err
+			return objs, nil, module.Pos{File: rel}, f.Err
 		}
 		for _, d := range f.Docs {
 			objs = append(objs, &manifest.Object{Node: d.Node, Ref: manifest.RefOf(d.Node), Pos: d.Pos, Source: d.Node})
 		}
 	}
-	return objs, module.Pos{}, nil
+	return objs, nil, module.Pos{}, nil
 }
 
 // TouchedClusters returns the cluster entry points (polc.yaml spec.clusters, cleaned) that hold one

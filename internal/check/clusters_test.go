@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"errors"
 	"testing"
 
@@ -126,7 +127,7 @@ func TestRunClusters(t *testing.T) {
 			if rules == nil {
 				rules = clusterRules
 			}
-			res, err := Run(Options{Root: writeRepo(t, files), Modules: tc.modules, Rules: rules})
+			res, err := Run(context.Background(), Options{Root: writeRepo(t, files), Modules: tc.modules, Rules: rules})
 			if tc.wantErr != "" {
 				var ce *ConfigError
 				require.True(t, errors.As(err, &ce), "a configuration error: %v", err)

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,7 +29,7 @@ Examples:
   polc check --format sarif=polc.sarif --format junit=polc.xml --format text
   polc check --fail-on warning
   polc check --changed-since origin/main      # changed modules and their dependents
-  polc check --files modules/apps/media/deployment.yaml   # as the pre-commit hook runs it
+  polc check --files -- modules/apps/media/deployment.yaml   # as the pre-commit hook runs it
   polc check --policy ../team-policy          # Rego rules (default: policy/ when it exists)`
 
 // checkOptions are the flags of polc check.
@@ -51,11 +53,14 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := o.checkFileArgs(args, cmd.ArgsLenAtDash()); err != nil {
+				return err
+			}
 			opts := o.options(args)
 			if opts.Sources, err = policySources(o.repo, o.policy); err != nil {
 				return err
 			}
-			res, err := check.Run(opts)
+			res, err := check.Run(cmd.Context(), opts)
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
@@ -70,11 +75,15 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error or warning")
 	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "check only the modules changed since this git revision, and their dependents")
 	cmd.Flags().StringVar(&o.policy, "policy", "", "directory of Rego rules (deny/warn in package main or polc.<name>); default: policy/ at the repository root when it exists")
-	cmd.Flags().BoolVar(&o.files, "files", false, "the arguments are changed files (as pre-commit passes them): check their modules and dependents")
+	cmd.Flags().BoolVar(&o.files, "files", false, "the arguments are changed files (as pre-commit passes them): check their modules and dependents; after --, every argument is a file, even one that starts with -")
 	return cmd
 }
 
-// options turns flags and arguments into check options.
+// options turns flags and arguments into check options. With --files, the arguments are file
+// paths, relative to the working directory; those outside the repository are left out. Cobra
+// stops parsing flags at "--", so `polc check --files -- FILE...` (the pre-commit hook's form)
+// reads every FILE as a path, even one named like a flag (--format=text=x.txt); without "--",
+// arguments are read as before and interspersed flags still count.
 func (o *checkOptions) options(args []string) check.Options {
 	opts := check.Options{Root: o.repo, Rules: rules.All(), ChangedSince: o.changedSince}
 	opts.ByFiles = o.files || o.changedSince != ""
@@ -84,12 +93,37 @@ func (o *checkOptions) options(args []string) check.Options {
 	}
 	root, _ := filepath.Abs(o.repo)
 	for _, f := range args {
-		abs, _ := filepath.Abs(f)
-		if rel, err := filepath.Rel(root, abs); err == nil && !strings.HasPrefix(rel, "..") {
-			opts.Files = append(opts.Files, filepath.ToSlash(rel))
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			continue
 		}
+		rel, err := filepath.Rel(root, abs)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			continue // outside the repository polc checks
+		}
+		opts.Files = append(opts.Files, filepath.ToSlash(rel))
 	}
 	return opts
+}
+
+// checkFileArgs checks the arguments of --files that follow "--" (dash is their index in args,
+// -1 without "--"). They are all paths, never flags; but one that starts with "-" and names no
+// file is most likely an option that a pre-commit configuration set as the hook's args, which
+// pre-commit places after the hook entry's "--". That is refused, rather than silently ignored
+// as a file of no module. (pre-commit only passes files that exist.)
+func (o *checkOptions) checkFileArgs(args []string, dash int) error {
+	if !o.files || dash < 0 {
+		return nil
+	}
+	for _, a := range args[dash:] {
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if _, err := os.Lstat(a); errors.Is(err, fs.ErrNotExist) {
+			return usageError("--files: %q follows -- but is not a file; options go before -- (with pre-commit, set them in the hook's entry, not its args)", a)
+		}
+	}
+	return nil
 }
 
 // output is one requested report: a format and where it goes ("" = stdout).

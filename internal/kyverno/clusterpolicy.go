@@ -2,6 +2,7 @@ package kyverno
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -207,7 +208,30 @@ func cpFilters(kinds []rule.Kind, sels []rule.Selector) []resourceFilter {
 	return out
 }
 
+// literalPath is what a module directory must be to reach a policy: the naming rule of Flux
+// Kustomizations matches their spec.path against the module's directory, and a ClusterPolicy
+// condition (AnyIn) reads * and ? in its values as wildcards, which Kyverno cannot escape, where
+// the ValidatingPolicy's CEL compares exactly. A directory of plain names (what Flux paths and
+// DNS-1123 module names are in practice) means the same on both targets, and keeps {{ }} and
+// $( ) out of JMESPath.
+var literalPath = regexp.MustCompile(`^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$`)
+
+// literalDirs refuses to compile the rules of a module whose directory is not a literal path,
+// on both targets, so that they never disagree about it.
+func literalDirs(rules []ModuleRule) error {
+	for _, r := range rules {
+		if m := r.Module; m != nil && !literalPath.MatchString(m.Dir) {
+			return fmt.Errorf("%s: module directory %q cannot be matched exactly by Kyverno (* and ? are wildcards there); "+
+				"name directories with letters, digits, '.', '_' and '-' only", m.Pos("metadata.name"), m.Dir)
+		}
+	}
+	return nil
+}
+
 func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
+	if err := literalDirs(p.Rules); err != nil {
+		return nil, err
+	}
 	cp := clusterPolicy{APIVersion: "kyverno.io/v1", Kind: "ClusterPolicy",
 		Metadata: objectMeta{Name: p.Name, Labels: policyLabels(repo), Annotations: annotations(repo, p, "1.13.0")}}
 	background := true

@@ -210,6 +210,9 @@ func resourceRules(p *Policy) []admissionv1.NamedRuleWithOperations {
 }
 
 func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
+	if err := literalDirs(p.Rules); err != nil {
+		return nil, err
+	}
 	action := admissionv1.Deny
 	if p.Rules[0].Action == "Audit" {
 		action = admissionv1.Audit

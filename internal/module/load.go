@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -150,7 +151,7 @@ func parseDocument(file string, data []byte) (*yaml.Node, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, &DecodeError{Errors: []*FieldError{{Pos: Pos{File: file, Line: 1, Column: 1}, Message: "file is empty"}}}
 		}
-		return nil, &DecodeError{Errors: []*FieldError{YAMLError(file, err)}}
+		return nil, &DecodeError{Errors: []*FieldError{YAMLErrorIn(file, data, err)}}
 	}
 	// Later documents must be empty (a trailing ---); a broken one is invalid YAML, not ignored.
 	for {
@@ -160,7 +161,7 @@ func parseDocument(file string, data []byte) (*yaml.Node, error) {
 			break
 		}
 		if err != nil {
-			return nil, &DecodeError{Errors: []*FieldError{YAMLError(file, err)}}
+			return nil, &DecodeError{Errors: []*FieldError{YAMLErrorIn(file, data, err)}}
 		}
 		if !isNull(&extra) {
 			top := extra.Content[0]
@@ -384,4 +385,56 @@ func YAMLError(file string, err error) *FieldError {
 		}
 	}
 	return &FieldError{Pos: Pos{File: file, Line: line, Column: 1}, Message: "invalid YAML: " + msg}
+}
+
+// YAMLErrorIn is YAMLError for a parser error about data, the file's bytes. The parser reports
+// an encoding problem (invalid UTF-8, a character YAML does not allow) with no line, or the line
+// it was reading ahead from; such an error is placed at the first offending character of data
+// instead, and names it.
+func YAMLErrorIn(file string, data []byte, err error) *FieldError {
+	fe := YAMLError(file, err)
+	if !strings.Contains(fe.Message, "UTF-8") && !strings.Contains(fe.Message, "Unicode character") &&
+		!strings.Contains(fe.Message, "control characters") {
+		return fe
+	}
+	if line, col, what, ok := firstBadChar(data); ok {
+		fe.Pos.Line, fe.Pos.Column = line, col
+		fe.Message += " (" + what + ")"
+	}
+	return fe
+}
+
+// firstBadChar finds the first byte of data that is not valid UTF-8, or the first character
+// YAML does not allow (C0 and C1 controls but tab, line breaks and NEL; DEL; U+FFFE, U+FFFF),
+// and returns its line and column, counted as the YAML parser counts them (lines end at \n, \r,
+// \r\n, NEL, U+2028 and U+2029; columns are characters, from 1), and what it is ("byte 0xff",
+// "character U+0007"). UTF-16 input, which starts with a byte order mark, is not looked at.
+func firstBadChar(data []byte) (line, col int, what string, ok bool) {
+	if bytes.HasPrefix(data, []byte{0xfe, 0xff}) || bytes.HasPrefix(data, []byte{0xff, 0xfe}) {
+		return 0, 0, "", false
+	}
+	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark is skipped
+	line, col = 1, 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1:
+			return line, col, fmt.Sprintf("byte 0x%02x", data[i]), true
+		case r == '\r' && i+1 < len(data) && data[i+1] == '\n':
+			// counted with the \n
+		case r == '\n' || r == '\r' || r == '\u0085' || r == '\u2028' || r == '\u2029':
+			line, col = line+1, 0
+		case !yamlPrintable(r):
+			return line, col, fmt.Sprintf("character %U", r), true
+		}
+		i += size
+		col++
+	}
+	return 0, 0, "", false
+}
+
+// yamlPrintable reports whether YAML allows r in a stream (the YAML 1.2 c-printable production).
+func yamlPrintable(r rune) bool {
+	return r == '\t' || r == '\n' || r == '\r' || r >= 0x20 && r <= 0x7e || r == 0x85 ||
+		r >= 0xa0 && r <= 0xd7ff || r >= 0xe000 && r <= 0xfffd || r >= 0x10000 && r <= 0x10ffff
 }

@@ -281,6 +281,36 @@ func TestParseModule(t *testing.T) {
 			wantErr: moduleFile + `:9:1: invalid YAML: did not find expected node content`,
 		},
 		{
+			name:    "invalid UTF-8 is placed at its byte",
+			data:    minimalModule + "  description: caf\xe9 au lait\n",
+			wantErr: moduleFile + `:8:19: invalid YAML: invalid trailing UTF-8 octet (byte 0xe9)`,
+		},
+		{
+			name:    "invalid UTF-8 column counts characters",
+			data:    minimalModule + "  description: \u00e9t\u00e9 \u65e5\u672c \xff\n",
+			wantErr: moduleFile + `:8:23: invalid YAML: invalid leading UTF-8 octet (byte 0xff)`,
+		},
+		{
+			name:    "invalid UTF-8 in a comment, after CRLF line ends",
+			data:    strings.ReplaceAll(minimalModule, "\n", "\r\n") + "# \xc3\r\n",
+			wantErr: moduleFile + `:8:3: invalid YAML: invalid trailing UTF-8 octet (byte 0xc3)`,
+		},
+		{
+			name:    "invalid UTF-8 far down a long file",
+			data:    minimalModule + strings.Repeat("# a comment line to make the file longer than the parser's buffer\n", 200) + "  owner: \xa0\n",
+			wantErr: moduleFile + `:208:10: invalid YAML: invalid leading UTF-8 octet (byte 0xa0)`,
+		},
+		{
+			name:    "invalid UTF-8 in a later document",
+			data:    minimalModule + "---\n# \xfe\n",
+			wantErr: moduleFile + `:9:3: invalid YAML: invalid leading UTF-8 octet (byte 0xfe)`,
+		},
+		{
+			name:    "control character",
+			data:    minimalModule + "  description: bell\x07\n",
+			wantErr: moduleFile + `:8:20: invalid YAML: control characters are not allowed (character U+0007)`,
+		},
+		{
 			name: "anchors and aliases",
 			data: "apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata: &m\n  name: media\nspec:\n  type: application\n  version: 1.0.0\n  dependsOn: &deps [a]\n  softDependsOn: *deps\n",
 			wantErr: moduleFile + `:3:11: metadata: YAML anchors and aliases are not allowed in metadata` + "\n" +
@@ -339,6 +369,32 @@ func parseWithin[T any](t *testing.T, parse func() (T, error)) (T, error) {
 	}
 	var zero T
 	return zero, nil
+}
+
+func TestFirstBadChar(t *testing.T) {
+	tests := []struct {
+		name      string
+		data      string
+		line, col int
+		what      string
+	}{
+		{name: "valid", data: "a: b\n# \u00e9\u65e5\ufffd\U0001F600\n"},
+		{name: "first line", data: "a\xffb", line: 1, col: 2, what: "byte 0xff"},
+		{name: "truncated sequence at the end", data: "a: b\nc: \xe6\x97", line: 2, col: 4, what: "byte 0xe6"},
+		{name: "encoded surrogate", data: "a: \xed\xa0\x80", line: 1, col: 4, what: "byte 0xed"},
+		{name: "CR, CRLF, NEL and line separators end lines", data: "a\rb\r\nc\u0085d\u2028e\u2029f: \x00", line: 6, col: 4, what: "character U+0000"},
+		{name: "DEL", data: "a: \x7f", line: 1, col: 4, what: "character U+007F"},
+		{name: "C1 control", data: "a: \u009b", line: 1, col: 4, what: "character U+009B"},
+		{name: "UTF-8 byte order mark is skipped", data: "\xef\xbb\xbfa: \xff", line: 1, col: 4, what: "byte 0xff"},
+		{name: "UTF-16 is not looked at", data: "\xff\xfea\x00:\x00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			line, col, what, ok := firstBadChar([]byte(tc.data))
+			require.Equal(t, tc.line != 0, ok)
+			require.Equal(t, []any{tc.line, tc.col, tc.what}, []any{line, col, what})
+		})
+	}
 }
 
 func TestModulePos(t *testing.T) {
@@ -421,7 +477,7 @@ spec:
 		{
 			name:    "unknown field",
 			data:    "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  moduleDir: mods\n",
-			wantErr: `polc.yaml:4:3: spec: unknown field "moduleDir"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters`,
+			wantErr: `polc.yaml:4:3: spec: unknown field "moduleDir"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render`,
 		},
 		{
 			name: "bad enum values and keys",
@@ -476,7 +532,7 @@ spec:
 		{
 			name:    "module.yaml given as config",
 			data:    minimalModule,
-			wantErr: "polc.yaml:1:1: kind: invalid value \"Module\"; allowed values: Config\npolc.yaml:3:1: document: unknown field \"metadata\"; allowed fields: apiVersion, kind, spec\npolc.yaml:6:3: spec: unknown field \"type\"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters\npolc.yaml:7:3: spec: unknown field \"version\"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters",
+			wantErr: "polc.yaml:1:1: kind: invalid value \"Module\"; allowed values: Config\npolc.yaml:3:1: document: unknown field \"metadata\"; allowed fields: apiVersion, kind, spec\npolc.yaml:6:3: spec: unknown field \"type\"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render\npolc.yaml:7:3: spec: unknown field \"version\"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render",
 		},
 	}
 	for _, tc := range tests {

@@ -3,6 +3,7 @@
 package module
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -203,6 +204,27 @@ type ConfigSpec struct {
 	// Kustomizations that deploy the modules to a cluster (rendered as a kustomization when the
 	// directory has one, else read file by file). Rule deps/flux-dependson checks them.
 	Clusters []string `yaml:"clusters"`
+	// Render bounds the rendering of each module.
+	Render RenderConfig `yaml:"render"`
+}
+
+// RenderConfig bounds rendering, so that no module can make a run last or grow without end.
+type RenderConfig struct {
+	// Timeout is the deadline of one module's render, as a Go duration such as 30s or 2m
+	// (default 30s). A module that takes longer fails with module/render.
+	Timeout string `yaml:"timeout"`
+}
+
+// RenderTimeout returns the configured render deadline, or 0 for the default.
+func (c *Config) RenderTimeout() (time.Duration, error) {
+	if c.Spec.Render.Timeout == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(c.Spec.Render.Timeout)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s: spec.render.timeout: %q is not a positive duration such as 30s or 2m", c.Pos("spec.render.timeout"), c.Spec.Render.Timeout)
+	}
+	return d, nil
 }
 
 // KyvernoConfig chooses how policies are compiled.

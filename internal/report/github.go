@@ -13,7 +13,10 @@ import (
 // github prints GitHub Actions workflow commands, one per finding, which the runner turns into
 // annotations on the pull request: ::error for errors, ::warning for warnings and ::notice for
 // excepted findings, so that exceptions stay visible without failing anything. A plain summary
-// line follows, which the runner prints as log output.
+// line follows, which the runner prints as log output. Each free-text field goes through
+// escapeText first (escape sequences, other controls and bidi overrides cannot reach the log or
+// the annotation), then through the workflow command escaping, which keeps every command on one
+// line.
 type github struct{ w io.Writer }
 
 var _ Formatter = (*github)(nil)
@@ -21,20 +24,21 @@ var _ Formatter = (*github)(nil)
 func newGitHub(w io.Writer, _ Options) Formatter { return &github{w: w} }
 
 func (g *github) Write(f rule.Finding) error {
-	cmd, title, msg := "error", f.Rule, f.Message
+	clean := func(s string) string { return escapeText(s, true) }
+	cmd, title, msg := "error", clean(f.Rule), clean(f.Message)
 	switch {
 	case f.Excepted:
-		cmd, title = "notice", f.Rule+" (excepted)"
-		msg += "\nexcepted: " + f.Reason
+		cmd, title = "notice", title+" (excepted)"
+		msg += "\nexcepted: " + clean(f.Reason)
 	case f.Severity == rule.Warning:
 		cmd = "warning"
 	}
 	if !f.Excepted && f.Hint != "" {
-		msg += "\nhint: " + f.Hint
+		msg += "\nhint: " + clean(f.Hint)
 	}
 	var props []string
 	if f.Pos.File != "" {
-		props = append(props, "file="+escapeProperty(f.Pos.File))
+		props = append(props, "file="+escapeProperty(clean(f.Pos.File)))
 		if f.Pos.Line > 0 {
 			props = append(props, "line="+strconv.Itoa(f.Pos.Line))
 			if f.Pos.Column > 0 {

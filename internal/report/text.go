@@ -9,7 +9,8 @@ import (
 )
 
 // text prints one line per finding, path:line:col: severity rule-id: message [module], with the
-// fix hint indented below it, then a summary line.
+// fix hint (or the exception's reason) indented below it, then a summary line. Every free-text
+// field is printed through oneLine, so a finding is always those two lines, whatever its text.
 type text struct{ w io.Writer }
 
 var _ Formatter = (*text)(nil)
@@ -21,23 +22,24 @@ func (t *text) Write(f rule.Finding) error {
 	if f.Excepted {
 		sev = "excepted"
 	}
-	loc := f.Pos.File
+	file := oneLine(f.Pos.File)
+	loc := file
 	if f.Pos.Line > 0 {
-		loc = fmt.Sprintf("%s:%d:%d", f.Pos.File, f.Pos.Line, max(f.Pos.Column, 1))
+		loc = fmt.Sprintf("%s:%d:%d", file, f.Pos.Line, max(f.Pos.Column, 1))
 	}
 	mod := ""
 	if f.Module != "" {
-		mod = " [" + f.Module + "]"
+		mod = " [" + oneLine(f.Module) + "]"
 	}
-	if _, err := fmt.Fprintf(t.w, "%s: %s %s: %s%s\n", loc, sev, f.Rule, f.Message, mod); err != nil {
+	if _, err := fmt.Fprintf(t.w, "%s: %s %s: %s%s\n", loc, sev, oneLine(f.Rule), oneLine(f.Message), mod); err != nil {
 		return err
 	}
 	if f.Excepted {
-		_, err := fmt.Fprintf(t.w, "    excepted: %s\n", f.Reason)
+		_, err := fmt.Fprintf(t.w, "    excepted: %s\n", oneLine(f.Reason))
 		return err
 	}
 	if f.Hint != "" {
-		_, err := fmt.Fprintf(t.w, "    hint: %s\n", f.Hint)
+		_, err := fmt.Fprintf(t.w, "    hint: %s\n", oneLine(f.Hint))
 		return err
 	}
 	return nil
