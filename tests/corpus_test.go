@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -169,7 +170,7 @@ func corpusUnits(t testing.TB, root string) (units []corpusUnit, renderFailures 
 		if f := sources.Get(path.Join(dir, "kustomization.yaml")); f.Err == nil && len(f.Docs) > 0 && f.Docs[0].Node.GetKind() == "Component" {
 			continue // components render through the kustomizations that include them
 		}
-		objs, err := r.Render(dir, dir)
+		objs, _, err := r.Render(context.Background(), dir, dir)
 		if err != nil {
 			var re *manifest.RenderError
 			require.ErrorAs(t, err, &re, "render %s: polc error, not a finding", dir)

@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 
 	"polc.dev/polc/internal/cli"
+	"polc.dev/polc/internal/hermetic"
 )
 
 func main() {
@@ -14,5 +15,7 @@ func main() {
 		// for fewer collections makes a full check about a fifth faster.
 		debug.SetGCPercent(400)
 	}
+	// No value read from a repository may make polc reach the network or start a program.
+	hermetic.Enter()
 	os.Exit(cli.Execute(os.Args[1:], os.Stdout, os.Stderr))
 }

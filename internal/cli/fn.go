@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -54,6 +56,25 @@ Examples:
   kustomize build --enable-alpha-plugins --enable-exec modules/apps/media
   kustomize build modules/apps/media | kustomize fn eval --enable-exec --exec-path bin/polc --exec-args fn`
 
+// maxFnInput caps the ResourceList that polc fn reads, as module.MaxFileSize caps repository files.
+const maxFnInput = 64 << 20
+
+// readFnInput reads a KRM function's input with the guards of repository files: a size cap, and
+// no alias bomb (the rules and the Rego stage would expand it).
+func readFnInput(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxFnInput+1))
+	if err != nil {
+		return nil, fmt.Errorf("read the ResourceList: %w", err)
+	}
+	if len(data) > maxFnInput {
+		return nil, fmt.Errorf("read the ResourceList: input is larger than the %d MiB limit", maxFnInput>>20)
+	}
+	if err := manifest.CheckStream("stdin", data); err != nil {
+		return nil, fmt.Errorf("read the ResourceList: %w", err)
+	}
+	return data, nil
+}
+
 // fnOptions are the flags of polc fn.
 type fnOptions struct {
 	repo   string
@@ -69,7 +90,11 @@ func newFnCmd() *cobra.Command {
 		Args:  argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p := &fnProcessor{repo: o.repo, policy: o.policy}
-			err := framework.Execute(p, &kio.ByteReadWriter{Reader: cmd.InOrStdin(), Writer: cmd.OutOrStdout(), OmitReaderAnnotations: true, KeepReaderAnnotations: true})
+			in, err := readFnInput(cmd.InOrStdin())
+			if err != nil {
+				return &ExitError{Code: 2, Err: err}
+			}
+			err = framework.Execute(p, &kio.ByteReadWriter{Reader: bytes.NewReader(in), Writer: cmd.OutOrStdout(), OmitReaderAnnotations: true, KeepReaderAnnotations: true})
 			var results framework.Results
 			if errors.As(err, &results) {
 				fmt.Fprintln(cmd.ErrOrStderr(), results.Error())

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +98,39 @@ func TestFnExitCode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFnInputGuards checks that polc fn refuses an alias bomb and an oversized input before any
+// decoder expands or keeps it.
+func TestFnInputGuards(t *testing.T) {
+	bomb := "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: x}\n  data:\n    a: &a [\"l\",\"l\",\"l\",\"l\",\"l\",\"l\",\"l\",\"l\",\"l\"]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		bomb += "    " + n + ": &" + n + " [" + strings.Repeat("*"+prev+",", 8) + "*" + prev + "]\n"
+		prev = n
+	}
+	tests := []struct {
+		name    string
+		input   io.Reader
+		wantErr string
+	}{
+		{name: "alias bomb", input: strings.NewReader(bomb), wantErr: "alias bomb"},
+		{name: "endless input", input: io.LimitReader(zeros{}, maxFnInput+10), wantErr: "larger than the 64 MiB limit"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readFnInput(tc.input)
+			require.ErrorContains(t, err, tc.wantErr)
+		})
+	}
+}
+
+// zeros is an endless reader of spaces.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
 }

@@ -29,15 +29,20 @@ Render errors go to stderr and make the exit code 1.`,
 			if err := check.Select(r, args); err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
-			failed := check.Render(r)
+			failed := check.Render(cmd.Context(), r)
 			if err := writeObjects(cmd.OutOrStdout(), r); err != nil {
 				return err
 			}
+			check.Sort(failed)
+			code := 0
 			for _, f := range failed {
-				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s [%s]\n", f.Pos, f.Message, f.Module)
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s %s: %s [%s]\n", f.Pos, f.Severity, f.Rule, f.Message, f.Module)
+				if f.Severity == rule.Error {
+					code = 1 // a module that does not render; remote references are warnings
+				}
 			}
-			if len(failed) > 0 {
-				return &ExitError{Code: 1}
+			if code != 0 {
+				return &ExitError{Code: code}
 			}
 			return nil
 		},

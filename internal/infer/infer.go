@@ -20,6 +20,7 @@
 package infer
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -414,8 +415,11 @@ func (in *inferrer) render() {
 		if p.Module.Spec.Type == module.Component {
 			continue
 		}
-		objs, err := r.Render(p.Dir, p.Name())
+		objs, remotes, err := r.Render(context.Background(), p.Dir, p.Name())
 		p.objects = objs
+		if len(remotes) > 0 && !p.Existing {
+			p.note("lists %d remote reference(s), first %q at %s, that polc does not fetch (module/remote); inferred from its local files", len(remotes), remotes[0].Ref, remotes[0].Pos)
+		}
 		if !p.Existing {
 			in.separatelyDeployed(p)
 		}

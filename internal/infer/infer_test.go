@@ -2,6 +2,7 @@ package infer
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -79,7 +80,7 @@ func TestInferWriteThenCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(before), string(after), "an existing module.yaml was rewritten")
 
-	result, err := check.Run(check.Options{Root: root, Rules: rules.All(), Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	result, err := check.Run(context.Background(), check.Options{Root: root, Rules: rules.All(), Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	require.NoError(t, err)
 	require.Equal(t, 8, result.Summary.Modules)
 	byRule := map[string]int{}

@@ -16,12 +16,15 @@ var errReadOnly = errors.New("polc does not write to the repository")
 type repoFS struct {
 	filesys.FileSystem
 	root string
+	// overlay returns the content that replaces a repository file (a kustomization without its
+	// remote references), by relative path.
+	overlay func(rel string) ([]byte, bool)
 }
 
 var _ filesys.FileSystem = repoFS{}
 
-func newRepoFS(root string) repoFS {
-	return repoFS{FileSystem: filesys.MakeFsOnDisk(), root: root}
+func newRepoFS(root string, overlay func(rel string) ([]byte, bool)) repoFS {
+	return repoFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay}
 }
 
 // rel returns p relative to the repository root, slash-separated.
@@ -36,6 +39,11 @@ func (f repoFS) rel(p string) string {
 // ReadFile reads a repository file through module.ReadFile's checks.
 func (f repoFS) ReadFile(p string) ([]byte, error) {
 	rel := f.rel(p)
+	if f.overlay != nil {
+		if data, ok := f.overlay(rel); ok {
+			return data, nil
+		}
+	}
 	data, err := module.ReadFile(f.root, rel)
 	if err != nil {
 		return nil, err

@@ -16,13 +16,36 @@ import (
 var kustomizationRefs = []string{"resources", "components", "bases", "crds", "patchesStrategicMerge",
 	"transformers", "generators", "validators", "configurations"}
 
+// configRefs are the kustomization fields whose files (or inline documents) are transformer and
+// generator configurations, which may themselves name files that kustomize loads.
+var configRefs = map[string]bool{"transformers": true, "generators": true, "validators": true}
+
 // kustomizationPathRefs are the kustomization fields that hold a list of objects with a path (or
 // an inline patch).
 var kustomizationPathRefs = []string{"patches", "patchesJson6902", "replacements"}
 
+// walk is the state of one preflight walk over the kustomizations that one build reads.
+type walk struct {
+	// cost memoises, per kustomization directory, how many kustomization builds and source
+	// documents kustomize will process for it (kustomize builds a directory again each time it is
+	// listed, so a diamond of bases multiplies the work).
+	cost map[string]*cost
+	// remotes are the remote references dropped, in walk order.
+	remotes []Remote
+}
+
+// cost is the work kustomize does for one directory.
+type cost struct {
+	builds, docs int
+	done         bool
+}
+
 // preflight checks, before kustomize sees them, every local YAML file that the kustomization in
 // dir reads (kustomization files, resources, components, patches, transformer configurations),
-// following directories recursively:
+// following directories recursively, and returns the work kustomize will do for it:
+//   - a remote reference (a URL, a git repository) is never fetched: it is dropped from an
+//     in-memory copy of the kustomization, which is what kustomize then reads (Renderer.overlay),
+//     and recorded in w.remotes;
 //   - a reference that leaves the repository, directly or through a symlink, is refused with the
 //     position of the reference (kustomize's own message would name an absolute path, or no
 //     reason);
@@ -32,69 +55,180 @@ var kustomizationPathRefs = []string{"patches", "patchesJson6902", "replacements
 //
 // Other problems (a missing or unparseable file) are left to kustomize, which reports them in
 // its own words.
-func (r *Renderer) preflight(dir string, seen map[string]bool) *RenderError {
-	if seen[dir] {
-		return nil
+func (r *Renderer) preflight(dir string, w *walk) (cost, *RenderError) {
+	if c, ok := w.cost[dir]; ok {
+		return *c, nil // done, or a cycle in progress (kustomize reports cycles)
 	}
-	seen[dir] = true
+	c := &cost{builds: 1}
+	w.cost[dir] = c
 	kfile := r.kustomizationFile(dir)
 	f := r.Sources.Get(kfile)
 	if err := refused(f.Err, Pos{File: kfile}); err != nil {
-		return err
+		return *c, err
 	}
 	if f.Err != nil || len(f.Docs) == 0 {
+		return *c, nil
+	}
+	k := f.Docs[0].Node.Copy()
+	remotes := len(w.remotes)
+	for _, field := range kustomizationRefs {
+		if err := r.filterRefs(k, field, dir, kfile, w, c); err != nil {
+			return *c, err
+		}
+	}
+	for _, field := range kustomizationPathRefs {
+		if err := r.filterPathRefs(k, field, dir, kfile, w); err != nil {
+			return *c, err
+		}
+	}
+	w.remotes = append(w.remotes, dropRemote(k, kfile)...)
+	if len(w.remotes) > remotes {
+		if s, err := k.String(); err == nil {
+			r.overlay.Store(kfile, []byte(s))
+		}
+	}
+	c.done = true
+	return *c, nil
+}
+
+// filterRefs checks the entries of list field of kustomization k (a copy, read from kfile in
+// dir), drops the remote ones from k, follows local directories and adds their cost to c.
+func (r *Renderer) filterRefs(k *yaml.RNode, field, dir, kfile string, w *walk, c *cost) *RenderError {
+	f := k.Field(field)
+	if f == nil || deref(f.Value.YNode()).Kind != yaml.SequenceNode {
 		return nil
 	}
-	k := f.Docs[0].Node
-	check := func(field string, n *yaml.Node) *RenderError {
-		n = deref(n)
+	list := deref(f.Value.YNode())
+	kept := list.Content[:0:0]
+	for _, e := range list.Content {
+		n := deref(e)
 		if n.Kind != yaml.ScalarNode || n.Value == "" {
-			return nil
+			kept = append(kept, e)
+			continue
 		}
 		at := Pos{File: kfile, Line: n.Line, Column: n.Column}
 		if strings.Contains(n.Value, "\n") {
-			// An inline document (patchesStrategicMerge, transformers, patches[].patch).
-			return refused(ParseFile(kfile, []byte(n.Value)).Err, at)
+			// An inline document (patchesStrategicMerge, transformers).
+			pf := ParseFile(kfile, []byte(n.Value))
+			if err := refused(pf.Err, at); err != nil {
+				return err
+			}
+			if rem := remoteIn(pf, field); rem != nil {
+				w.remotes = append(w.remotes, Remote{Field: field, Ref: rem.Value, Pos: at})
+				continue
+			}
+			kept = append(kept, e)
+			continue
 		}
-		if strings.Contains(n.Value, "://") || strings.HasPrefix(n.Value, "github.com/") {
-			return nil // remote: kustomize refuses or fetches it, without polc's help
+		if IsRemote(n.Value) {
+			w.remotes = append(w.remotes, remoteAt(field, n, kfile))
+			continue
 		}
 		p := path.Join(dir, n.Value)
 		abs, err := module.Resolve(r.Root, p)
-		if errors.Is(err, module.ErrLeavesRepo) || errors.Is(err, module.ErrSymlinkOutside) {
-			reason := module.ErrLeavesRepo
-			if errors.Is(err, module.ErrSymlinkOutside) {
-				reason = module.ErrSymlinkOutside
-			}
-			return &RenderError{Msg: fmt.Sprintf("%s: %s entry %q: %v", at, field, n.Value, reason), Pos: at}
+		if err := leaves(err, field, n.Value, at); err != nil {
+			return err
 		}
+		kept = append(kept, e)
 		if err != nil {
-			return nil
+			continue
 		}
 		if st, err := os.Stat(abs); err == nil && st.IsDir() {
-			return r.preflight(p, seen)
+			sub, err := r.preflight(p, w)
+			if err != nil {
+				return err
+			}
+			c.builds += sub.builds
+			c.docs += sub.docs
+			continue
 		}
-		return refused(r.Sources.Get(p).Err, Pos{File: p})
+		pf := r.Sources.Get(p)
+		if err := refused(pf.Err, Pos{File: p}); err != nil {
+			return err
+		}
+		c.docs += len(pf.Docs)
+		if rem := remoteIn(pf, field); rem != nil {
+			// A transformer configuration that loads a remote file: drop the transformer.
+			w.remotes = append(w.remotes, Remote{Field: field, Ref: rem.Value, Pos: Pos{File: p, Line: rem.Line, Column: rem.Column}})
+			kept = kept[:len(kept)-1]
+		}
 	}
-	for _, field := range kustomizationRefs {
-		for _, e := range listField(k, field) {
-			if err := check(field, e); err != nil {
+	if len(kept) != len(list.Content) {
+		f.Value.YNode().Kind, f.Value.YNode().Alias, f.Value.YNode().Content = yaml.SequenceNode, nil, kept
+	}
+	return nil
+}
+
+// remoteIn returns the first remote path in the documents of a configuration file listed under a
+// configRefs field, or nil.
+func remoteIn(f *File, field string) *yaml.Node {
+	if !configRefs[field] {
+		return nil
+	}
+	for _, d := range f.Docs {
+		if n := findRemote(d.Node.YNode(), ""); n != nil {
+			return n
+		}
+	}
+	return nil
+}
+
+// filterPathRefs checks the path (and inline patch) of each entry of list field of kustomization
+// k, and drops the entries whose path is remote.
+func (r *Renderer) filterPathRefs(k *yaml.RNode, field, dir, kfile string, w *walk) *RenderError {
+	f := k.Field(field)
+	if f == nil || deref(f.Value.YNode()).Kind != yaml.SequenceNode {
+		return nil
+	}
+	list := deref(f.Value.YNode())
+	kept := list.Content[:0:0]
+	for _, e := range list.Content {
+		n := deref(e)
+		if n.Kind != yaml.MappingNode {
+			kept = append(kept, e)
+			continue
+		}
+		entry := yaml.NewRNode(n)
+		if v := entry.Field("patch"); v != nil {
+			at := Pos{File: kfile, Line: v.Value.YNode().Line, Column: v.Value.YNode().Column}
+			if err := refused(ParseFile(kfile, []byte(v.Value.YNode().Value)).Err, at); err != nil {
+				return err
+			}
+		}
+		v := entry.Field("path")
+		if v == nil || deref(v.Value.YNode()).Kind != yaml.ScalarNode {
+			kept = append(kept, e)
+			continue
+		}
+		pn := deref(v.Value.YNode())
+		if IsRemote(pn.Value) {
+			w.remotes = append(w.remotes, remoteAt(field+".path", pn, kfile))
+			continue
+		}
+		kept = append(kept, e)
+		p := path.Join(dir, pn.Value)
+		_, err := module.Resolve(r.Root, p)
+		if err := leaves(err, field+".path", pn.Value, Pos{File: kfile, Line: pn.Line, Column: pn.Column}); err != nil {
+			return err
+		}
+		if err == nil {
+			if err := refused(r.Sources.Get(p).Err, Pos{File: p}); err != nil {
 				return err
 			}
 		}
 	}
-	for _, field := range kustomizationPathRefs {
-		for _, e := range listField(k, field) {
-			if e = deref(e); e.Kind != yaml.MappingNode {
-				continue
-			}
-			for _, key := range []string{"path", "patch"} {
-				if v := yaml.NewRNode(e).Field(key); v != nil {
-					if err := check(field+"."+key, v.Value.YNode()); err != nil {
-						return err
-					}
-				}
-			}
+	if len(kept) != len(list.Content) {
+		f.Value.YNode().Kind, f.Value.YNode().Alias, f.Value.YNode().Content = yaml.SequenceNode, nil, kept
+	}
+	return nil
+}
+
+// leaves turns a Resolve error for a path that leaves the repository into a RenderError at the
+// reference; other errors (a missing file) give nil, for kustomize to report.
+func leaves(err error, field, value string, at Pos) *RenderError {
+	for _, reason := range []error{module.ErrLeavesRepo, module.ErrSymlinkOutside} {
+		if errors.Is(err, reason) {
+			return &RenderError{Msg: fmt.Sprintf("%s: %s entry %q: %v", at, field, value, reason), Pos: at}
 		}
 	}
 	return nil

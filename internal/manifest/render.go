@@ -1,15 +1,20 @@
 package manifest
 
 import (
+	"cmp"
+	"context"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"polc.dev/polc/internal/module"
 	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -27,6 +32,51 @@ type Renderer struct {
 	Vars map[string]string
 	// Sources locates objects in their source files.
 	Sources *Sources
+	// Limits bound the work of one render; zero fields take the defaults.
+	Limits Limits
+
+	// overlay holds, by repository-relative path, the kustomization files that kustomize reads
+	// instead of the files on disk: copies without their remote references.
+	overlay sync.Map
+}
+
+// Limits bound the time and size of rendering one module, so that a hostile repository cannot
+// make polc run or grow without end. A module over a limit fails with module/render.
+type Limits struct {
+	// Timeout is the deadline of one module's render (default DefaultTimeout).
+	Timeout time.Duration
+	// MaxObjects caps the objects of one module, and the source documents its kustomizations
+	// read, counted as kustomize processes them (default DefaultMaxObjects).
+	MaxObjects int
+	// MaxBuilds caps the kustomization builds of one module: kustomize builds a base again each
+	// time it is listed, so nested bases listed several times multiply (default DefaultMaxBuilds).
+	MaxBuilds int
+	// MaxObjectBytes caps the size of one object after substitution (default module.MaxFileSize).
+	MaxObjectBytes int
+}
+
+// Default limits of one module's render.
+const (
+	DefaultTimeout    = 30 * time.Second
+	DefaultMaxObjects = 5000
+	DefaultMaxBuilds  = 500
+)
+
+// withDefaults returns l with its zero fields set to the defaults.
+func (l Limits) withDefaults() Limits {
+	if l.Timeout <= 0 {
+		l.Timeout = DefaultTimeout
+	}
+	if l.MaxObjects <= 0 {
+		l.MaxObjects = DefaultMaxObjects
+	}
+	if l.MaxBuilds <= 0 {
+		l.MaxBuilds = DefaultMaxBuilds
+	}
+	if l.MaxObjectBytes <= 0 {
+		l.MaxObjectBytes = module.MaxFileSize
+	}
+	return l
 }
 
 // RenderError is a module that does not render: kustomize's error, or variables without value.
@@ -34,10 +84,15 @@ type RenderError struct {
 	Msg string
 	// Pos is the file (and line, when known) the problem comes from.
 	Pos Pos
+	// Err is the underlying error, when there is one (a cancelled context, for instance).
+	Err error
 }
 
 // Error returns the message, without the position.
 func (e *RenderError) Error() string { return e.Msg }
+
+// Unwrap returns the underlying error.
+func (e *RenderError) Unwrap() error { return e.Err }
 
 // options are the krusty options, set in one place: input order kept, plugins off, files limited
 // to each kustomization's root.
@@ -50,27 +105,44 @@ func options() *krusty.Options {
 }
 
 // Render builds the kustomization in dir (relative to the root) and returns its objects in
-// kustomize's output order, attributed to module mod.
-func (r *Renderer) Render(dir, mod string) ([]*Object, error) {
+// kustomize's output order, attributed to module mod, and the remote references it did not
+// fetch. It never reaches the network: remote entries are dropped before kustomize sees the
+// kustomization. It stops at ctx's end or at Limits.Timeout, whichever comes first.
+func (r *Renderer) Render(ctx context.Context, dir, mod string) ([]*Object, []Remote, error) {
+	lim := r.Limits.withDefaults()
 	abs := filepath.Join(r.Root, filepath.FromSlash(dir))
 	kfile := r.kustomizationFile(dir)
-	if err := r.preflight(dir, map[string]bool{}); err != nil {
-		return nil, err
+	w := &walk{cost: map[string]*cost{}}
+	c, perr := r.preflight(dir, w)
+	slices.SortStableFunc(w.remotes, func(a, b Remote) int {
+		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
+	})
+	if perr != nil {
+		return nil, w.remotes, perr
 	}
-	resMap, err := krusty.MakeKustomizer(options()).Run(newRepoFS(r.Root), abs)
+	switch {
+	case c.builds > lim.MaxBuilds:
+		return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("kustomize would build %d kustomizations for this module (bases listed more than once are built again); the limit is %d", c.builds, lim.MaxBuilds), Pos: Pos{File: kfile}}
+	case c.docs > lim.MaxObjects:
+		return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("kustomize would read %d documents for this module; the limit is %d objects", c.docs, lim.MaxObjects), Pos: Pos{File: kfile}}
+	}
+	resMap, err := r.build(ctx, abs, lim.Timeout)
 	if err != nil {
-		return nil, &RenderError{Msg: strings.ReplaceAll(err.Error(), r.Root+string(filepath.Separator), ""), Pos: Pos{File: kfile}}
+		return nil, w.remotes, &RenderError{Msg: strings.ReplaceAll(err.Error(), r.Root+string(filepath.Separator), ""), Pos: Pos{File: kfile}, Err: err}
+	}
+	if n := resMap.Size(); n > lim.MaxObjects {
+		return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("the module renders %d objects; the limit is %d", n, lim.MaxObjects), Pos: Pos{File: kfile}}
 	}
 	index := r.index(dir)
 	var objs []*Object
 	var unresolved []string
 	for _, res := range resMap.Resources() {
 		if err := stripInternal(&res.RNode); err != nil {
-			return nil, err
+			return nil, w.remotes, err
 		}
-		node, missing, err := r.substitute(&res.RNode)
+		node, missing, err := r.substitute(&res.RNode, lim.MaxObjectBytes)
 		if err != nil {
-			return nil, &RenderError{Msg: fmt.Sprintf("substitute variables in %s: %v", RefOf(&res.RNode), err), Pos: Pos{File: kfile}}
+			return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("substitute variables in %s: %v", RefOf(&res.RNode), err), Pos: Pos{File: kfile}}
 		}
 		o := &Object{Node: node, Module: mod, Ref: RefOf(node), Pos: Pos{File: kfile}}
 		org := res.OrgId()
@@ -85,9 +157,45 @@ func (r *Renderer) Render(dir, mod string) ([]*Object, error) {
 	if len(unresolved) > 0 {
 		slices.Sort(unresolved)
 		unresolved = slices.Compact(unresolved)
-		return objs, &RenderError{Msg: "variables without a value or default (set them in polc.yaml spec.substitute): " + strings.Join(unresolved, ", "), Pos: Pos{File: kfile}}
+		return objs, w.remotes, &RenderError{Msg: "variables without a value or default (set them in polc.yaml spec.substitute): " + strings.Join(unresolved, ", "), Pos: Pos{File: kfile}}
 	}
-	return objs, nil
+	return objs, w.remotes, nil
+}
+
+// build runs krusty on the absolute directory abs, over the read-only repository view with the
+// overlay of kustomizations without remote references. krusty cannot be interrupted: past the
+// deadline, build returns an error and leaves the build to finish (or the process to end) on its
+// own; the preflight limits keep such builds rare and finite.
+func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration) (resmap.ResMap, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	type result struct {
+		m   resmap.ResMap
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := krusty.MakeKustomizer(options()).Run(newRepoFS(r.Root, r.overlaid), abs)
+		done <- result{m, err}
+	}()
+	select {
+	case res := <-done:
+		return res.m, res.err
+	case <-ctx.Done():
+		if ctx.Err() == context.DeadlineExceeded {
+			return nil, fmt.Errorf("kustomize did not finish within %s (limit: polc.yaml spec.render.timeout)", timeout)
+		}
+		return nil, fmt.Errorf("render: %w", ctx.Err())
+	}
+}
+
+// overlaid returns the in-memory copy of a kustomization file without its remote references.
+func (r *Renderer) overlaid(rel string) ([]byte, bool) {
+	v, ok := r.overlay.Load(rel)
+	if !ok {
+		return nil, false
+	}
+	return v.([]byte), true
 }
 
 // kustomizationFiles are the names kustomize accepts, in its order of preference.
@@ -190,7 +298,7 @@ func stripInternal(n *yaml.RNode) error {
 
 // substitute applies Flux substitution to one object, unless the object opts out with the label
 // or the annotation kustomize.toolkit.fluxcd.io/substitute: disabled (Flux honours both).
-func (r *Renderer) substitute(n *yaml.RNode) (*yaml.RNode, []string, error) {
+func (r *Renderer) substitute(n *yaml.RNode, limit int) (*yaml.RNode, []string, error) {
 	if !hasVariable(n.YNode()) || n.GetAnnotations()[disableSubstitution] == "disabled" || n.GetLabels()[disableSubstitution] == "disabled" {
 		return n, nil, nil
 	}
@@ -198,11 +306,14 @@ func (r *Renderer) substitute(n *yaml.RNode) (*yaml.RNode, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	out, missing := Substitute(s, r.Vars)
+	out, missing, err := SubstituteLimit(s, r.Vars, limit)
+	if err != nil {
+		return nil, nil, err
+	}
 	if out == s {
 		return n, missing, nil
 	}
-	node, err := yaml.Parse(out)
+	node, err := ParseObject(out)
 	if err != nil {
 		if len(missing) > 0 {
 			// Empty values broke the YAML (b: ${x}-${y} became b: -): report the variables.

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +23,7 @@ func renderWithin(t *testing.T, r *Renderer, dir string) ([]*Object, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		objs, err := r.Render(dir, lastElem(dir))
+		objs, _, err := r.Render(context.Background(), dir, lastElem(dir))
 		done <- result{objs, err}
 	}()
 	select {
@@ -422,7 +423,7 @@ func TestParseFile(t *testing.T) {
 
 func TestRepoFSNeverWrites(t *testing.T) {
 	root := testutil.WriteRepo(t, map[string]string{"a.yaml": "a: 1\n"})
-	fs := newRepoFS(root)
+	fs := newRepoFS(root, nil)
 	p := filepath.Join(root, "new.yaml")
 	_, err := fs.Create(p)
 	require.ErrorIs(t, err, errReadOnly)
@@ -495,7 +496,7 @@ func TestRenderConcurrentlySharesSources(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		dir := dirs[i%2]
 		go func() {
-			objs, err := r.Render(dir, lastElem(dir))
+			objs, _, err := r.Render(context.Background(), dir, lastElem(dir))
 			results <- result{dir, objs, err}
 		}()
 	}

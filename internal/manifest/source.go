@@ -98,7 +98,7 @@ func ParseFile(rel string, data []byte) *File {
 			return f
 		}
 		if err != nil {
-			f.Err = module.YAMLError(rel, err)
+			f.Err = module.YAMLErrorIn(rel, data, err)
 			return f
 		}
 		if len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
@@ -111,6 +111,27 @@ func ParseFile(rel string, data []byte) *File {
 		}
 		f.Docs = append(f.Docs, Doc{Node: yaml.NewRNode(top), Pos: Pos{File: rel, Line: top.Line, Column: top.Column}})
 	}
+}
+
+// ParseObject parses one object from YAML produced at run time (after substitution, or read from
+// a KRM function's input) with the guards of repository files: an alias bomb is refused, and the
+// text must hold exactly one document.
+func ParseObject(s string) (*yaml.RNode, error) {
+	f := ParseFile("", []byte(s))
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	if len(f.Docs) != 1 {
+		return nil, fmt.Errorf("expected one YAML document, found %d", len(f.Docs))
+	}
+	return f.Docs[0].Node, nil
+}
+
+// CheckStream checks a multi-document YAML stream read at run time (a KRM function's input)
+// against alias bombs before a decoder that expands aliases reads it. name names the stream in
+// errors.
+func CheckStream(name string, data []byte) error {
+	return ParseFile(name, data).Err
 }
 
 // count returns the number of nodes written in the document under n; an alias counts as one.

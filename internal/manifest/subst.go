@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"strings"
 
 	"polc.dev/polc/internal/module"
@@ -10,12 +11,26 @@ import (
 // (default when unset or empty), ${var=default}, ${var-default} (default when unset); a default
 // may itself hold references (${a:=${b}}); $${var} is an escape for a literal ${var}. It returns
 // the result and the names of variables that had no value and no default, in order of
-// appearance. Expressions that are not variable references (a name Flux would not accept, or
+// appearance. A result over module.MaxFileSize leaves s as it is. Expressions that are not variable references (a name Flux would not accept, or
 // bash operators such as ${#var} that polc does not evaluate) and an unterminated ${ are left as
 // they are.
 func Substitute(s string, vars map[string]string) (string, []string) {
+	out, missing, err := SubstituteLimit(s, vars, module.MaxFileSize)
+	if err != nil {
+		return s, missing
+	}
+	return out, missing
+}
+
+// ErrTooLarge is returned by SubstituteLimit when the result would exceed its limit.
+var ErrTooLarge = fmt.Errorf("the result of substitution is larger than the limit")
+
+// SubstituteLimit is Substitute with a cap on the size of the result, in bytes (0 means no cap),
+// checked while the result is built: a large value referenced many times fails with ErrTooLarge
+// instead of growing without bound.
+func SubstituteLimit(s string, vars map[string]string, limit int) (string, []string, error) {
 	if !strings.Contains(s, "${") {
-		return s, nil
+		return s, nil, nil
 	}
 	var b strings.Builder
 	var unresolved []string
@@ -36,18 +51,24 @@ func Substitute(s string, vars map[string]string) (string, []string) {
 			break
 		}
 		expr := s[i+2 : i+2+end]
-		value, ok, missing := expand(expr, vars)
+		value, ok, missing, err := expand(expr, vars, limit)
+		if err != nil {
+			return "", unresolved, err
+		}
 		if !ok {
 			// Not a reference: keep the ${ and go on, so references inside are still replaced.
 			b.WriteString("${")
 			i += 2
 			continue
 		}
+		if limit > 0 && b.Len()+len(value) > limit {
+			return "", unresolved, fmt.Errorf("%w of %d MiB", ErrTooLarge, limit>>20)
+		}
 		b.WriteString(value)
 		unresolved = append(unresolved, missing...)
 		i += 2 + end + 1
 	}
-	return b.String(), unresolved
+	return b.String(), unresolved, nil
 }
 
 // closing returns the index of the } that closes a ${ whose body starts s, counting nested ${ },
@@ -72,7 +93,7 @@ func closing(s string) int {
 // expand evaluates one ${...} expression. ok is false when expr is not a variable reference;
 // missing lists the variables that are unset and have no default (the default is substituted
 // too, so it may name more).
-func expand(expr string, vars map[string]string) (value string, ok bool, missing []string) {
+func expand(expr string, vars map[string]string, limit int) (value string, ok bool, missing []string, err error) {
 	name, op, def := expr, "", ""
 	for _, o := range []string{":=", ":-", "=", "-"} {
 		if j := strings.Index(expr, o); j > 0 && (op == "" || j < len(name)) {
@@ -80,24 +101,24 @@ func expand(expr string, vars map[string]string) (value string, ok bool, missing
 		}
 	}
 	if !module.IsVarName(name) {
-		return "", false, nil
+		return "", false, nil, nil
 	}
 	v, set := vars[name]
 	switch op {
 	case ":=", ":-":
 		if !set || v == "" {
-			def, missing = Substitute(def, vars)
-			return def, true, missing
+			def, missing, err = SubstituteLimit(def, vars, limit)
+			return def, true, missing, err
 		}
 	case "=", "-":
 		if !set {
-			def, missing = Substitute(def, vars)
-			return def, true, missing
+			def, missing, err = SubstituteLimit(def, vars, limit)
+			return def, true, missing, err
 		}
 	default:
 		if !set {
-			return "", true, []string{name}
+			return "", true, []string{name}, nil
 		}
 	}
-	return v, true, nil
+	return v, true, nil, nil
 }

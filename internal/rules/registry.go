@@ -12,7 +12,7 @@ import (
 func All() []rule.Rule {
 	all := []rule.Rule{
 		ModuleMetadata,
-		ModuleRender,
+		ModuleRender, ModuleRemote,
 		LabelsModule,
 		ModuleName, ModuleTier, ModuleExtraNeedsCore, ModuleFiles, ModuleVersion, DepsUnknown, DepsCycle, DepsDirection, DepsUndeclared, DepsNamespaceAnnotation, DepsFluxDependsOn, NamingNamespaceOwnership, NamingFluxKustomization, LabelsAppName,
 		SecurityPodSecurity, SecurityNamespacePSA, SecurityImageTag, SecurityImageDigest, SecurityResources, SecurityClusterRBAC, VersionsChartPinned, ExceptionsValid,

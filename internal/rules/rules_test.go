@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/testutil"
 )
@@ -24,7 +26,7 @@ func TestRulesWellFormed(t *testing.T) {
 	all := All()
 	require.NotEmpty(t, all)
 	// The loader and the renderer report these two; they have no check function of their own.
-	engineRules := map[string]bool{check.MetadataRule: true, check.RenderRule: true}
+	engineRules := map[string]bool{check.MetadataRule: true, check.RenderRule: true, manifest.RemoteRule: true}
 	seen := map[string]bool{}
 	for i, ru := range all {
 		t.Run(ru.ID, func(t *testing.T) {
@@ -142,7 +144,7 @@ func loadTestRepo(t *testing.T, files testFiles) *rule.Repo {
 	repo, loadFindings, err := check.Load(root, All())
 	require.NoError(t, err)
 	require.Empty(t, loadFindings, "the test repository's metadata must load")
-	check.Render(repo)
+	check.Render(context.Background(), repo)
 	return repo
 }
 

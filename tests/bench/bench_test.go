@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -18,7 +19,7 @@ func BenchmarkCheckGenerated200(b *testing.B) {
 	objects := 0
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := check.Run(check.Options{Root: dir, Rules: rules.All()})
+		res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
 		require.NoError(b, err)
 		objects = res.Summary.Objects
 	}
@@ -30,7 +31,7 @@ func BenchmarkCheckGenerated200(b *testing.B) {
 func TestGeneratedRepoIsClean(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, testutil.GenerateRepo(dir, 20))
-	res, err := check.Run(check.Options{Root: dir, Rules: rules.All()})
+	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
 	require.NoError(t, err)
 	require.Equal(t, 500, res.Summary.Objects)
 	require.Empty(t, res.Findings)
@@ -43,7 +44,7 @@ func BenchmarkCheckChangedOne(b *testing.B) {
 	require.NoError(b, testutil.GenerateRepo(dir, 200))
 	b.ResetTimer()
 	for b.Loop() {
-		_, err := check.Run(check.Options{Root: dir, Rules: rules.All(), ByFiles: true, Files: []string{"modules/apps/app005/config.yaml"}})
+		_, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All(), ByFiles: true, Files: []string{"modules/apps/app005/config.yaml"}})
 		require.NoError(b, err)
 	}
 }

@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -220,7 +221,7 @@ func TestDeploymentPath(t *testing.T) {
 func testStarterCatalog(t *testing.T) {
 	repo, _, err := check.Load(root, rules.All())
 	require.NoError(t, err)
-	require.Empty(t, check.Render(repo), "the starter catalog renders")
+	require.Empty(t, check.Render(context.Background(), repo), "the starter catalog renders")
 	waves, stuck := repo.Graph.Waves()
 	require.Empty(t, stuck)
 	removePolicies(t)
@@ -310,7 +311,7 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 		}
 		path := filepath.Join(dir, e.Name())
 		start := time.Now()
-		res, err := check.Run(check.Options{Root: path, Rules: rules.All(), Now: time.Now()})
+		res, err := check.Run(context.Background(), check.Options{Root: path, Rules: rules.All(), Now: time.Now()})
 		if err != nil {
 			t.Logf("%s: skipped, its metadata does not load: %v", e.Name(), firstLine(err.Error()))
 			continue

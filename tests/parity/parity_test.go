@@ -6,6 +6,7 @@
 package parity
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -117,7 +118,7 @@ func testdataInputs(t *testing.T) []input {
 			t.Logf("skip testdata %s: %v", e.Name(), err)
 			continue
 		}
-		check.Render(repo)
+		check.Render(context.Background(), repo)
 		out = append(out, input{name: "testdata/" + e.Name(), repo: repo})
 	}
 	return out

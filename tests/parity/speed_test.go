@@ -1,6 +1,7 @@
 package parity
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,7 +30,7 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 	require.NoError(t, testutil.GenerateRepo(dir, 200))
 
 	start := time.Now()
-	res, err := check.Run(check.Options{Root: dir, Rules: rules.All()})
+	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
 	require.NoError(t, err)
 	polcTime := time.Since(start)
 
