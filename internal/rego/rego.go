@@ -141,6 +141,13 @@ func regoFiles(dir string) ([]string, error) {
 		if err != nil {
 			return err
 		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			// A symlink may lead outside the repository; skipping it silently would hide rules.
+			return fmt.Errorf("%s is a symlink: polc does not follow symlinks in a policy directory", p)
+		}
+		if strings.HasSuffix(p, ".rego") && !d.IsDir() && !d.Type().IsRegular() {
+			return fmt.Errorf("%s is not a regular file", p)
+		}
 		if d.Type().IsRegular() && strings.HasSuffix(p, ".rego") && !strings.HasSuffix(p, "_test.rego") {
 			files = append(files, p)
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -288,4 +290,15 @@ func TestScanFormat(t *testing.T) {
 		require.Equal(t, tc.verbs, verbs, tc.format)
 		require.Equal(t, tc.pad, pad, tc.format)
 	}
+}
+
+// TestSymlinkedPolicyRefused checks that a symlink in the policy directory is an error naming it,
+// never silently skipped (nor followed out of the repository).
+func TestSymlinkedPolicyRefused(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "x.rego")
+	require.NoError(t, os.WriteFile(outside, []byte("package main\n"), 0o644))
+	require.NoError(t, os.Symlink(outside, filepath.Join(dir, "linked.rego")))
+	_, err := Load(dir, filepath.Dir(dir))
+	require.ErrorContains(t, err, "linked.rego is a symlink")
 }
