@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
@@ -25,6 +26,11 @@ The target is polc.yaml's spec.kyverno.target unless --target says otherwise: cl
 polc.yaml's spec.policiesDir unless --out says otherwise; files that an earlier run generated and
 that are no longer part of the pack are removed. Expired exceptions are not compiled; polc says
 so on stderr.
+
+polc writes every file or none, and only inside the output directory: it refuses an output
+directory that is a symlink or, inside the repository, is reached through one, and a symlink,
+special file or directory where a generated file goes. --check reads only regular files and
+reports anything else as a difference.
 
 With --flux DIR, compile writes the Flux Kustomizations that deploy the modules to a cluster
 instead of the pack: one file per module with its kustomize.toolkit.fluxcd.io/v1 Kustomization
@@ -107,6 +113,9 @@ func (o *compileOptions) run(stdout, stderr io.Writer) error {
 	out := o.out
 	if out == "" {
 		out = filepath.Join(repo.Root, filepath.FromSlash(repo.Config.Spec.PoliciesDir))
+	}
+	if err := genfiles.CheckOutputDir(repo.Root, out); err != nil {
+		return &ExitError{Code: 2, Err: err}
 	}
 	pack, err := kyverno.Compile(repo, all, kyverno.Options{Target: target})
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/flux"
+	"polc.dev/polc/internal/genfiles"
 )
 
 // args accepts MODULE arguments only with --flux: the policy pack always covers every module.
@@ -26,6 +27,9 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 	repo, err := loadForGenerating(o.repo, stderr, "compiling")
 	if err != nil {
 		return err
+	}
+	if err := genfiles.CheckOutputDir(repo.Root, o.flux); err != nil {
+		return &ExitError{Code: 2, Err: err}
 	}
 	out, err := flux.Generate(repo, modules)
 	if err != nil {

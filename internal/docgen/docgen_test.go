@@ -25,7 +25,8 @@ func load(t *testing.T, root string) *rule.Repo {
 // TestModuleDocsUpToDate fails when the committed docs/modules differ from what `polc doc`
 // generates for this repository's own modules (run `polc doc`, or this test with -update).
 func TestModuleDocsUpToDate(t *testing.T) {
-	files := Generate(load(t, "../.."))
+	files, err := Generate(load(t, "../.."))
+	require.NoError(t, err)
 	dir := filepath.Join("..", "..", "docs", "modules")
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		testutil.Golden(t, filepath.Join(dir, name), files[name])
@@ -38,14 +39,16 @@ func TestModuleDocsUpToDate(t *testing.T) {
 // TestGenerate compares the pages of a small repository (exceptions with and without expiry,
 // soft dependencies on an unknown module, free text with a pipe and a line break) with golden files.
 func TestGenerate(t *testing.T) {
-	files := Generate(load(t, "testdata/repo"))
+	files, err := Generate(load(t, "testdata/repo"))
+	require.NoError(t, err)
 	require.ElementsMatch(t, []string{"README.md", "media.md", "sso.md", "storage-core.md"}, slices.Sorted(maps.Keys(files)))
 	for _, name := range slices.Sorted(maps.Keys(files)) {
 		t.Run(name, func(t *testing.T) {
 			testutil.Golden(t, filepath.Join("testdata", "golden", name), files[name])
 		})
 	}
-	again := Generate(load(t, "testdata/repo"))
+	again, err := Generate(load(t, "testdata/repo"))
+	require.NoError(t, err)
 	require.Equal(t, files, again, "output must be deterministic")
 }
 

@@ -11,10 +11,10 @@ package flux
 import (
 	"fmt"
 	"path"
-	"polc.dev/polc/internal/genfiles"
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -151,8 +151,12 @@ type File = genfiles.File
 // depends on the module's own Kustomization: with wait: true, that one is Ready only once the
 // Kyverno HelmRelease is, so Flux applies the policies after Kyverno serves their APIs.
 //
-// Unknown names, components and dependencies that are not deployable modules are errors.
+// Unknown names, components and dependencies that are not deployable modules are errors, and so
+// is any module name that is not a DNS-1123 label (it would name a file).
 func Generate(r *rule.Repo, names []string) (*Output, error) {
+	if err := genfiles.CheckModuleNames(r.Modules); err != nil {
+		return nil, err
+	}
 	want, added, err := closure(r, names)
 	if err != nil {
 		return nil, err
@@ -166,6 +170,11 @@ func Generate(r *rule.Repo, names []string) (*Output, error) {
 		}
 		out.Modules = append(out.Modules, m.Name())
 		name := r.Config.FluxName(m)
+		if err := genfiles.CheckLabel(name); err != nil {
+			// The name also reaches a comment, which the YAML encoder does not quote.
+			return nil, fmt.Errorf("%s: the Flux Kustomization name of module %s (spec.fluxPrefixes, then the module name) %w",
+				r.Config.Pos("spec.fluxPrefixes."+string(m.Spec.Type)), m.Name(), err)
+		}
 		docs := []doc{{obj: New(name, m.Dir, DependsOn(r, m))}}
 		if m == policy {
 			docs = append(docs, doc{
@@ -180,7 +189,11 @@ func Generate(r *rule.Repo, names []string) (*Output, error) {
 		resources = append(resources, file)
 		out.Files = append(out.Files, File{Path: file, Data: data})
 	}
-	out.Files = append(out.Files, kustomization(resources))
+	k, err := kustomization(resources)
+	if err != nil {
+		return nil, err
+	}
+	out.Files = append(out.Files, k)
 	slices.SortFunc(out.Files, func(a, b File) int { return strings.Compare(a.Path, b.Path) })
 	return out, nil
 }
@@ -260,14 +273,21 @@ func marshal(docs []doc) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// kustomization is the entry point's kustomization.yaml, listing the module files.
-func kustomization(resources []string) File {
-	var b strings.Builder
-	b.WriteString(Header)
-	b.WriteString("# A cluster adds its own postBuild substitution values with a patch on these Kustomizations.\n")
-	b.WriteString("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n")
-	for _, r := range resources {
-		b.WriteString("  - " + r + "\n")
+// kustomizeFile is the entry point's kustomization.yaml. Field order is output order.
+type kustomizeFile struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Resources  []string `yaml:"resources"`
+}
+
+// kustomization is the entry point's kustomization.yaml, listing the module files. It is
+// marshalled, so no file name can add YAML of its own.
+func kustomization(resources []string) (File, error) {
+	y, err := yaml.MarshalWithOptions(kustomizeFile{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: Kind, Resources: resources},
+		&yaml.EncoderOptions{SeqIndent: yaml.WideSequenceStyle})
+	if err != nil {
+		return File{}, fmt.Errorf("generate kustomization.yaml: %w", err)
 	}
-	return File{Path: "kustomization.yaml", Data: []byte(b.String())}
+	data := Header + "# A cluster adds its own postBuild substitution values with a patch on these Kustomizations.\n" + string(y)
+	return File{Path: "kustomization.yaml", Data: []byte(data)}, nil
 }

@@ -1,15 +1,12 @@
 package infer
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/module"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -107,44 +104,26 @@ func encodeConfig(modulesDir string) []byte {
 }
 
 // Write writes the proposed module.yaml files, and polc.yaml when one is proposed. It never
-// overwrites: a file that exists is skipped (reported in skipped). written lists the files
-// written, relative to the root.
+// overwrites: a file that exists (or a symlink) is skipped (reported in skipped). written lists
+// the files written, relative to the root. It writes through genfiles.Create: every file or none
+// (on an error, written is empty), inside the repository, and never through a symlink.
 func (r *Result) Write() (written, skipped []string, err error) {
-	create := func(rel string, data []byte) error {
-		abs, err := module.Resolve(r.Root, filepath.Dir(rel))
-		if err != nil {
-			return fmt.Errorf("write %s: %w", rel, err)
-		}
-		f, err := os.OpenFile(filepath.Join(abs, filepath.Base(rel)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if errors.Is(err, fs.ErrExist) {
-			skipped = append(skipped, rel)
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("write %s: %w", rel, err)
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s: %w", rel, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", rel, err)
-		}
-		written = append(written, rel)
-		return nil
-	}
+	var files []genfiles.File
 	for _, p := range r.Proposals {
 		if p.Existing {
 			continue
 		}
-		if err := create(p.File(), Encode(p)); err != nil {
-			return written, skipped, err
+		if err := genfiles.CheckLabel(p.Name()); err != nil {
+			return nil, nil, fmt.Errorf("%s: module name %w", p.File(), err)
 		}
+		files = append(files, genfiles.File{Path: p.File(), Data: Encode(p)})
 	}
 	if r.Config != nil {
-		if err := create(module.ConfigFile, r.Config); err != nil {
-			return written, skipped, err
-		}
+		files = append(files, genfiles.File{Path: module.ConfigFile, Data: r.Config})
+	}
+	written, skipped, err = genfiles.Create(r.Root, files, genfiles.SkipExisting)
+	if err != nil {
+		return nil, nil, fmt.Errorf("write the proposals: %w", err)
 	}
 	return written, skipped, nil
 }

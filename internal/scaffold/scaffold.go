@@ -5,18 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
-	"sort"
+	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/module"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
-
-// dns1123 is a DNS-1123 label, the form module names take.
-var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Options describe the module to create.
 type Options struct {
@@ -34,10 +33,62 @@ type Options struct {
 // subdirs maps a module type to its directory under the modules directory.
 var subdirs = map[module.Type]string{module.Infrastructure: "infrastructure", module.Application: "apps", module.Component: "components"}
 
+// The generated files, marshalled (never concatenated) so that no value from the command line
+// or polc.yaml can add YAML of its own. Field order is output order.
+type (
+	moduleFile struct {
+		APIVersion string     `yaml:"apiVersion"`
+		Kind       string     `yaml:"kind"`
+		Metadata   nameOnly   `yaml:"metadata"`
+		Spec       moduleSpec `yaml:"spec"`
+	}
+	nameOnly struct {
+		Name string `yaml:"name"`
+	}
+	moduleSpec struct {
+		Type        string     `yaml:"type"`
+		Tier        string     `yaml:"tier,omitempty"`
+		Version     string     `yaml:"version"`
+		Description string     `yaml:"description"`
+		Namespaces  []nameOnly `yaml:"namespaces,omitempty"`
+		DependsOn   []string   `yaml:"dependsOn,omitempty"`
+	}
+	kustomizationFile struct {
+		APIVersion string        `yaml:"apiVersion"`
+		Kind       string        `yaml:"kind"`
+		Labels     []labelsEntry `yaml:"labels,omitempty"`
+		Resources  []string      `yaml:"resources,omitempty"`
+	}
+	labelsEntry struct {
+		Pairs            map[string]string `yaml:"pairs"`
+		IncludeSelectors bool              `yaml:"includeSelectors"`
+		IncludeTemplates bool              `yaml:"includeTemplates"`
+	}
+	namespaceFile struct {
+		APIVersion string            `yaml:"apiVersion"`
+		Kind       string            `yaml:"kind"`
+		Metadata   namespaceMetadata `yaml:"metadata"`
+	}
+	namespaceMetadata struct {
+		Name        string            `yaml:"name"`
+		Labels      map[string]string `yaml:"labels"`
+		Annotations map[string]string `yaml:"annotations"`
+	}
+)
+
+// marshal encodes v as YAML with indented sequences, after an optional comment.
+func marshal(comment string, v any) (string, error) {
+	y, err := yaml.MarshalWithOptions(v, &yaml.EncoderOptions{SeqIndent: yaml.WideSequenceStyle})
+	if err != nil {
+		return "", fmt.Errorf("marshal: %w", err)
+	}
+	return comment + string(y), nil
+}
+
 // Files returns the files of the new module, repository-relative, after validating the options.
 func Files(o Options) (map[string]string, error) {
-	if !dns1123.MatchString(o.Name) || len(o.Name) > 63 {
-		return nil, fmt.Errorf("module name %q is not a DNS-1123 label (lower-case letters, digits and '-')", o.Name)
+	if err := genfiles.CheckLabel(o.Name); err != nil {
+		return nil, fmt.Errorf("module name %w", err)
 	}
 	sub, ok := subdirs[o.Type]
 	if !ok {
@@ -66,80 +117,73 @@ func Files(o Options) (map[string]string, error) {
 		return nil, fmt.Errorf("module %s already exists in %s", o.Name, o.Existing[o.Name].Dir)
 	}
 	dir := path.Join(o.Config.Spec.ModulesDir, sub, o.Name)
-	files := map[string]string{}
-	depth := strings.Repeat("../", strings.Count(dir, "/")+1)
-	var spec strings.Builder
-	fmt.Fprintf(&spec, "# yaml-language-server: $schema=%sschemas/module.schema.json\napiVersion: %s\nkind: Module\nmetadata:\n  name: %s\nspec:\n  type: %s\n", depth, module.APIVersion, o.Name, o.Type)
-	if o.Tier != "" {
-		fmt.Fprintf(&spec, "  tier: %s\n", o.Tier)
+	if err := genfiles.CheckPath(dir); err != nil {
+		return nil, fmt.Errorf("module directory: %w", err)
 	}
-	fmt.Fprintf(&spec, "  version: 0.1.0\n  description: TODO describe %s\n", o.Name)
+	files := map[string]string{}
+	add := func(name, comment string, v any) error {
+		data, err := marshal(comment, v)
+		if err != nil {
+			return fmt.Errorf("generate %s: %w", name, err)
+		}
+		files[path.Join(dir, name)] = data
+		return nil
+	}
+	depth := strings.Repeat("../", strings.Count(dir, "/")+1)
+	mod := moduleFile{APIVersion: module.APIVersion, Kind: "Module", Metadata: nameOnly{o.Name},
+		Spec: moduleSpec{Type: string(o.Type), Tier: string(o.Tier), Version: "0.1.0", Description: "TODO describe " + o.Name}}
+	schema := "# yaml-language-server: $schema=" + depth + "schemas/module.schema.json\n"
 	if o.Type == module.Component {
-		files[path.Join(dir, "module.yaml")] = spec.String()
-		files[path.Join(dir, "kustomization.yaml")] = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n"
+		if err := add(module.MetadataFile, schema, mod); err != nil {
+			return nil, err
+		}
+		if err := add("kustomization.yaml", "", kustomizationFile{APIVersion: "kustomize.config.k8s.io/v1alpha1", Kind: "Component"}); err != nil {
+			return nil, err
+		}
 		return files, nil
 	}
-	fmt.Fprintf(&spec, "  namespaces:\n    - name: %s\n", o.Name)
-	if len(deps) > 0 {
-		fmt.Fprintf(&spec, "  dependsOn: [%s]\n", strings.Join(deps, ", "))
+	mod.Spec.Namespaces = []nameOnly{{o.Name}}
+	mod.Spec.DependsOn = deps
+	k := kustomizationFile{APIVersion: "kustomize.config.k8s.io/v1beta1", Kind: "Kustomization",
+		Labels: []labelsEntry{{Pairs: map[string]string{o.Config.ModuleLabel(): o.Name, o.Config.ModuleTypeLabel(): string(o.Type)},
+			IncludeTemplates: true}},
+		Resources: []string{"namespace.yaml"}}
+	ns := namespaceFile{APIVersion: "v1", Kind: "Namespace", Metadata: namespaceMetadata{Name: o.Name,
+		Labels:      map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+		Annotations: map[string]string{o.Config.DependsOnAnnotation(): strings.Join(deps, ",")}}}
+	for _, f := range []struct {
+		name, comment string
+		v             any
+	}{{module.MetadataFile, schema, mod}, {"kustomization.yaml", "", k}, {"namespace.yaml", "", ns}} {
+		if err := add(f.name, f.comment, f.v); err != nil {
+			return nil, err
+		}
 	}
-	files[path.Join(dir, "module.yaml")] = spec.String()
-	files[path.Join(dir, "kustomization.yaml")] = fmt.Sprintf(`apiVersion: kustomize.config.k8s.io/v1beta1
-kind: Kustomization
-labels:
-  - pairs:
-      %s: %s
-      %s: %s
-    includeSelectors: false
-    includeTemplates: true
-resources:
-  - namespace.yaml
-`, o.Config.ModuleLabel(), o.Name, o.Config.ModuleTypeLabel(), o.Type)
-	files[path.Join(dir, "namespace.yaml")] = fmt.Sprintf(`apiVersion: v1
-kind: Namespace
-metadata:
-  name: %s
-  labels:
-    pod-security.kubernetes.io/enforce: restricted
-  annotations:
-    %s: %q
-`, o.Name, o.Config.DependsOnAnnotation(), strings.Join(deps, ","))
 	files[path.Join(dir, "CHANGELOG.md")] = "# Changelog\n\n## 0.1.0\n\n- First version.\n"
 	return files, nil
 }
 
 // Write creates the files, refusing to overwrite anything: when the module directory or any file
-// exists, nothing is written.
+// exists, nothing is written. It writes through genfiles.Create: every file or none, and never
+// through a symlink.
 func Write(root string, files map[string]string) ([]string, error) {
-	names := make([]string, 0, len(files))
-	for f := range files {
-		names = append(names, f)
-	}
-	sort.Strings(names)
-	for _, f := range names {
-		if _, err := os.Lstat(filepath.Join(root, filepath.Dir(f))); err == nil {
-			return nil, fmt.Errorf("%s already exists: polc new never overwrites", filepath.Dir(f))
+	names := slices.Sorted(maps.Keys(files))
+	if len(names) > 0 {
+		// All files share one directory, which must not exist.
+		dir := path.Dir(names[0])
+		if _, err := os.Lstat(filepath.Join(root, filepath.FromSlash(dir))); err == nil {
+			return nil, fmt.Errorf("%s already exists: polc new never overwrites", dir)
 		} else if !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		break // all files share one directory
 	}
+	var out []genfiles.File
 	for _, f := range names {
-		p := filepath.Join(root, filepath.FromSlash(f))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, fmt.Errorf("create %s: %w", filepath.Dir(f), err)
-		}
-		fh, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("create %s: %w", f, err)
-		}
-		_, err = fh.WriteString(files[f])
-		if cerr := fh.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("write %s: %w", f, err)
-		}
+		out = append(out, genfiles.File{Path: f, Data: []byte(files[f])})
 	}
-	return names, nil
+	created, _, err := genfiles.Create(root, out, genfiles.RefuseExisting)
+	if err != nil {
+		return nil, err
+	}
+	return created, nil
 }
