@@ -55,7 +55,8 @@ type Source interface {
 	// Bind prepares the source for the loaded repository, once per run, and returns the function
 	// that checks one rendered object of module m. That function is called concurrently; its
 	// error means the source itself is broken (exit 2), never that the object is.
-	Bind(repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error)
+	// Evaluation stops when ctx ends.
+	Bind(ctx context.Context, repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error)
 }
 
 // Summary counts what a run saw and found.
@@ -211,7 +212,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	findings = append(findings, cf...)
 	findings = append(findings, runRules(repo, opts.Rules)...)
-	extra, err := runSources(repo, opts.Sources)
+	extra, err := runSources(ctx, repo, opts.Sources)
 	if err != nil {
 		return nil, err
 	}
@@ -361,10 +362,10 @@ func runRules(repo *rule.Repo, rules []rule.Rule) []rule.Finding {
 
 // runSources binds each extra rule source and runs it on every object of the selected modules.
 // When a source fails on some objects, the first error in message order is returned.
-func runSources(repo *rule.Repo, sources []Source) ([]rule.Finding, error) {
+func runSources(ctx context.Context, repo *rule.Repo, sources []Source) ([]rule.Finding, error) {
 	var all []rule.Finding
 	for _, src := range sources {
-		check, err := src.Bind(repo)
+		check, err := src.Bind(ctx, repo)
 		if err != nil {
 			return nil, &ConfigError{err}
 		}

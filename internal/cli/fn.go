@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -323,7 +324,7 @@ func (p *fnProcessor) loadPolicy(repo *rule.Repo) (func(*module.Module, *manifes
 	if err != nil {
 		return nil, err
 	}
-	return pol.Bind(repo)
+	return pol.Bind(context.Background(), repo)
 }
 
 // fnObject turns an item into the object rules see, with its module: fm, or the module its label

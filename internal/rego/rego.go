@@ -457,8 +457,7 @@ func show(v ast.Value) string {
 
 // Bind prepares the policy for a repository and returns the function that checks one object,
 // so that a Policy is one of polc check's extra rule sources (check.Source).
-func (p *Policy) Bind(repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error) {
-	ctx := context.Background()
+func (p *Policy) Bind(ctx context.Context, repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error) {
 	e, err := p.Prepare(ctx, repo)
 	if err != nil {
 		return nil, err
