@@ -1,6 +1,7 @@
 package rule
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -182,6 +183,21 @@ func CELString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// JMESString quotes s as a JMESPath raw string literal.
+func JMESString(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+
+// JMESStrings quotes a list of strings as a JMESPath JSON literal ([] when empty).
+func JMESStrings(list []string) string {
+	if list == nil {
+		list = []string{}
+	}
+	b, err := json.Marshal(list)
+	if err != nil {
+		panic(err) // strings always marshal
+	}
+	return "`" + strings.ReplaceAll(string(b), "`", "\\`") + "`"
 }
 
 // CELStrings quotes a list of strings as a CEL list literal.

@@ -99,16 +99,18 @@ func policyFluxDependsOn(c *rule.CompileContext) []rule.PolicyRule {
 		}
 		return map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta, "spec": spec}
 	}
-	var key []any
+	// Kyverno's AnyNotIn would read * and ? in the object's dependsOn names as wildcards (a name of
+	// * would stand for every Kustomization): JMESPath's contains compares them literally.
+	var has []string
 	for _, w := range want {
-		key = append(key, w)
+		has = append(has, "contains(request.object.spec.dependsOn[].name || `[]`, "+rule.JMESString(w)+")")
 	}
 	return []rule.PolicyRule{{
 		Name:    m.Name(),
 		Kinds:   []rule.Kind{rule.FluxKustomizationKind},
 		Match:   []rule.Selector{{Names: []string{name}}},
 		Message: fmt.Sprintf("Flux Kustomization %s of module %s has spec.dependsOn including %s", name, m.Name(), strings.Join(want, ", ")),
-		Deny:    []rule.Condition{{Key: key, Operator: "AnyNotIn", Value: "{{ request.object.spec.dependsOn[].name || `[]` }}"}},
+		Deny:    []rule.Condition{{Key: "{{ " + strings.Join(has, " && ") + " }}", Operator: "Equals", Value: false}},
 		CEL:     []string{rule.CELStrings(want) + `.all(w, object.?spec.?dependsOn.orValue([]).exists(d, d.?name.orValue("") == w))`},
 		Pass:    []map[string]any{ks(want)},
 		Fail:    []map[string]any{ks(nil)},

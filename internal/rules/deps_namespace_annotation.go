@@ -80,8 +80,10 @@ func policyNamespaceAnnotation(c *rule.CompileContext) []rule.PolicyRule {
 		Kinds:   []rule.Kind{rule.NamespaceKind},
 		Match:   match,
 		Message: fmt.Sprintf("Namespaces of module %s carry the annotation %s=%q", m.Name(), key, want),
-		Deny: []rule.Condition{{Key: "{{ request.object.metadata.annotations.\"" + key + "\" || '' }}",
-			Operator: "NotEquals", Value: want}},
+		// JMESPath's != compares the strings; Kyverno's NotEquals would compare values that parse as
+		// durations or quantities by value (a module named 2m against an annotation of 120s).
+		Deny: []rule.Condition{{Key: "{{ (request.object.metadata.annotations.\"" + key + "\" || '') != " + rule.JMESString(want) + " }}",
+			Operator: "Equals", Value: true}},
 		CEL:  []string{rule.CELAnnotation(key) + " == " + rule.CELString(want)},
 		Pass: []map[string]any{namespace(want)},
 		Fail: []map[string]any{namespace(want + ",undeclared-module")},

@@ -2,7 +2,7 @@ package rules
 
 import (
 	"fmt"
-	"path"
+	"slices"
 	"strings"
 
 	"polc.dev/polc/internal/manifest"
@@ -39,10 +39,10 @@ func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) 
 		return nil
 	}
 	p, err := o.Node.Pipe(yaml.Lookup("spec", "path"))
-	if err != nil || p == nil {
-		return nil
+	if err != nil || p == nil || p.YNode().Kind != yaml.ScalarNode || p.YNode().ShortTag() != yaml.NodeTagString {
+		return nil // Flux's schema makes spec.path a string; anything else points at no module
 	}
-	target := moduleAtPath(r, yaml.GetValue(p))
+	target := moduleAtPath(r, p.YNode().Value)
 	if target == nil {
 		return nil
 	}
@@ -53,24 +53,62 @@ func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) 
 	return nil
 }
 
-// moduleAtPath returns the non-component module whose directory a Flux spec.path ends with (the
-// longest match), or nil.
-func moduleAtPath(r *rule.Repo, p string) *module.Module {
-	p = path.Clean(strings.TrimPrefix(p, "./"))
-	var best *module.Module
+// pathIsDir reports whether a Flux spec.path points at directory dir: it is dir or ends with
+// /dir, either optionally followed by one slash (so ./dir matches). The comparison is literal
+// (no cleaning, no wildcards), as both compiled forms make it.
+func pathIsDir(p, dir string) bool {
+	return p == dir || p == dir+"/" || strings.HasSuffix(p, "/"+dir) || strings.HasSuffix(p, "/"+dir+"/")
+}
+
+// pathModules are the modules a Flux spec.path can point at: every non-component module that
+// owns its name, as polc compiles them.
+func pathModules(r *rule.Repo) []*module.Module {
+	var out []*module.Module
 	for _, m := range r.Modules {
-		if r.ByName[m.Name()] != m || m.Spec.Type == module.Component {
-			continue
+		if r.ByName[m.Name()] == m && m.Spec.Type != module.Component {
+			out = append(out, m)
 		}
-		if (p == m.Dir || strings.HasSuffix(p, "/"+m.Dir)) && (best == nil || len(m.Dir) > len(best.Dir)) {
+	}
+	return out
+}
+
+// moduleAtPath returns the module whose directory a Flux spec.path points at (the longest match),
+// or nil.
+func moduleAtPath(r *rule.Repo, p string) *module.Module {
+	var best *module.Module
+	for _, m := range pathModules(r) {
+		if pathIsDir(p, m.Dir) && (best == nil || len(m.Dir) > len(best.Dir)) {
 			best = m
 		}
 	}
 	return best
 }
 
-// policyFluxKustomization names every Flux Kustomization whose spec.path is the module's
+// deeperDirs are the directories of the other modules that a path pointing at m's directory may
+// point at too (they end with /<m's directory>): moduleAtPath prefers them, so m's compiled rule
+// leaves their paths alone.
+func deeperDirs(r *rule.Repo, m *module.Module) []string {
+	var out []string
+	for _, o := range pathModules(r) {
+		if o != m && strings.HasSuffix(o.Dir, "/"+m.Dir) {
+			out = append(out, o.Dir)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// jmesRaw quotes s as a JMESPath raw string literal.
+func jmesRaw(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+
+// policyFluxKustomization names every Flux Kustomization whose spec.path points at the module's
 // directory <prefix>-<module>, whoever applies it.
+//
+// The ClusterPolicy form never hands the object's spec.path or name to a Kyverno condition
+// operator: Equals, AnyIn and the others read * and ? as wildcards (AnyIn on both sides, so a
+// spec.path of * would be "in" every module's list) and compare durations and quantities by
+// value. JMESPath compares the strings literally, as the offline check and the CEL do, and only
+// its boolean result reaches the operator.
 func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
 	want := r.Config.FluxName(m)
@@ -81,19 +119,34 @@ func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
 			"spec": map[string]any{"path": "./" + m.Dir, "interval": "10m", "prune": true,
 				"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}}}
 	}
-	// Offline, the path matches after removing a leading ./ when it is the module directory or
-	// ends with /<directory>; a trailing slash is ignored.
-	paths := []any{m.Dir, m.Dir + "/", "*/" + m.Dir, "*/" + m.Dir + "/"}
-	path := `object.spec.?path.orValue("")`
+	deeper := deeperDirs(r, m)
+
+	// JMESPath: spec.path is a string that points at the directory and at no deeper one.
+	const jp = "request.object.spec.path"
+	jIs := func(dir string) string {
+		return fmt.Sprintf("(contains([%s, %s], %s) || ends_with(%s, %s) || ends_with(%s, %s))",
+			jmesRaw(dir), jmesRaw(dir+"/"), jp, jp, jmesRaw("/"+dir), jp, jmesRaw("/"+dir+"/"))
+	}
+	jAt := "type(" + jp + ") == 'string' && " + jIs(m.Dir)
+	// CEL: the same.
+	const cp = `object.?spec.?path.orValue("")`
+	cIs := func(dir string) string {
+		return fmt.Sprintf("(%s in %s || %s.endsWith(%s) || %s.endsWith(%s))",
+			cp, rule.CELStrings([]string{dir, dir + "/"}), cp, rule.CELString("/"+dir), cp, rule.CELString("/"+dir+"/"))
+	}
+	cAt := "type(" + cp + ") == string && " + cIs(m.Dir)
+	for _, d := range deeper {
+		jAt += " && !" + jIs(d)
+		cAt += " && !" + cIs(d)
+	}
 	return []rule.PolicyRule{{
 		Name:          m.Name(),
 		Kinds:         []rule.Kind{rule.FluxKustomizationKind},
-		Preconditions: []rule.Condition{{Key: "{{ request.object.spec.path || '' }}", Operator: "AnyIn", Value: paths}},
+		Preconditions: []rule.Condition{{Key: "{{ " + jAt + " }}", Operator: "Equals", Value: true}},
 		Message:       fmt.Sprintf("the Flux Kustomization of module %s (spec.path %s) is named %s", m.Name(), m.Dir, want),
-		Deny:          []rule.Condition{{Key: "{{ request.object.metadata.name }}", Operator: "NotEquals", Value: want}},
-		CEL: []string{fmt.Sprintf(`!(%s in [%q, %q] || %s.endsWith(%q) || %s.endsWith(%q)) || object.metadata.name == %q`,
-			path, m.Dir, m.Dir+"/", path, "/"+m.Dir, path, "/"+m.Dir+"/", want)},
-		Pass: []map[string]any{ks(want)},
-		Fail: []map[string]any{ks(m.Name())},
+		Deny:          []rule.Condition{{Key: "{{ request.object.metadata.name != " + jmesRaw(want) + " }}", Operator: "Equals", Value: true}},
+		CEL:           []string{fmt.Sprintf("!(%s) || object.metadata.name == %s", cAt, rule.CELString(want))},
+		Pass:          []map[string]any{ks(want)},
+		Fail:          []map[string]any{ks(m.Name())},
 	}}
 }

@@ -134,7 +134,7 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		Match:        rule.ModuleSelectors(r, m, false),
 		ExcludeKinds: exempt,
 		Message:      fmt.Sprintf("namespaced objects of module %s live in its namespaces %v", m.Name(), declared),
-		Deny:         []rule.Condition{{Key: "{{ request.object.metadata.namespace || '' }}", Operator: "AnyNotIn", Value: toAny(declared)}},
+		Deny:         []rule.Condition{{Key: "{{ contains(" + rule.JMESStrings(declared) + ", request.object.metadata.namespace || '') }}", Operator: "Equals", Value: false}},
 		CEL:          []string{`object.metadata.?namespace.orValue("") in ` + rule.CELStrings(declared)},
 		Fail:         []map[string]any{cm(m.Name()+"-misplaced", elsewhere)},
 	}
@@ -143,7 +143,7 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		Kinds:   []rule.Kind{rule.NamespaceKind},
 		Match:   rule.ModuleSelectors(r, m, false),
 		Message: fmt.Sprintf("module %s only creates the namespaces it declares and no other module declared before %v", m.Name(), first),
-		Deny:    []rule.Condition{{Key: "{{ request.object.metadata.name }}", Operator: "AnyNotIn", Value: toAny(first)}},
+		Deny:    []rule.Condition{{Key: "{{ contains(" + rule.JMESStrings(first) + ", request.object.metadata.name) }}", Operator: "Equals", Value: false}},
 		CEL:     []string{`object.metadata.name in ` + rule.CELStrings(first)},
 		Fail:    []map[string]any{namespace(elsewhere)},
 	}
@@ -153,22 +153,8 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 	if len(first) > 0 {
 		namespaces.Pass = []map[string]any{namespace(first[0])}
 	}
-	// Kyverno's AnyNotIn is false for an empty list: with no namespace allowed, deny them all.
-	if len(declared) == 0 {
-		objects.Deny[0] = rule.Condition{Key: objects.Deny[0].Key, Operator: "Equals", Value: "*"}
-	}
-	if len(first) == 0 {
-		namespaces.Deny[0] = rule.Condition{Key: namespaces.Deny[0].Key, Operator: "Equals", Value: "*"}
-	}
+	// The namespaces are compared by JMESPath's contains, literally: Kyverno's AnyNotIn would read *
+	// and ? in the object's namespace or name as wildcards. An empty list contains nothing, so with
+	// no namespace allowed every object is denied.
 	return []rule.PolicyRule{objects, namespaces}
-}
-
-// toAny converts a string list for a condition value; never nil, so that an empty list is
-// written as [].
-func toAny(list []string) []any {
-	out := []any{}
-	for _, s := range list {
-		out = append(out, s)
-	}
-	return out
 }

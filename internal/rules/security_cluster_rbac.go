@@ -48,9 +48,10 @@ func policyClusterRBAC(c *rule.CompileContext) []rule.PolicyRule {
 			{Group: "*", Version: "*", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"}},
 		Match:   rule.ModuleSelectors(r, m, false),
 		Message: "application modules ship no ClusterRole or ClusterRoleBinding; use a Role and RoleBinding in the module's namespace",
-		Deny:    []rule.Condition{{Key: "{{ request.object.apiVersion }}", Operator: "AnyIn", Value: []any{"rbac.authorization.k8s.io/*"}}},
-		CEL:     []string{`!object.apiVersion.startsWith("rbac.authorization.k8s.io/")`},
-		Pass:    []map[string]any{role("example.com/v1", m.Name()+"-not-rbac")},
-		Fail:    []map[string]any{role("rbac.authorization.k8s.io/v1", m.Name()+"-cluster-role")},
+		// starts_with, not AnyIn: AnyIn would also read * and ? in the object's apiVersion as wildcards.
+		Deny: []rule.Condition{{Key: "{{ starts_with(request.object.apiVersion, 'rbac.authorization.k8s.io/') }}", Operator: "Equals", Value: true}},
+		CEL:  []string{`!object.apiVersion.startsWith("rbac.authorization.k8s.io/")`},
+		Pass: []map[string]any{role("example.com/v1", m.Name()+"-not-rbac")},
+		Fail: []map[string]any{role("rbac.authorization.k8s.io/v1", m.Name()+"-cluster-role")},
 	}}
 }

@@ -206,7 +206,7 @@ func syntheticRepo(t *testing.T, root string) *rule.Repo {
 			if f := sources.Get(path.Join(dir, "kustomization.yaml")); f.Err == nil && len(f.Docs) > 0 && f.Docs[0].Node.GetKind() == "Component" {
 				continue
 			}
-			objs, _ := r.Render(dir, dir)
+			objs, _, _ := r.Render(context.Background(), dir, dir)
 			units = append(units, unit{dir: dir, objs: objs})
 		}
 	}

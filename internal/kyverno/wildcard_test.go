@@ -1,0 +1,79 @@
+package kyverno
+
+import (
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/rules"
+	"sigs.k8s.io/yaml"
+)
+
+// wildcardOperators are Kyverno's condition operators that match strings with wildcards: Equals
+// and NotEquals read * and ? in the value as wildcards, the In family (AnyIn, AllNotIn, ...) in
+// the key and the value alike, and none of them can escape one. Equals and NotEquals also compare
+// strings that parse as durations or quantities by value.
+var wildcardOperators = map[string]bool{"Equals": true, "NotEquals": true, "In": true, "NotIn": true,
+	"AnyIn": true, "AllIn": true, "AnyNotIn": true, "AllNotIn": true}
+
+// stringConditions lists the rules whose ClusterPolicy conditions still hand strings to a wildcard
+// operator, and why. Remove a rule once its conditions compare in JMESPath (see
+// naming/flux-kustomization) instead.
+var stringConditions = map[string]string{}
+
+// TestConditionsCompareLiterally: every condition of a compiled ClusterPolicy that uses a
+// wildcard operator compares a boolean or a number that JMESPath computed, never a string of the
+// admitted object, which the operator would match with wildcards where polc's offline check and
+// the ValidatingPolicy's CEL compare exactly (a Flux Kustomization with spec.path * was "in" every
+// module's paths). Rules listed in stringConditions are known exceptions.
+func TestConditionsCompareLiterally(t *testing.T) {
+	checked := map[string]int{}
+	known := map[string]bool{}
+	for _, dir := range []string{repoDir, "../..", "../../tests/testdata/repos/bad-deps-flux-dependson"} {
+		repo, _, err := check.Load(filepath.Clean(dir), rules.All())
+		require.NoError(t, err, dir)
+		pack, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: now})
+		require.NoError(t, err, dir)
+		files := map[string][]byte{}
+		for _, f := range pack.Files {
+			files[f.Path] = f.Data
+		}
+		for _, p := range pack.Policies {
+			var cp clusterPolicy
+			require.NoError(t, yaml.Unmarshal(files[p.Path], &cp), p.Path)
+			for _, r := range cp.Spec.Rules {
+				var cs []cpCondition
+				if r.Preconditions != nil {
+					cs = append(append(cs, r.Preconditions.All...), r.Preconditions.Any...)
+				}
+				if r.Validate != nil && r.Validate.Deny != nil {
+					cs = append(append(cs, r.Validate.Deny.Conditions.All...), r.Validate.Deny.Conditions.Any...)
+				}
+				for _, c := range cs {
+					checked[p.Rule.ID]++
+					if !wildcardOperators[c.Operator] {
+						continue
+					}
+					switch c.Value.(type) {
+					case bool, float64, int, int64:
+						continue
+					}
+					if why, ok := stringConditions[p.Rule.ID]; ok {
+						if !known[p.Rule.ID] {
+							known[p.Rule.ID] = true
+							t.Logf("known: %s: %s", p.Rule.ID, why)
+						}
+						continue
+					}
+					t.Errorf("%s rule %s: %s %s %s compares a string with wildcards; compare in JMESPath and test the boolean with Equals",
+						p.Rule.ID, r.Name, fmt.Sprint(c.Key), c.Operator, fmt.Sprint(c.Value))
+				}
+			}
+		}
+	}
+	for _, id := range []string{"naming/flux-kustomization", "deps/flux-dependson", "naming/namespace-ownership", "security/cluster-rbac"} {
+		require.NotZero(t, checked[id], "no condition of %s was checked", id)
+	}
+}
