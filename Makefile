@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X polc.dev/polc/internal/cli.Version=$(VERSION)
 
-.PHONY: all build check test unit fmt-check vet generate verify-generate kyverno kyverno-test tools e2e bench clean
+.PHONY: all build check test unit fuzz fmt-check vet generate verify-generate kyverno kyverno-test tools e2e bench clean
 
 all: build
 
@@ -17,9 +17,10 @@ build:
 check: build
 	$(BIN)/polc check
 
-## test: everything CI runs: formatting, vet, unit and CLI tests (race detector), generated files, Kyverno CLI
-## tests, then the in-cluster tests (make e2e; POLC_E2E=0 skips them, loudly)
-test: fmt-check vet verify-generate tools unit kyverno-test e2e
+## test: everything CI runs: formatting, vet, unit and CLI tests (race detector, the hostile-repository suite
+## included), generated files, a short run of every fuzz target, Kyverno CLI tests, then the in-cluster tests
+## (make e2e; POLC_E2E=0 skips them, loudly)
+test: fmt-check vet verify-generate tools unit fuzz kyverno-test e2e
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^tools/')); \
@@ -31,6 +32,11 @@ vet:
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
+
+## fuzz: run every Go fuzz target for FUZZTIME each (default 10s); seed corpora run in make unit too
+FUZZTIME ?= 10s
+fuzz:
+	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 ## generate: regenerate everything generated from the metadata and the registry: docs/rules.md,
 ## docs/modules/, the policy pack and the example cluster entry point

@@ -12,8 +12,8 @@ import (
 // may itself hold references (${a:=${b}}); $${var} is an escape for a literal ${var}. It returns
 // the result and the names of variables that had no value and no default, in order of
 // appearance. A result over module.MaxFileSize leaves s as it is. Expressions that are not variable references (a name Flux would not accept, or
-// bash operators such as ${#var} that polc does not evaluate) and an unterminated ${ are left as
-// they are.
+// bash operators such as ${#var} that polc does not evaluate), an unterminated ${, and an
+// expression with more than maxNesting others nested inside it are left as they are.
 func Substitute(s string, vars map[string]string) (string, []string) {
 	out, missing, err := SubstituteLimit(s, vars, module.MaxFileSize)
 	if err != nil {
@@ -46,6 +46,12 @@ func SubstituteLimit(s string, vars map[string]string, limit int) (string, []str
 			continue
 		}
 		end := closing(s[i+2:])
+		if end == tooDeep {
+			// Left as it is, as an expression that is not a reference; references inside still count.
+			b.WriteString("${")
+			i += 2
+			continue
+		}
 		if end < 0 {
 			b.WriteString(s[i:])
 			break
@@ -68,17 +74,33 @@ func SubstituteLimit(s string, vars map[string]string, limit int) (string, []str
 		unresolved = append(unresolved, missing...)
 		i += 2 + end + 1
 	}
+	if limit > 0 && b.Len() > limit {
+		// The text around the references counts too.
+		return "", unresolved, fmt.Errorf("%w of %d MiB", ErrTooLarge, limit>>20)
+	}
 	return b.String(), unresolved, nil
 }
 
+// maxNesting caps how many levels of ${ expressions may nest inside one expression. One with
+// more is left as it is (the expressions inside it are still substituted), which keeps
+// substitution linear in the text: a byte is scanned at most once per enclosing expression, and
+// defaults recurse at most this deep. Hand-written manifests nest two or three.
+const maxNesting = 16
+
+// tooDeep is what closing returns for an expression that nests deeper than maxNesting.
+const tooDeep = -2
+
 // closing returns the index of the } that closes a ${ whose body starts s, counting nested ${ },
-// or -1 when there is none.
+// or -1 when there is none, or tooDeep when ${ nest deeper than maxNesting before it.
 func closing(s string) int {
 	depth := 0
 	for i := 0; i < len(s); i++ {
 		switch {
 		case s[i] == '$' && i+1 < len(s) && s[i+1] == '{':
 			depth++
+			if depth > maxNesting {
+				return tooDeep
+			}
 			i++
 		case s[i] == '}':
 			if depth == 0 {
