@@ -106,6 +106,9 @@ func readCluster(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, dir
 			return objs, nil, module.Pos{File: rel}, f.Err
 		}
 		for _, d := range f.Docs {
+			if err := manifest.NotObject(d.Node); err != nil {
+				return objs, nil, d.Pos, err
+			}
 			objs = append(objs, &manifest.Object{Node: d.Node, Ref: manifest.RefOf(d.Node), Pos: d.Pos, Source: d.Node})
 		}
 	}

@@ -183,7 +183,13 @@ func (p *fnProcessor) Process(rl *framework.ResourceList) error {
 // metadata.name (no spec) refers to the repository's module of that name: ref is set. The
 // function annotations that kustomize adds are left out before the strict decoding.
 func functionModule(fc *yaml.RNode) (m *module.Module, ref string, err error) {
-	if fc == nil || fc.IsNilOrEmpty() || fc.GetKind() == "" {
+	if fc == nil || fc.IsNilOrEmpty() {
+		return nil, "", nil
+	}
+	if err := manifest.NotObject(fc); err != nil {
+		return nil, "", fmt.Errorf("functionConfig: %w", err)
+	}
+	if fc.GetKind() == "" {
 		return nil, "", nil
 	}
 	if fc.GetApiVersion() != module.APIVersion || fc.GetKind() != "Module" {
@@ -330,6 +336,10 @@ func (p *fnProcessor) loadPolicy(repo *rule.Repo) (func(*module.Module, *manifes
 // fnObject turns an item into the object rules see, with its module: fm, or the module its label
 // names. When there is no such module, m is nil and f says why.
 func fnObject(repo *rule.Repo, fm *module.Module, item *yaml.RNode) (m *module.Module, o *manifest.Object, f rule.Finding) {
+	if err := manifest.NotObject(item); err != nil {
+		return nil, nil, rule.Finding{Rule: check.RenderRule, Severity: rule.Error,
+			Message: "item " + err.Error(), Hint: "Pass only Kubernetes objects (mappings with mapping metadata) to polc fn."}
+	}
 	path, _, _ := kioutil.GetFileAnnotations(item)
 	n := item.Copy()
 	stripFnAnnotations(n)

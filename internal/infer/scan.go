@@ -70,7 +70,7 @@ func scanRepo(root string, sources *manifest.Sources) (*scan, error) {
 		}
 		for _, dd := range f.Docs {
 			// Only mappings can be objects; kyaml's accessors index other nodes as if they were.
-			if dd.Node.YNode().Kind == yaml.MappingNode {
+			if manifest.NotObject(dd.Node) == nil {
 				s.docs = append(s.docs, doc{node: dd.Node, pos: dd.Pos})
 			}
 		}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -46,8 +47,36 @@ type Object struct {
 	Source *yaml.RNode
 }
 
-// RefOf reads the identity of an object node.
+// NotObject says why n cannot be a Kubernetes object, or returns nil: the document must be a
+// mapping, and so must its metadata, labels and annotations when present. kyaml's accessors
+// (GetKind, GetName, GetLabels...) index any node as if it were a mapping and panic on a
+// sequence of odd length, so a document read from a repository or from polc fn input must pass
+// this check before they see it.
+func NotObject(n *yaml.RNode) error {
+	if n == nil || n.YNode() == nil || n.YNode().Kind != yaml.MappingNode {
+		return fmt.Errorf("not a Kubernetes object: the document is not a mapping")
+	}
+	meta := n.Field(yaml.MetadataField)
+	if meta == nil {
+		return nil
+	}
+	if meta.Value.YNode().Kind != yaml.MappingNode {
+		return fmt.Errorf("not a Kubernetes object: metadata is not a mapping")
+	}
+	for _, f := range []string{yaml.LabelsField, yaml.AnnotationsField} {
+		if v := meta.Value.Field(f); v != nil && v.Value.YNode().Kind != yaml.MappingNode && !yaml.IsYNodeEmptyMap(v.Value.YNode()) && v.Value.YNode().Tag != yaml.NodeTagNull {
+			return fmt.Errorf("not a Kubernetes object: metadata.%s is not a mapping", f)
+		}
+	}
+	return nil
+}
+
+// RefOf reads the identity of an object node; a node that is not an object (NotObject) has an
+// empty identity.
 func RefOf(n *yaml.RNode) ObjectRef {
+	if NotObject(n) != nil {
+		return ObjectRef{}
+	}
 	return ObjectRef{APIVersion: n.GetApiVersion(), Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()}
 }
 

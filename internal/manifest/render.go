@@ -241,6 +241,9 @@ func (r *Renderer) index(dir string) sourceIndex {
 	for _, file := range r.sourceFiles(dir, map[string]bool{}) {
 		f := r.Sources.Get(file)
 		for _, d := range f.Docs {
+			if NotObject(d.Node) != nil {
+				continue
+			}
 			name, _ := Substitute(d.Node.GetName(), r.Vars)
 			key := d.Node.GetKind() + "/" + name
 			x.docs[key] = append(x.docs[key], d)

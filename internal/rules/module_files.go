@@ -66,7 +66,10 @@ func checkModuleFiles(r *rule.Repo, m *module.Module) []rule.Finding {
 		return out // module/render reports kustomizations that do not parse
 	}
 	doc := f.Docs[0]
-	kind := doc.Node.GetKind()
+	kind := ""
+	if manifest.NotObject(doc.Node) == nil {
+		kind = doc.Node.GetKind()
+	}
 	pos := doc.Pos
 	if kn, err := doc.Node.Pipe(yaml.Get("kind")); err == nil && kn != nil {
 		pos = module.Pos{File: rel, Line: kn.YNode().Line, Column: kn.YNode().Column}

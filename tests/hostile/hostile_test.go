@@ -318,6 +318,22 @@ func TestHostile(t *testing.T) {
 			wantCode: 2,
 			want:     []string{"alias bomb"},
 		},
+		{
+			name:     "a kustomization that is not a mapping is a finding, not a crash",
+			files:    map[string]string{"modules/apps/media/kustomization.yaml": "- a\n"},
+			args:     []string{"check"},
+			wantCode: 1,
+			want:     []string{"error module/render"},
+			wantNot:  []string{"panic"},
+		},
+		{
+			name:     "polc fn input whose functionConfig is not an object is an error, not a crash",
+			args:     []string{"fn"},
+			stdin:    "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nfunctionConfig: [a, b, c]\nitems: []\n",
+			wantCode: 2,
+			want:     []string{"functionConfig: not a Kubernetes object"},
+			wantNot:  []string{"panic"},
+		},
 		// Output hygiene.
 		{
 			name:     "a Rego message cannot forge lines or terminal escapes",
