@@ -94,63 +94,75 @@ func (r *Renderer) preflight(dir string, w *walk) (cost, *RenderError) {
 // filterRefs checks the entries of list field of kustomization k (a copy, read from kfile in
 // dir), drops the remote ones from k, follows local directories and adds their cost to c.
 func (r *Renderer) filterRefs(k *yaml.RNode, field, dir, kfile string, w *walk, c *cost) *RenderError {
-	f := k.Field(field)
-	if f == nil || deref(f.Value.YNode()).Kind != yaml.SequenceNode {
-		return nil
-	}
-	list := deref(f.Value.YNode())
-	kept := list.Content[:0:0]
-	for _, e := range list.Content {
+	return filterItems(k, field, func(e *yaml.Node) (bool, *RenderError) {
 		n := deref(e)
 		if n.Kind != yaml.ScalarNode || n.Value == "" {
-			kept = append(kept, e)
-			continue
+			return true, nil
 		}
 		at := Pos{File: kfile, Line: n.Line, Column: n.Column}
 		if strings.Contains(n.Value, "\n") {
 			// An inline document (patchesStrategicMerge, transformers).
 			pf := ParseFile(kfile, []byte(n.Value))
 			if err := refused(pf.Err, at); err != nil {
-				return err
+				return false, err
 			}
 			if rem := remoteIn(pf, field); rem != nil {
 				w.remotes = append(w.remotes, Remote{Field: field, Ref: rem.Value, Pos: at})
-				continue
+				return false, nil
 			}
-			kept = append(kept, e)
-			continue
+			return true, nil
 		}
 		if IsRemote(n.Value) {
 			w.remotes = append(w.remotes, remoteAt(field, n, kfile))
-			continue
+			return false, nil
 		}
 		p := path.Join(dir, n.Value)
 		abs, err := module.Resolve(r.Root, p)
 		if err := leaves(err, field, n.Value, at); err != nil {
-			return err
+			return false, err
 		}
-		kept = append(kept, e)
 		if err != nil {
-			continue
+			return true, nil // missing: kustomize reports it
 		}
 		if st, err := os.Stat(abs); err == nil && st.IsDir() {
 			sub, err := r.preflight(p, w)
 			if err != nil {
-				return err
+				return false, err
 			}
 			c.builds += sub.builds
 			c.docs += sub.docs
-			continue
+			return true, nil
 		}
 		pf := r.Sources.Get(p)
 		if err := refused(pf.Err, Pos{File: p}); err != nil {
-			return err
+			return false, err
 		}
 		c.docs += len(pf.Docs)
 		if rem := remoteIn(pf, field); rem != nil {
 			// A transformer configuration that loads a remote file: drop the transformer.
 			w.remotes = append(w.remotes, Remote{Field: field, Ref: rem.Value, Pos: Pos{File: p, Line: rem.Line, Column: rem.Column}})
-			kept = kept[:len(kept)-1]
+			return false, nil
+		}
+		return true, nil
+	})
+}
+
+// filterItems calls keep on each item of list field key of mapping n and removes the items it
+// does not keep; it stops at the first error.
+func filterItems(n *yaml.RNode, key string, keep func(item *yaml.Node) (bool, *RenderError)) *RenderError {
+	f := n.Field(key)
+	if f == nil || deref(f.Value.YNode()).Kind != yaml.SequenceNode {
+		return nil
+	}
+	list := deref(f.Value.YNode())
+	kept := list.Content[:0:0]
+	for _, e := range list.Content {
+		ok, err := keep(e)
+		if err != nil {
+			return err
+		}
+		if ok {
+			kept = append(kept, e)
 		}
 	}
 	if len(kept) != len(list.Content) {
@@ -176,51 +188,39 @@ func remoteIn(f *File, field string) *yaml.Node {
 // filterPathRefs checks the path (and inline patch) of each entry of list field of kustomization
 // k, and drops the entries whose path is remote.
 func (r *Renderer) filterPathRefs(k *yaml.RNode, field, dir, kfile string, w *walk) *RenderError {
-	f := k.Field(field)
-	if f == nil || deref(f.Value.YNode()).Kind != yaml.SequenceNode {
-		return nil
-	}
-	list := deref(f.Value.YNode())
-	kept := list.Content[:0:0]
-	for _, e := range list.Content {
+	return filterItems(k, field, func(e *yaml.Node) (bool, *RenderError) {
 		n := deref(e)
 		if n.Kind != yaml.MappingNode {
-			kept = append(kept, e)
-			continue
+			return true, nil
 		}
 		entry := yaml.NewRNode(n)
 		if v := entry.Field("patch"); v != nil {
 			at := Pos{File: kfile, Line: v.Value.YNode().Line, Column: v.Value.YNode().Column}
 			if err := refused(ParseFile(kfile, []byte(v.Value.YNode().Value)).Err, at); err != nil {
-				return err
+				return false, err
 			}
 		}
 		v := entry.Field("path")
 		if v == nil || deref(v.Value.YNode()).Kind != yaml.ScalarNode {
-			kept = append(kept, e)
-			continue
+			return true, nil
 		}
 		pn := deref(v.Value.YNode())
 		if IsRemote(pn.Value) {
 			w.remotes = append(w.remotes, remoteAt(field+".path", pn, kfile))
-			continue
+			return false, nil
 		}
-		kept = append(kept, e)
 		p := path.Join(dir, pn.Value)
 		_, err := module.Resolve(r.Root, p)
 		if err := leaves(err, field+".path", pn.Value, Pos{File: kfile, Line: pn.Line, Column: pn.Column}); err != nil {
-			return err
+			return false, err
 		}
 		if err == nil {
 			if err := refused(r.Sources.Get(p).Err, Pos{File: p}); err != nil {
-				return err
+				return false, err
 			}
 		}
-	}
-	if len(kept) != len(list.Content) {
-		f.Value.YNode().Kind, f.Value.YNode().Alias, f.Value.YNode().Content = yaml.SequenceNode, nil, kept
-	}
-	return nil
+		return true, nil
+	})
 }
 
 // leaves turns a Resolve error for a path that leaves the repository into a RenderError at the

@@ -111,28 +111,14 @@ func dropRemote(k *yaml.RNode, file string) []Remote {
 // filterList removes the scalar items of list field key of n for which drop is true and returns
 // them as Remotes named field.
 func filterList(n *yaml.RNode, key, field, file string, drop func(string) bool) []Remote {
-	f := n.Field(key)
-	if f == nil {
-		return nil
-	}
-	list := deref(f.Value.YNode())
-	if list.Kind != yaml.SequenceNode {
-		return nil
-	}
 	var out []Remote
-	kept := list.Content[:0:0]
-	for _, e := range list.Content {
+	_ = filterItems(n, key, func(e *yaml.Node) (bool, *RenderError) {
 		if d := deref(e); d.Kind == yaml.ScalarNode && drop(d.Value) {
 			out = append(out, remoteAt(field, d, file))
-			continue
+			return false, nil
 		}
-		kept = append(kept, e)
-	}
-	if len(out) > 0 {
-		f.Value.YNode().Kind = yaml.SequenceNode
-		f.Value.YNode().Alias = nil
-		f.Value.YNode().Content = kept
-	}
+		return true, nil
+	})
 	return out
 }
 

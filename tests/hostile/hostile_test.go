@@ -23,24 +23,20 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/testutil"
 )
 
 // polcBin is the binary under test, built once by TestMain.
 var polcBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "polc-hostile-")
+	bin, remove, err := testutil.BuildPolc("../../cmd/polc")
 	if err != nil {
 		panic(err)
 	}
-	polcBin = filepath.Join(dir, "polc")
-	build := exec.Command("go", "build", "-o", polcBin, "../../cmd/polc")
-	build.Stdout, build.Stderr = os.Stdout, os.Stderr
-	if err := build.Run(); err != nil {
-		panic("build polc: " + err.Error())
-	}
+	polcBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	remove()
 	os.Exit(code)
 }
 
