@@ -76,7 +76,10 @@ func chainsawFile(repo *rule.Repo, target Target, p *Policy, all []*Policy) (Fil
 	}
 	var setup []any
 	if ns := exampleNamespaces(repo, exs); ns != "" {
-		setup = append(setup, script("kubectl apply -f - <<'EOF'\n"+ns+"EOF\n"))
+		// Server-side apply: tests run in parallel and share namespaces, and a client-side apply
+		// (get, then create) of a namespace that another test creates at the same moment fails
+		// with AlreadyExists; a server-side apply creates or updates in one request.
+		setup = append(setup, script("kubectl apply --server-side --force-conflicts --field-manager=polc-test -f - <<'EOF'\n"+ns+"EOF\n"))
 	}
 	if iso := isolation(target, p, all, exs); iso != nil {
 		// Kyverno learns of a new PolicyException through its informers, which takes a moment and
