@@ -202,6 +202,10 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.ByFiles && repo.Selected == nil {
 		repo.Selected = map[string]bool{} // nothing changed: repository rules only
 	}
+	repo.Now = opts.Now
+	if repo.Now.IsZero() {
+		repo.Now = time.Now() // one clock for the whole run
+	}
 	findings = append(findings, Render(ctx, repo)...)
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -217,11 +221,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	findings = append(findings, extra...)
-	now := opts.Now
-	if now.IsZero() {
-		now = time.Now()
-	}
-	findings = applyExceptions(repo, findings, now)
+	findings = applyExceptions(repo, findings, repo.Now)
 	findings = applySeverities(repo.Config, opts.Rules, findings)
 	Sort(findings)
 	return &Result{Repo: repo, Findings: findings, Summary: summarize(repo, findings), Rules: all}, nil

@@ -135,6 +135,7 @@ func (p *fnProcessor) Process(rl *framework.ResourceList) error {
 	if err != nil {
 		return err
 	}
+	repo.Now = p.now
 	if ref != "" {
 		if fm = repo.ByName[ref]; fm == nil {
 			return fmt.Errorf("functionConfig names module %q, which the repository does not have; known modules: %s", ref, strings.Join(moduleNames(repo), ", "))
@@ -381,10 +382,7 @@ func fileKey(ref manifest.ObjectRef, path string) string { return ref.String() +
 // finish applies polc.yaml severity overrides and module exceptions, as polc check does:
 // excepted findings stay, as info results.
 func (p *fnProcessor) finish(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
-	now := p.now
-	if now.IsZero() {
-		now = time.Now()
-	}
+	now := repo.Clock()
 	out := findings[:0]
 	for _, f := range findings {
 		if rc, ok := repo.Config.Spec.Rules[f.Rule]; ok {

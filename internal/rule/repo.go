@@ -4,6 +4,7 @@ import (
 	"polc.dev/polc/internal/graph"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
+	"time"
 )
 
 // Repo is what rules see: the configuration, the modules, their graph and rendered objects.
@@ -30,6 +31,17 @@ type Repo struct {
 	NamespaceOwners map[string][]*module.Module
 	// Selected are the modules this run reports on; nil means all.
 	Selected map[string]bool
+	// Now is the run's clock: it decides whether exceptions have expired, the same way for the
+	// findings they excuse and for rule exceptions/valid. Zero means the current time.
+	Now time.Time
+}
+
+// Clock returns the run's time: Now, or the current time when Now is zero.
+func (r *Repo) Clock() time.Time {
+	if r.Now.IsZero() {
+		return time.Now()
+	}
+	return r.Now
 }
 
 // Owner returns the single module that owns namespace ns, or nil.

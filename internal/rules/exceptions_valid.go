@@ -5,7 +5,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/module"
@@ -49,7 +48,7 @@ var registeredRules func() []rule.Rule
 func init() { registeredRules = All }
 
 func checkExceptionsValid(r *rule.Repo) []rule.Finding {
-	now := time.Now()
+	now := r.Clock()
 	known := knownRules()
 	var out []rule.Finding
 	for _, m := range r.Modules {

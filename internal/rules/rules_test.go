@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
@@ -644,4 +645,36 @@ func TestLabelsAppName(t *testing.T) {
 			want:  []string{`modules/apps/media/service.yaml:7: label app.kubernetes.io/name is empty`},
 		},
 	})
+}
+
+// TestOneClockPerRun checks that the run's clock (Options.Now) decides both whether an exception
+// excuses a finding and whether rule exceptions/valid reports it expired: before its expiry date
+// the exception excuses and is not reported, after it the opposite, never both at once.
+func TestOneClockPerRun(t *testing.T) {
+	root := filepath.Join("..", "..", "tests", "testdata", "repos", "bad-exceptions-expired")
+	tests := []struct {
+		name        string
+		now         time.Time
+		wantExpired bool
+	}{
+		{name: "before the expiry date", now: time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC), wantExpired: false},
+		{name: "after the expiry date", now: time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC), wantExpired: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := check.Run(context.Background(), check.Options{Root: root, Rules: All(), Now: tc.now})
+			require.NoError(t, err)
+			var expired, excepted bool
+			for _, f := range res.Findings {
+				if f.Rule == ExceptionsValid.ID && strings.Contains(f.Message, "expired") {
+					expired = true
+				}
+				if f.Rule == SecurityPodSecurity.ID && f.Excepted {
+					excepted = true
+				}
+			}
+			require.Equal(t, tc.wantExpired, expired, "exceptions/valid reports the exception expired")
+			require.Equal(t, !tc.wantExpired, excepted, "the exception excuses the finding")
+		})
+	}
 }
