@@ -69,3 +69,23 @@ func TestChangedClusterEntryPoint(t *testing.T) {
 	require.Equal(t, 0, res.Code, res.Stdout)
 	require.Contains(t, res.Stdout, "0 modules, 0 objects: 0 errors")
 }
+
+// TestChangedPolicySelectsEveryModule: a change that only adds a Rego policy selects every module,
+// as a polc.yaml change does, in both the --changed-since and the pre-commit form; the policy's
+// findings are reported as a full check reports them.
+func TestChangedPolicySelectsEveryModule(t *testing.T) {
+	dir := gitRepo(t)
+	policy := "package main\n\ndeny contains msg if {\n\tinput.kind == \"ConfigMap\"\n\tmsg := \"no ConfigMaps\"\n}\n"
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "policy"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "policy", "x.rego"), []byte(policy), 0o644))
+	full := Polc(t, dir, "check", "--format", "json")
+	require.Equal(t, 1, full.Code, full.Stderr)
+
+	res := Polc(t, dir, "check", "--changed-since", "HEAD", "--format", "json")
+	require.Equal(t, 1, res.Code, res.Stderr)
+	require.Equal(t, full.Stdout, res.Stdout)
+
+	res = Polc(t, dir, "check", "--format", "json", "--files", "--", "policy/x.rego")
+	require.Equal(t, 1, res.Code, res.Stderr)
+	require.Equal(t, full.Stdout, res.Stdout)
+}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -38,6 +39,9 @@ type Options struct {
 	ChangedSince string
 	// ByFiles is true when Files or ChangedSince were given, even if they select nothing.
 	ByFiles bool
+	// PolicyDirs are directories (relative to Root) of rules that apply to every module, such as
+	// the Rego policy directory: a changed file in one selects every module, as polc.yaml does.
+	PolicyDirs []string
 	// Rules is the rule registry.
 	Rules []rule.Rule
 	// Sources are extra sources of resource rules, such as a directory of Rego policies. They run
@@ -193,7 +197,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 			}
 			files = append(files, changed...)
 		}
-		names = append(names, AffectedModules(repo, files)...)
+		if touchesDirs(files, opts.PolicyDirs) {
+			names = moduleNames(repo)
+		} else {
+			names = append(names, AffectedModules(repo, files)...)
+		}
 		touched = TouchedClusters(repo, files)
 	}
 	if err := Select(repo, names); err != nil {
@@ -225,6 +233,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	findings = applySeverities(repo.Config, opts.Rules, findings)
 	Sort(findings)
 	return &Result{Repo: repo, Findings: findings, Summary: summarize(repo, findings), Rules: all}, nil
+}
+
+// touchesDirs reports whether one of files (relative) is inside one of dirs (relative).
+func touchesDirs(files, dirs []string) bool {
+	for _, d := range dirs {
+		d = path.Clean(filepath.ToSlash(d))
+		for _, f := range files {
+			if f = path.Clean(filepath.ToSlash(f)); d == "." || f == d || strings.HasPrefix(f, d+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Select restricts the run to the named modules; unknown names are a usage error.

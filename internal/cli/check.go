@@ -85,7 +85,7 @@ func newCheckCmd() *cobra.Command {
 // reads every FILE as a path, even one named like a flag (--format=text=x.txt); without "--",
 // arguments are read as before and interspersed flags still count.
 func (o *checkOptions) options(args []string) check.Options {
-	opts := check.Options{Root: o.repo, Rules: rules.All(), ChangedSince: o.changedSince}
+	opts := check.Options{Root: o.repo, Rules: rules.All(), ChangedSince: o.changedSince, PolicyDirs: o.policyDirs()}
 	opts.ByFiles = o.files || o.changedSince != ""
 	if !o.files {
 		opts.Modules = args
@@ -104,6 +104,27 @@ func (o *checkOptions) options(args []string) check.Options {
 		opts.Files = append(opts.Files, filepath.ToSlash(rel))
 	}
 	return opts
+}
+
+// policyDirs returns the Rego policy directory, relative to the repository, when it is inside it:
+// a change there selects every module.
+func (o *checkOptions) policyDirs() []string {
+	if o.policy == "" {
+		return []string{rego.DefaultDir}
+	}
+	root, err := filepath.Abs(o.repo)
+	if err != nil {
+		return nil
+	}
+	abs, err := filepath.Abs(o.policy)
+	if err != nil {
+		return nil
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return nil
+	}
+	return []string{filepath.ToSlash(rel)}
 }
 
 // checkFileArgs checks the arguments of --files that follow "--" (dash is their index in args,
