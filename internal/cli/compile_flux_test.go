@@ -38,7 +38,7 @@ func TestCompileFlux(t *testing.T) {
 		},
 		{name: "check after writing", args: []string{"--flux", dir, "--check", "media"}, wantOut: "is up to date (5 files: the Flux Kustomizations of media, networking-core, security-core, storage-core)"},
 		{
-			name: "check after an edit", args: []string{"--flux", dir, "--check", "media"}, wantCode: 1, wantOut: "Differing files:\n  media.yaml\n",
+			name: "check after an edit", args: []string{"--flux", dir, "--check", "media"}, wantCode: 1, wantOut: "Differing files:\n  media.yaml (it was not written by polc (it has no generated header); polc never overwrites it",
 			edit: func(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "media.yaml"), []byte("edited\n"), 0o644))
 			},

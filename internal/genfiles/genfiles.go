@@ -70,6 +70,9 @@ var (
 	ErrTooLarge = fmt.Errorf("is larger than the %d MiB limit", MaxFileSize>>20)
 	// ErrBadPath: a generated path that is not a clean relative path.
 	ErrBadPath = errors.New("is not a clean relative path of printable characters inside the output directory")
+	// ErrNotGenerated: a file that polc did not write (it has no generated header) where a
+	// generated file goes; polc never overwrites a user's file.
+	ErrNotGenerated = errors.New("was not written by polc (it has no generated header); polc never overwrites it: move it, or write to another directory")
 	// ErrExists: Create found a file where it would create one.
 	ErrExists = errors.New("already exists; polc never overwrites it")
 )
@@ -257,7 +260,7 @@ func openDir(dir string) (*os.Root, error) {
 // inspect compares one generated file with what root holds at its path. It returns "" when the
 // file is up to date; an Unsafe difference carries the reason. missingDirs are the directories of
 // the path that do not exist (for Write to create).
-func inspect(root *os.Root, f File) (kind Kind, why error, missingDirs []string, err error) {
+func inspect(root *os.Root, f File, generated Generated) (kind Kind, why error, missingDirs []string, err error) {
 	dirs := parents(f.Path)
 	for i, d := range dirs {
 		fi, err := root.Lstat(d)
@@ -282,8 +285,6 @@ func inspect(root *os.Root, f File) (kind Kind, why error, missingDirs []string,
 		return Unsafe, fmt.Errorf("it %w", ErrSymlink), nil, nil
 	case !fi.Mode().IsRegular():
 		return Unsafe, fmt.Errorf("it %w (%s)", ErrNotRegular, describe(fi.Mode())), nil, nil
-	case fi.Size() != int64(len(f.Data)):
-		return Stale, nil, nil, nil
 	}
 	got, err := readRegular(root, f.Path, fi)
 	if errors.Is(err, ErrTooLarge) || errors.Is(err, ErrSymlink) || errors.Is(err, ErrNotRegular) {
@@ -292,10 +293,13 @@ func inspect(root *os.Root, f File) (kind Kind, why error, missingDirs []string,
 	if err != nil {
 		return "", nil, nil, err
 	}
-	if !bytes.Equal(got, f.Data) {
-		return Stale, nil, nil, nil
+	switch {
+	case bytes.Equal(got, f.Data):
+		return "", nil, nil, nil
+	case generated != nil && !generated(f.Path, got):
+		return Unsafe, fmt.Errorf("it %w", ErrNotGenerated), nil, nil
 	}
-	return "", nil, nil, nil
+	return Stale, nil, nil, nil
 }
 
 // describe names the type of a file that is not regular.
@@ -371,7 +375,7 @@ func Diff(dir string, files []File, generated Generated) ([]Difference, error) {
 	want := map[string]bool{}
 	for _, f := range files {
 		want[f.Path] = true
-		kind, why, _, err := inspect(root, f)
+		kind, why, _, err := inspect(root, f, generated)
 		if err != nil {
 			return nil, fmt.Errorf("compare %s: %w", dir, err)
 		}
@@ -445,7 +449,7 @@ func Write(dir string, files []File, generated Generated) (Changes, error) {
 	want := map[string]bool{}
 	for _, f := range files {
 		want[f.Path] = true
-		kind, why, missing, err := inspect(root, f)
+		kind, why, missing, err := inspect(root, f, generated)
 		if err != nil {
 			tx.rollback(nil)
 			return ch, fmt.Errorf("nothing written to %s: %w", dir, err)

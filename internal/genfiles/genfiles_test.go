@@ -83,7 +83,7 @@ func TestWriteAndDiff(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("kind: Mine\n"), 0o644))
 	require.NoError(t, os.MkdirAll(filepath.Join(dir, "old", "deeper"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "old", "deeper", "gone.yaml"), []byte(hdr), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte("edited"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "a.yaml"), []byte(hdr+"edited"), 0o644))
 	diff, err = Diff(dir, pack, gen)
 	require.NoError(t, err)
 	require.Equal(t, []string{"stale a.yaml", "extra old/deeper/gone.yaml"}, paths(diff))
@@ -260,7 +260,7 @@ func TestDiffSpecialFiles(t *testing.T) {
 		}, want: []string{"unsafe sub/b.yaml: directory sub " + ErrSymlink.Error()}},
 		{name: "too large", setup: func(t *testing.T, dir string) {
 			require.NoError(t, os.WriteFile(filepath.Join(dir, "kustomization.yaml"), make([]byte, MaxFileSize+1), 0o644))
-		}, want: []string{"stale kustomization.yaml"}},
+		}, want: []string{"unsafe kustomization.yaml: it is larger than the 4 MiB limit"}}, // unread, so not known to be polc's
 		{name: "special files that are not generated are skipped", setup: func(t *testing.T, dir string) {
 			require.NoError(t, syscall.Mkfifo(filepath.Join(dir, "fifo.yaml"), 0o644))
 			require.NoError(t, os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml")))

@@ -244,10 +244,23 @@ func TestWriteAndDiff(t *testing.T) {
 	require.NoFileExists(t, stale)
 	require.FileExists(t, filepath.Join(dir, "mine.yaml"), "files polc did not generate stay")
 
-	require.NoError(t, os.WriteFile(filepath.Join(dir, pack.Files[0].Path), []byte("edited"), 0o644))
+	// An edit that keeps polc's header is stale: polc rewrites it.
+	edited := filepath.Join(dir, pack.Files[0].Path)
+	require.NoError(t, os.WriteFile(edited, []byte(Header+"edited"), 0o644))
 	diff, err = pack.Diff(dir)
 	require.NoError(t, err)
 	require.Equal(t, []string{pack.Files[0].Path}, diff)
+
+	// A file without the header is the user's: reported, and never overwritten.
+	require.NoError(t, os.WriteFile(edited, []byte("mine"), 0o644))
+	diff, err = pack.Diff(dir)
+	require.NoError(t, err)
+	require.Len(t, diff, 1)
+	require.Contains(t, diff[0], "was not written by polc")
+	require.ErrorContains(t, pack.Write(dir), "polc never overwrites it")
+	data, err := os.ReadFile(edited)
+	require.NoError(t, err)
+	require.Equal(t, "mine", string(data), "the user's file is left alone")
 }
 
 func TestShorten(t *testing.T) {

@@ -231,6 +231,13 @@ func TestHostile(t *testing.T) {
 			want:     []string{"modules/apps/media/module.yaml:4:9"},
 		},
 		{
+			name:     "a hand-written file where compile --flux writes is never overwritten",
+			files:    map[string]string{"clusters/home/kustomization.yaml": "resources: [mine.yaml]\n"},
+			args:     []string{"compile", "--flux", "clusters/home"},
+			wantCode: 2,
+			want:     []string{"kustomization.yaml: it was not written by polc", "nothing written"},
+		},
+		{
 			name:     "compile --check does not read /dev/zero",
 			links:    map[string]string{"policies/README.md": "/dev/zero"},
 			args:     []string{"compile", "--check"},
