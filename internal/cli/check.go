@@ -159,11 +159,20 @@ func (o *checkOptions) outputs(stdout io.Writer) ([]output, error) {
 		return nil, usageError("invalid --fail-on %q; valid values: error, warning", o.failOn)
 	}
 	var outs []output
+	dest := map[string]string{} // file ("" for stdout) -> the format that writes it
 	for _, f := range o.formats {
 		format, file, _ := strings.Cut(f, "=")
 		if _, err := report.New(io.Discard, format, report.Options{}); err != nil {
 			return nil, usageError("--format: %w", err)
 		}
+		if prev, ok := dest[file]; ok {
+			where := "standard output"
+			if file != "" {
+				where = file
+			}
+			return nil, usageError("--format: %s and %s would both write to %s; give one of them a file: --format %s=FILE", prev, format, where, format)
+		}
+		dest[file] = format
 		outs = append(outs, output{format: format, file: file, w: stdout})
 	}
 	return outs, nil
