@@ -3,7 +3,6 @@ package genfiles
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"polc.dev/polc/internal/module"
 )
@@ -11,14 +10,10 @@ import (
 // ErrBadName is wrapped by the errors of names that cannot become file names.
 var ErrBadName = errors.New("is not a DNS-1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)")
 
-// dns1123Label is a DNS-1123 label, without its length limit (checked apart); the same form as
-// rule module/name requires of module names.
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 // CheckLabel validates a name that becomes (part of) a generated path: it must be a DNS-1123
 // label, which can hold no '/', '.', line break or Markdown and YAML syntax.
 func CheckLabel(name string) error {
-	if len(name) > 63 || !dns1123Label.MatchString(name) {
+	if !module.IsDNSLabel(name) {
 		return fmt.Errorf("%q %w", name, ErrBadName)
 	}
 	return nil

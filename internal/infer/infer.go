@@ -112,8 +112,6 @@ type Result struct {
 	Notes []string
 }
 
-var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 // infraSegments are path elements that make a module infrastructure.
 var infraSegments = []string{"infrastructure", "infra", "core", "system", "controllers"}
 
@@ -312,7 +310,7 @@ func (in *inferrer) propose(d string) *Proposal {
 		return nil
 	}
 	name := path.Base(d)
-	if len(name) > 63 || !dns1123.MatchString(name) {
+	if !module.IsDNSLabel(name) {
 		in.skip(d, "directory name %q is not a DNS-1123 label, and a module's name must equal its directory name; rename the directory (lowercase letters, digits and '-')", name)
 		return nil
 	}
@@ -486,7 +484,7 @@ func (in *inferrer) namespaces() {
 				continue
 			}
 			name := o.Ref.Name
-			if !dns1123.MatchString(name) {
+			if !module.IsDNSLabel(name) {
 				p.note("Namespace %q at %s is not a valid namespace name; not declared", name, posString(o.Pos))
 				continue
 			}

@@ -113,9 +113,6 @@ func Category(id string) string {
 // PolicyName returns the policy name of a rule ID: polc-labels-module for labels/module.
 func PolicyName(id string) string { return "polc-" + strings.ReplaceAll(id, "/", "-") }
 
-// dns1123 is a DNS-1123 label: what module and namespace names must be to reach a policy.
-var dns1123 = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
 // objectName is what an excepted object's name may be: a DNS-1123 subdomain, or with colons
 // (RBAC object names).
 var objectName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.:]*[a-z0-9])?$`)
@@ -136,14 +133,14 @@ func validate(repo *rule.Repo) error {
 		errs = append(errs, fmt.Sprintf("%s: spec.domain %q is not a DNS subdomain", repo.Config.Pos("spec.domain"), repo.Config.Spec.Domain))
 	}
 	for _, m := range repo.Modules {
-		if !dns1123.MatchString(m.Name()) {
+		if !module.IsDNSLabel(m.Name()) {
 			bad(m, "metadata.name", m.Name(), "a DNS-1123 label")
 		}
-		if !dns1123.MatchString(repo.Config.FluxName(m)) || len(repo.Config.FluxName(m)) > maxName {
+		if !module.IsDNSLabel(repo.Config.FluxName(m)) {
 			bad(m, "metadata.name", repo.Config.FluxName(m), "a DNS-1123 label of at most 63 characters as a Flux Kustomization name (a label value)")
 		}
 		for i, ns := range m.Spec.Namespaces {
-			if !dns1123.MatchString(ns.Name) || len(ns.Name) > maxName {
+			if !module.IsDNSLabel(ns.Name) {
 				bad(m, fmt.Sprintf("spec.namespaces[%d].name", i), ns.Name, "a DNS-1123 label")
 			}
 		}
@@ -156,7 +153,7 @@ func validate(repo *rule.Repo) error {
 				if !objectName.MatchString(r.Name) {
 					bad(m, f+".name", r.Name, "a Kubernetes object name")
 				}
-				if r.Namespace != "" && !dns1123.MatchString(r.Namespace) {
+				if r.Namespace != "" && !module.IsDNSLabel(r.Namespace) {
 					bad(m, f+".namespace", r.Namespace, "a DNS-1123 label")
 				}
 			}
@@ -232,7 +229,7 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 			}
 			for _, pr := range ru.Policy(&rule.CompileContext{Repo: repo, Module: m}) {
 				pr.Name = shorten(pr.Name)
-				if !dns1123.MatchString(pr.Name) {
+				if !module.IsDNSLabel(pr.Name) {
 					return nil, fmt.Errorf("rule %s: compiled rule name %q is not a DNS-1123 label", ru.ID, pr.Name)
 				}
 				p.Rules = append(p.Rules, ModuleRule{PolicyRule: pr, Module: m, Action: action})

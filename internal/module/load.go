@@ -282,6 +282,14 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	return c, nil
 }
 
+// dnsLabel is the form of a Kubernetes DNS-1123 label, without its length limit.
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// IsDNSLabel reports whether name is a Kubernetes DNS-1123 label: at most 63 lowercase letters,
+// digits and '-', starting and ending with a letter or digit. Module, namespace and Flux names
+// must be one; such a name holds no '/', '.', '*', line break, YAML or Markdown syntax.
+func IsDNSLabel(name string) bool { return len(name) <= 63 && dnsLabel.MatchString(name) }
+
 // varName is the variable name syntax that Flux accepts for post-build substitution.
 var varName = regexp.MustCompile(`^[_[:alpha:]][_[:alpha:][:digit:]]*$`)
 

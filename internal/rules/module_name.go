@@ -3,15 +3,10 @@ package rules
 import (
 	"fmt"
 	"path"
-	"regexp"
 
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
-
-// dns1123Label is a Kubernetes DNS-1123 label: lowercase alphanumerics and '-', starting and
-// ending with an alphanumeric, at most 63 characters (checked separately).
-var dns1123Label = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // ModuleName requires a module's name to equal its directory name, to be a DNS-1123 label and to
 // be unique.
@@ -40,7 +35,7 @@ func checkModuleName(r *rule.Repo, m *module.Module) []rule.Finding {
 		out = append(out, rule.ModuleFinding(&ModuleName, m, "metadata.name",
 			fmt.Sprintf("metadata.name is %q; expected %q, the name of the module directory", name, dir)))
 	}
-	if len(name) > 63 || !dns1123Label.MatchString(name) {
+	if !module.IsDNSLabel(name) {
 		out = append(out, rule.ModuleFinding(&ModuleName, m, "metadata.name",
 			fmt.Sprintf("metadata.name %q is not a DNS-1123 label; expected at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit", name)))
 	}

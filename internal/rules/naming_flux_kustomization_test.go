@@ -74,14 +74,7 @@ func TestModuleAtPathIsLiteral(t *testing.T) {
 // TestNamingFluxKustomizationHostilePaths runs the offline check on Flux Kustomizations whose
 // spec.path holds wildcards, is not clean, or is not a string.
 func TestNamingFluxKustomizationHostilePaths(t *testing.T) {
-	ks := func(name, path string) string {
-		return "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: " + name + "\n  namespace: flux-system\n" +
-			"spec:\n  interval: 10m\n  path: " + path + "\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: platform\n"
-	}
-	platform := func(docs ...string) testFiles {
-		return testModule("modules/infrastructure/platform-core", "infrastructure", testFiles{"flux.yaml": strings.Join(docs, "---\n")},
-			"tier: core", "namespaces:", "  - name: flux-system")
-	}
+	ks := fluxKs
 	runRuleCases(t, NamingFluxKustomization, []ruleCase{
 		{
 			name: "wildcards point at no module",

@@ -593,15 +593,19 @@ func TestNamingNamespaceOwnership(t *testing.T) {
 	})
 }
 
+// fluxKs is a Flux Kustomization in flux-system named name, deploying path.
+func fluxKs(name, path string) string {
+	return "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: " + name + "\n  namespace: flux-system\n" +
+		"spec:\n  interval: 10m\n  path: " + path + "\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: platform\n"
+}
+
+// platform is the platform-core module, owning flux-system, with docs in its flux.yaml.
+func platform(docs ...string) testFiles {
+	return testModule("modules/infrastructure/platform-core", "infrastructure", testFiles{"flux.yaml": strings.Join(docs, "---\n")},
+		"tier: core", "namespaces:", "  - name: flux-system")
+}
+
 func TestNamingFluxKustomization(t *testing.T) {
-	fluxKs := func(name, path string) string {
-		return "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: " + name + "\n  namespace: flux-system\n" +
-			"spec:\n  interval: 10m\n  path: " + path + "\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: platform\n"
-	}
-	platform := func(docs ...string) testFiles {
-		return testModule("modules/infrastructure/platform-core", "infrastructure", testFiles{"flux.yaml": strings.Join(docs, "---\n")},
-			"tier: core", "namespaces:", "  - name: flux-system")
-	}
 	runRuleCases(t, NamingFluxKustomization, []ruleCase{
 		{
 			name: "named after the modules",
