@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"polc.dev/polc/internal/graph"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -63,22 +62,10 @@ type Source interface {
 	Bind(ctx context.Context, repo *rule.Repo) (func(m *module.Module, o *manifest.Object) ([]rule.Finding, error), error)
 }
 
-// Summary counts what a run saw and found.
-type Summary struct {
-	Modules  int `json:"modules"`
-	Objects  int `json:"objects"`
-	Errors   int `json:"errors"`
-	Warnings int `json:"warnings"`
-	Excepted int `json:"excepted"`
-	// HelmReleases counts HelmReleases, whose rendered workloads only in-cluster policies see.
-	HelmReleases int `json:"helmReleases"`
-}
-
 // Result is the outcome of a run.
 type Result struct {
 	Repo     *rule.Repo
 	Findings []rule.Finding
-	Summary  Summary
 	// Rules are the rules of the run: the registry's, then those of the extra sources.
 	Rules []rule.Rule
 }
@@ -111,37 +98,16 @@ func Load(root string, rules []rule.Rule) (*rule.Repo, []rule.Finding, error) {
 	if err != nil {
 		return nil, nil, &ConfigError{err}
 	}
-	repo := &rule.Repo{Root: abs, Config: cfg, ByName: map[string]*module.Module{},
-		Objects: map[string][]*manifest.Object{}, Rendered: map[string]bool{}, NamespaceOwners: map[string][]*module.Module{}}
+	var mods []*module.Module
 	var findings []rule.Finding
 	for _, c := range cands {
 		if c.Err != nil {
 			findings = append(findings, metadataFindings(c)...)
 			continue
 		}
-		repo.Modules = append(repo.Modules, c.Module)
+		mods = append(mods, c.Module)
 	}
-	sort.SliceStable(repo.Modules, func(i, j int) bool { return repo.Modules[i].Name() < repo.Modules[j].Name() })
-	var nodes []graph.Node
-	var edges []graph.Edge
-	for _, m := range repo.Modules {
-		if _, dup := repo.ByName[m.Name()]; dup {
-			continue // module/name reports it
-		}
-		repo.ByName[m.Name()] = m
-		nodes = append(nodes, graph.Node{Name: m.Name(), Type: string(m.Spec.Type), Tier: string(m.Spec.Tier)})
-		for _, d := range m.Spec.DependsOn {
-			edges = append(edges, graph.Edge{From: m.Name(), To: d, Kind: graph.Hard})
-		}
-		for _, d := range m.Spec.SoftDependsOn {
-			edges = append(edges, graph.Edge{From: m.Name(), To: d, Kind: graph.Soft})
-		}
-		for _, ns := range m.Spec.Namespaces {
-			repo.NamespaceOwners[ns.Name] = append(repo.NamespaceOwners[ns.Name], m)
-		}
-	}
-	repo.Graph = graph.New(nodes, edges)
-	return repo, findings, nil
+	return rule.NewRepo(abs, cfg, mods), findings, nil
 }
 
 // metadataFindings turns a module.yaml load error into findings, one per problem.
@@ -223,16 +189,46 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	findings = append(findings, cf...)
-	findings = append(findings, runRules(repo, opts.Rules)...)
-	extra, err := runSources(ctx, repo, opts.Sources)
+	found, err := Evaluate(ctx, repo, opts.Rules, opts.Sources)
 	if err != nil {
 		return nil, err
 	}
-	findings = append(findings, extra...)
-	findings = applyExceptions(repo, findings, repo.Now)
-	findings = applySeverities(repo.Config, opts.Rules, findings)
+	findings = Finalize(repo, append(findings, found...))
+	return &Result{Repo: repo, Findings: findings, Rules: all}, nil
+}
+
+// Evaluate runs the rules and the extra sources on the loaded, rendered repository: repository
+// rules once, module and resource rules and the sources on each selected module. It returns the
+// raw findings, stamped with their rule's ID, default severity and hint; Finalize applies the
+// repository's configuration to them. Evaluation stops when ctx ends.
+func Evaluate(ctx context.Context, repo *rule.Repo, rules []rule.Rule, sources []Source) ([]rule.Finding, error) {
+	repo.RuleIDs = map[string]bool{}
+	for _, ru := range rules {
+		repo.RuleIDs[ru.ID] = true
+	}
+	for _, src := range sources {
+		for _, ru := range src.Rules() {
+			repo.RuleIDs[ru.ID] = true
+		}
+	}
+	found := runRules(repo, rules)
+	extra, err := runSources(ctx, repo, sources)
+	if err != nil {
+		return nil, err
+	}
+	return append(found, extra...), nil
+}
+
+// Finalize applies the repository's configuration to raw findings, as every command reports
+// them: module exceptions mark the findings they excuse (at the run's clock), polc.yaml severity
+// overrides apply and rules that are off drop out, the findings a component's objects give in
+// each module that includes it are reported once, and the result is sorted.
+func Finalize(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
+	findings = applyExceptions(repo, findings, repo.Clock())
+	findings = applySeverities(repo.Config, findings)
+	findings = mergeComponentFindings(repo, findings)
 	Sort(findings)
-	return &Result{Repo: repo, Findings: findings, Summary: summarize(repo, findings), Rules: all}, nil
+	return findings
 }
 
 // touchesDirs reports whether one of files (relative) is inside one of dirs (relative).
@@ -364,14 +360,14 @@ func runRules(repo *rule.Repo, rules []rule.Rule) []rule.Finding {
 	var out []rule.Finding
 	for i := range rules {
 		if rules[i].CheckRepo != nil {
-			out = append(out, rules[i].CheckRepo(repo)...)
+			out = append(out, stamp(&rules[i], rules[i].CheckRepo(repo))...)
 		}
 	}
 	return append(out, parallel(repo, func(m *module.Module) []rule.Finding {
 		var out []rule.Finding
 		for i := range rules {
 			if rules[i].CheckModule != nil {
-				out = append(out, rules[i].CheckModule(repo, m)...)
+				out = append(out, stamp(&rules[i], rules[i].CheckModule(repo, m))...)
 			}
 		}
 		for _, o := range repo.Objects[m.Name()] {
@@ -379,6 +375,14 @@ func runRules(repo *rule.Repo, rules []rule.Rule) []rule.Finding {
 		}
 		return out
 	})...)
+}
+
+// stamp sets the ID, default severity and hint of rule ru on the findings its check returned.
+func stamp(ru *rule.Rule, findings []rule.Finding) []rule.Finding {
+	for i := range findings {
+		findings[i].Rule, findings[i].Severity, findings[i].Hint = ru.ID, ru.Severity, ru.Remediation
+	}
+	return findings
 }
 
 // runSources binds each extra rule source and runs it on every object of the selected modules.
@@ -419,7 +423,7 @@ func CheckObject(repo *rule.Repo, m *module.Module, o *manifest.Object, rules []
 	var out []rule.Finding
 	for i := range rules {
 		ru := &rules[i]
-		if ru.CheckObject == nil || len(ru.Kinds) > 0 && !contains(ru.Kinds, o.Ref.Kind) {
+		if ru.CheckObject == nil || len(ru.Kinds) > 0 && !slices.Contains(ru.Kinds, o.Ref.Kind) {
 			continue
 		}
 		for _, v := range ru.CheckObject(repo, m, o) {
@@ -431,51 +435,15 @@ func CheckObject(repo *rule.Repo, m *module.Module, o *manifest.Object, rules []
 	return out
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // applySeverities applies polc.yaml severity overrides and drops findings of rules that are off.
-func applySeverities(cfg *module.Config, rules []rule.Rule, findings []rule.Finding) []rule.Finding {
+func applySeverities(cfg *module.Config, findings []rule.Finding) []rule.Finding {
 	out := findings[:0]
 	for _, f := range findings {
-		if rc, ok := cfg.Spec.Rules[f.Rule]; ok {
-			if rc.Severity == "off" {
-				continue
-			}
-			f.Severity = rule.Severity(rc.Severity)
+		if f.Severity = rule.ConfiguredSeverity(cfg, f.Rule, f.Severity); f.Severity != rule.Off {
+			out = append(out, f)
 		}
-		out = append(out, f)
 	}
 	return out
-}
-
-// Matches reports whether an exception's resources select the object.
-// Excuses reports whether exception ex excuses a finding of ruleID about object ref at time now:
-// it names the rule and the object, gives a reason, and has not expired. polc check, polc fn,
-// the compiler and the parity tests all decide with it.
-func Excuses(ex module.Exception, ruleID string, ref rule.ObjectRef, now time.Time) bool {
-	return ex.Rule == ruleID && ex.HasReason() && Matches(ex, ref) && !Expired(ex, now)
-}
-
-func Matches(ex module.Exception, ref rule.ObjectRef) bool {
-	for _, r := range ex.Resources {
-		if r.Kind == ref.Kind && r.Name == ref.Name && (r.Namespace == "" || r.Namespace == ref.Namespace) {
-			return true
-		}
-	}
-	return false
-}
-
-// Expired reports whether an exception is past its expiry date (it applies through that day).
-func Expired(ex module.Exception, now time.Time) bool {
-	t, ok := ex.ExpiresAt()
-	return ok && now.After(t.AddDate(0, 0, 1))
 }
 
 // applyExceptions marks findings on objects that a live exception of their module covers.
@@ -487,13 +455,76 @@ func applyExceptions(repo *rule.Repo, findings []rule.Finding, now time.Time) []
 			continue
 		}
 		for _, ex := range m.Spec.Exceptions {
-			if Excuses(ex, f.Rule, *f.Object, now) {
+			if ex.Excuses(f.Rule, f.Object.Kind, f.Object.Namespace, f.Object.Name, now) {
 				f.Excepted, f.Reason = true, ex.Reason
 				break
 			}
 		}
 	}
 	return findings
+}
+
+// mergeComponentFindings reports once the findings that a component's objects give in each
+// module that includes it: the same rule, file, line, object, field and message (and the same
+// exception verdict) in several modules becomes one finding of the component, whose message names
+// the including modules.
+func mergeComponentFindings(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
+	type key struct {
+		rule, file, field, msg, object string
+		line, col                      int
+		excepted                       bool
+	}
+	first := map[key]int{}
+	modules := map[int][]string{}
+	out := findings[:0]
+	for _, f := range findings {
+		comp := componentOf(repo, f.Pos.File)
+		if comp == nil || f.Module == "" || f.Module == comp.Name() {
+			out = append(out, f)
+			continue
+		}
+		// Each including module may put the object in its own namespace: the namespace is not
+		// part of the key, and a merged finding whose namespaces differ names none.
+		obj := ""
+		if f.Object != nil {
+			obj = f.Object.APIVersion + "/" + f.Object.Kind + "/" + f.Object.Name
+		}
+		k := key{f.Rule, f.Pos.File, f.Field, f.Message, obj, f.Pos.Line, f.Pos.Column, f.Excepted}
+		i, seen := first[k]
+		switch {
+		case !seen:
+			i = len(out)
+			first[k] = i
+			out = append(out, f)
+		case f.Object != nil && out[i].Object.Namespace != f.Object.Namespace:
+			ref := *out[i].Object
+			ref.Namespace = ""
+			out[i].Object = &ref
+		}
+		modules[i] = append(modules[i], f.Module)
+	}
+	for i, mods := range modules {
+		sort.Strings(mods)
+		mods = slices.Compact(mods)
+		comp := componentOf(repo, out[i].Pos.File)
+		word := "module"
+		if len(mods) > 1 {
+			word = "modules"
+		}
+		out[i].Module = comp.Name()
+		out[i].Message += fmt.Sprintf(" (component %s, included by %s %s)", comp.Name(), word, strings.Join(mods, ", "))
+	}
+	return out
+}
+
+// componentOf returns the component module whose directory holds the repository file rel, or nil.
+func componentOf(repo *rule.Repo, rel string) *module.Module {
+	for _, m := range repo.Modules {
+		if m.Spec.Type == module.Component && m.Dir != "" && strings.HasPrefix(rel, m.Dir+"/") && repo.ByName[m.Name()] == m {
+			return m
+		}
+	}
+	return nil
 }
 
 // Sort orders findings by file, line, column, rule and message, then module, field and object, so
@@ -526,30 +557,6 @@ func objectKey(r *rule.ObjectRef) string {
 		return ""
 	}
 	return r.APIVersion + "/" + r.String()
-}
-
-// summarize counts modules, objects and findings by severity.
-func summarize(repo *rule.Repo, findings []rule.Finding) Summary {
-	s := Summary{Modules: len(selected(repo))}
-	for _, objs := range repo.Objects {
-		s.Objects += len(objs)
-		for _, o := range objs {
-			if o.Ref.Kind == "HelmRelease" {
-				s.HelmReleases++
-			}
-		}
-	}
-	for _, f := range findings {
-		switch {
-		case f.Excepted:
-			s.Excepted++
-		case f.Severity == rule.Error:
-			s.Errors++
-		case f.Severity == rule.Warning:
-			s.Warnings++
-		}
-	}
-	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -13,60 +14,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rule"
 )
-
-func TestMatches(t *testing.T) {
-	ex := module.Exception{Rule: "security/pod-security", Reason: "needed", Resources: []module.ResourceRef{
-		{Kind: "DaemonSet", Name: "longhorn-manager"},
-		{Kind: "Deployment", Name: "csi-attacher", Namespace: "longhorn-system"},
-	}}
-	tests := []struct {
-		name string
-		ref  rule.ObjectRef
-		want bool
-	}{
-		{name: "kind and name, any namespace", ref: rule.ObjectRef{Kind: "DaemonSet", Name: "longhorn-manager", Namespace: "longhorn-system"}, want: true},
-		{name: "kind and name, cluster-scoped", ref: rule.ObjectRef{Kind: "DaemonSet", Name: "longhorn-manager"}, want: true},
-		{name: "second resource with its namespace", ref: rule.ObjectRef{Kind: "Deployment", Name: "csi-attacher", Namespace: "longhorn-system"}, want: true},
-		{name: "namespace differs", ref: rule.ObjectRef{Kind: "Deployment", Name: "csi-attacher", Namespace: "default"}, want: false},
-		{name: "kind differs", ref: rule.ObjectRef{Kind: "Deployment", Name: "longhorn-manager"}, want: false},
-		{name: "name differs", ref: rule.ObjectRef{Kind: "DaemonSet", Name: "longhorn-driver"}, want: false},
-		{name: "kind is case-sensitive", ref: rule.ObjectRef{Kind: "daemonset", Name: "longhorn-manager"}, want: false},
-		{name: "name is matched exactly, not as a prefix", ref: rule.ObjectRef{Kind: "DaemonSet", Name: "longhorn-manager-2"}, want: false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, Matches(ex, tc.ref))
-		})
-	}
-	require.False(t, Matches(module.Exception{Rule: "x"}, rule.ObjectRef{Kind: "DaemonSet", Name: "longhorn-manager"}), "no resources match nothing")
-}
-
-func TestExpired(t *testing.T) {
-	ex := module.Exception{Expires: "2027-06-30"}
-	tests := []struct {
-		name string
-		ex   module.Exception
-		now  time.Time
-		want bool
-	}{
-		{name: "well before", ex: ex, now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), want: false},
-		{name: "start of the expiry day", ex: ex, now: time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC), want: false},
-		{name: "end of the expiry day is still valid", ex: ex, now: time.Date(2027, 6, 30, 23, 59, 59, 999, time.UTC), want: false},
-		{name: "midnight after the expiry day", ex: ex, now: time.Date(2027, 7, 1, 0, 0, 0, 0, time.UTC), want: false},
-		{name: "just past midnight after the expiry day", ex: ex, now: time.Date(2027, 7, 1, 0, 0, 1, 0, time.UTC), want: true},
-		{name: "a year later", ex: ex, now: time.Date(2028, 7, 1, 0, 0, 0, 0, time.UTC), want: true},
-		{name: "the day is a UTC day", ex: ex, now: time.Date(2027, 7, 1, 1, 0, 0, 0, time.FixedZone("CEST", 2*3600)), want: false},
-		{name: "no expiry never expires", ex: module.Exception{}, now: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), want: false},
-		{name: "malformed expiry is not expired here (exceptions/valid reports it)", ex: module.Exception{Expires: "30.06.2027"}, now: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC), want: false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, Expired(tc.ex, tc.now))
-		})
-	}
-}
 
 func TestApplySeverities(t *testing.T) {
 	cfg := module.DefaultConfig()
@@ -82,7 +32,7 @@ func TestApplySeverities(t *testing.T) {
 		{Rule: "deps/cycle", Severity: rule.Error, Message: "d"},
 		{Rule: "labels/app-name", Severity: rule.Warning, Message: "e"},
 	}
-	got := applySeverities(cfg, nil, slices.Clone(in))
+	got := applySeverities(cfg, slices.Clone(in))
 	require.Equal(t, []rule.Finding{
 		{Rule: "labels/module", Severity: rule.Warning, Message: "a"},
 		{Rule: "deps/direction", Severity: rule.Error, Message: "c"},
@@ -242,14 +192,14 @@ metadata:
 		rule, sev, at, msg string
 		excepted           bool
 	}
-	run := func(now time.Time) ([]row, Summary) {
+	run := func(now time.Time) ([]row, report.Summary) {
 		res, err := Run(context.Background(), Options{Root: root, Rules: rules, Now: now})
 		require.NoError(t, err)
 		var out []row
 		for _, f := range res.Findings {
 			out = append(out, row{rule: f.Rule, sev: string(f.Severity), at: f.Pos.String(), msg: f.Message, excepted: f.Excepted})
 		}
-		return out, res.Summary
+		return out, report.Summarize(res.Repo, res.Findings)
 	}
 	const file = "modules/apps/media/objects.yaml"
 
@@ -260,7 +210,7 @@ metadata:
 		{rule: "test/configmap", sev: "error", at: file + ":14:9", msg: "ConfigMap unexplained"},
 		{rule: "test/secret", sev: "warning", at: file + ":19:9", msg: "Secret creds"},
 	}, got, "on its expiry day the exception still applies; a blank reason excuses nothing; overrides and off applied")
-	require.Equal(t, Summary{Modules: 1, Objects: 5, Errors: 2, Warnings: 1, Excepted: 1}, sum)
+	require.Equal(t, report.Summary{Modules: 1, Objects: 5, Errors: 2, Warnings: 1, Excepted: 1}, sum)
 
 	got, sum = run(time.Date(2027, 7, 1, 0, 0, 1, 0, time.UTC))
 	require.False(t, got[0].excepted, "the day after the expiry the exception no longer applies")
@@ -297,4 +247,62 @@ func TestLoadReportsBrokenMetadataAsFindings(t *testing.T) {
 		`modules/apps/media/module.yaml:5:3: metadata: unknown field "labels"; allowed fields: name`,
 		`modules/apps/media/module.yaml:7:9: spec.type: invalid value "app"; allowed values: infrastructure, application, component`,
 	}, got)
+}
+
+func TestComponentFindingsReportedOnce(t *testing.T) {
+	app := func(name string) string {
+		return "apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata:\n  name: " + name + "\nspec:\n  type: application\n  version: 1.0.0\n  namespaces: [{name: " + name + "}]\n"
+	}
+	root := writeRepo(t, map[string]string{
+		"modules/components/backup/module.yaml":        "apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata:\n  name: backup\nspec:\n  type: component\n  version: 1.0.0\n",
+		"modules/components/backup/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\nresources: [secret.yaml]\n",
+		"modules/components/backup/secret.yaml":        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: backup-creds\n",
+		"modules/apps/media/module.yaml":               app("media"),
+		"modules/apps/media/kustomization.yaml":        "namespace: media\ncomponents: [../../components/backup]\nresources: [cm.yaml]\n",
+		"modules/apps/media/cm.yaml":                   "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n",
+		"modules/apps/books/module.yaml":               app("books"),
+		"modules/apps/books/kustomization.yaml":        "namespace: books\ncomponents: [../../components/backup]\n",
+	})
+	// A message that does not depend on the including module: the object's name only.
+	secret := rule.Rule{ID: "test/secret", Title: "test", Severity: rule.Error, Scope: rule.ResourceScope, Remediation: "Fix it.", Kinds: []string{"Secret"},
+		CheckObject: func(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
+			return []rule.Violation{{Message: "Secret " + o.Ref.Name, Field: "metadata.name"}}
+		}}
+	res, err := Run(context.Background(), Options{Root: root, Rules: []rule.Rule{secret, kindRule("test/configmap", "ConfigMap", rule.Warning)}})
+	require.NoError(t, err)
+	var got []string
+	for _, f := range res.Findings {
+		got = append(got, fmt.Sprintf("%s %s %s: %s [%s, %s]", f.Pos, f.Rule, f.Module, f.Message, f.Severity, f.Hint))
+	}
+	require.Equal(t, []string{
+		"modules/apps/media/cm.yaml:4:9 test/configmap media: ConfigMap settings [warning, Fix it.]",
+		"modules/components/backup/secret.yaml:4:9 test/secret backup: Secret backup-creds (component backup, included by modules books, media) [error, Fix it.]",
+	}, got, "the component's object is reported once, at its file, naming the modules; the engine stamps rule, severity and hint")
+	require.Equal(t, 1, report.Summarize(res.Repo, res.Findings).Errors)
+}
+
+func TestEngineStampsModuleAndRepoFindings(t *testing.T) {
+	repo := rule.NewRepo("", module.DefaultConfig(), []*module.Module{{Metadata: module.Metadata{Name: "a"}}, {Metadata: module.Metadata{Name: "b"}}})
+	var seen map[string]bool
+	rules := []rule.Rule{
+		{ID: "test/repo", Severity: rule.Warning, Scope: rule.RepoScope, Remediation: "Repo hint.",
+			CheckRepo: func(r *rule.Repo) []rule.Finding { seen = r.RuleIDs; return []rule.Finding{{Message: "repo"}} }},
+		{ID: "test/module", Severity: rule.Error, Scope: rule.ModuleScope, Remediation: "Module hint.",
+			CheckModule: func(_ *rule.Repo, m *module.Module) []rule.Finding {
+				return []rule.Finding{rule.ModuleFinding(m, "spec", "module")}
+			}},
+	}
+	found, err := Evaluate(context.Background(), repo, rules, nil)
+	require.NoError(t, err)
+	found = Finalize(repo, found)
+	var got []string
+	for _, f := range found {
+		got = append(got, fmt.Sprintf("%s %s %s %s %s", f.Rule, f.Severity, f.Module, f.Message, f.Hint))
+	}
+	require.Equal(t, []string{
+		"test/repo warning  repo Repo hint.",
+		"test/module error a module Module hint.",
+		"test/module error b module Module hint.",
+	}, got)
+	require.Equal(t, map[string]bool{"test/repo": true, "test/module": true}, seen, "checks see the run's rule IDs")
 }

@@ -64,7 +64,7 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
-			if err := writeReports(outs, res); err != nil {
+			if err := writeReports(outs, res, rule.Severity(o.failOn)); err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
 			return failure(res.Findings, rule.Severity(o.failOn))
@@ -178,8 +178,9 @@ func (o *checkOptions) outputs(stdout io.Writer) ([]output, error) {
 	return outs, nil
 }
 
-// writeReports writes every requested report.
-func writeReports(outs []output, res *check.Result) error {
+// writeReports writes every requested report; failOn is the run's fail level.
+func writeReports(outs []output, res *check.Result, failOn rule.Severity) error {
+	summary := report.Summarize(res.Repo, res.Findings)
 	for _, out := range outs {
 		w := out.w
 		if out.file != "" {
@@ -190,11 +191,11 @@ func writeReports(outs []output, res *check.Result) error {
 			defer f.Close()
 			w = f
 		}
-		fm, err := report.New(w, out.format, report.Options{Rules: res.Rules, Version: Version})
+		fm, err := report.New(w, out.format, report.Options{Rules: res.Rules, Version: Version, FailOn: failOn})
 		if err != nil {
 			return err
 		}
-		if err := report.Write(fm, res.Findings, res.Summary); err != nil {
+		if err := report.Write(fm, res.Findings, summary); err != nil {
 			return fmt.Errorf("write %s report: %w", out.format, err)
 		}
 	}

@@ -8,14 +8,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/check"
-	"polc.dev/polc/internal/graph"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rego"
@@ -90,7 +88,7 @@ func newFnCmd() *cobra.Command {
 		Long:  fnLong,
 		Args:  argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := &fnProcessor{repo: o.repo, policy: o.policy}
+			p := &fnProcessor{ctx: cmd.Context(), repo: o.repo, policy: o.policy}
 			in, err := readFnInput(cmd.InOrStdin())
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
@@ -114,6 +112,8 @@ func newFnCmd() *cobra.Command {
 
 // fnProcessor checks a ResourceList's items. It implements framework.ResourceListProcessor.
 type fnProcessor struct {
+	// ctx ends the run (the Rego rules stop evaluating).
+	ctx context.Context
 	// repo is a directory inside the repository; "" means none.
 	repo string
 	// policy is the Rego policy directory; "" means the repository's policy/ when it exists.
@@ -125,7 +125,8 @@ type fnProcessor struct {
 var _ framework.ResourceListProcessor = (*fnProcessor)(nil)
 
 // Process checks every item and sets rl.Results. It returns the results as an error when one of
-// them is an error, which makes the function fail.
+// them is an error, which makes the function fail. The items are the objects of their modules;
+// the engine runs the resource rules and the Rego rules on them, as polc check does.
 func (p *fnProcessor) Process(rl *framework.ResourceList) error {
 	fm, ref, err := functionModule(rl.FunctionConfig)
 	if err != nil {
@@ -135,13 +136,15 @@ func (p *fnProcessor) Process(rl *framework.ResourceList) error {
 	if err != nil {
 		return err
 	}
-	repo.Now = p.now
+	if repo.Now = p.now; repo.Now.IsZero() {
+		repo.Now = time.Now() // one clock for the run
+	}
 	if ref != "" {
 		if fm = repo.ByName[ref]; fm == nil {
 			return fmt.Errorf("functionConfig names module %q, which the repository does not have; known modules: %s", ref, strings.Join(moduleNames(repo), ", "))
 		}
 	}
-	checkRego, err := p.loadPolicy(repo)
+	sources, err := p.sources(repo)
 	if err != nil {
 		return err
 	}
@@ -160,24 +163,34 @@ func (p *fnProcessor) Process(rl *framework.ResourceList) error {
 		repo.Objects[m.Name()] = append(repo.Objects[m.Name()], o)
 		repo.Rendered[m.Name()] = true
 	}
-	for _, m := range repo.Modules {
-		for _, o := range repo.Objects[m.Name()] {
-			findings = append(findings, check.CheckObject(repo, m, o, rules.All())...)
-			if checkRego == nil {
-				continue
-			}
-			f, err := checkRego(m, o)
-			if err != nil {
-				return err
-			}
-			findings = append(findings, f...)
-		}
+	found, err := check.Evaluate(p.context(), repo, resourceRules(), sources)
+	if err != nil {
+		return err
 	}
-	rl.Results = fnResults(p.finish(repo, findings), files)
+	rl.Results = fnResults(check.Finalize(repo, append(findings, found...)), files)
 	if rl.Results.ExitCode() != 0 {
 		return rl.Results
 	}
 	return nil
+}
+
+// context returns the run's context.
+func (p *fnProcessor) context() context.Context {
+	if p.ctx == nil {
+		return context.Background()
+	}
+	return p.ctx
+}
+
+// resourceRules returns the built-in rules that check one object: the rules of a KRM function.
+func resourceRules() []rule.Rule {
+	var out []rule.Rule
+	for _, ru := range rules.All() {
+		if ru.CheckObject != nil {
+			out = append(out, ru)
+		}
+	}
+	return out
 }
 
 // functionModule reads the Module in functionConfig; nil when there is none. A Module with only
@@ -232,13 +245,13 @@ func moduleNames(repo *rule.Repo) []string {
 // alone, with the repository's polc.yaml or the default config.
 func (p *fnProcessor) loadRepo(fm *module.Module) (*rule.Repo, error) {
 	root := findRoot(p.repo)
-	repo := &rule.Repo{Root: root, Config: module.DefaultConfig()}
+	repo := rule.NewRepo(root, module.DefaultConfig(), nil)
 	if root != "" {
 		cfg, err := module.LoadConfig(root)
 		if err != nil {
 			return nil, fmt.Errorf("load repository %s: %w", root, err)
 		}
-		repo.Config = cfg
+		repo = rule.NewRepo(root, cfg, nil)
 		if info, err := os.Stat(filepath.Join(root, cfg.Spec.ModulesDir)); err == nil && info.IsDir() {
 			if repo, _, err = check.Load(root, rules.All()); err != nil {
 				return nil, fmt.Errorf("load repository %s: %w", root, err)
@@ -248,9 +261,8 @@ func (p *fnProcessor) loadRepo(fm *module.Module) (*rule.Repo, error) {
 	if fm == nil && len(repo.Modules) == 0 {
 		return nil, fmt.Errorf("no module: pass a polc Module as functionConfig, or run inside a module repository (--repo %s)", p.repo)
 	}
-	repo.Objects, repo.Rendered = map[string][]*manifest.Object{}, map[string]bool{}
 	if fm != nil {
-		replaceModule(repo, fm)
+		repo = withModule(repo, fm)
 	}
 	return repo, nil
 }
@@ -280,9 +292,9 @@ func findRoot(dir string) string {
 	}
 }
 
-// replaceModule puts m into the repository in place of the module of the same name, and
-// rebuilds the indexes and the graph.
-func replaceModule(repo *rule.Repo, m *module.Module) {
+// withModule returns the repository with m in place of its module of the same name (m takes that
+// module's directory when it has none), and nothing rendered.
+func withModule(repo *rule.Repo, m *module.Module) *rule.Repo {
 	var mods []*module.Module
 	for _, x := range repo.Modules {
 		if x.Name() != m.Name() {
@@ -291,32 +303,12 @@ func replaceModule(repo *rule.Repo, m *module.Module) {
 			m.Dir, m.File = x.Dir, x.File
 		}
 	}
-	mods = append(mods, m)
-	sort.SliceStable(mods, func(i, j int) bool { return mods[i].Name() < mods[j].Name() })
-	repo.Modules, repo.ByName, repo.NamespaceOwners = mods, map[string]*module.Module{}, map[string][]*module.Module{}
-	var nodes []graph.Node
-	var edges []graph.Edge
-	for _, x := range mods {
-		if repo.ByName[x.Name()] != nil {
-			continue
-		}
-		repo.ByName[x.Name()] = x
-		nodes = append(nodes, graph.Node{Name: x.Name(), Type: string(x.Spec.Type), Tier: string(x.Spec.Tier)})
-		for _, d := range x.Spec.DependsOn {
-			edges = append(edges, graph.Edge{From: x.Name(), To: d, Kind: graph.Hard})
-		}
-		for _, d := range x.Spec.SoftDependsOn {
-			edges = append(edges, graph.Edge{From: x.Name(), To: d, Kind: graph.Soft})
-		}
-		for _, ns := range x.Spec.Namespaces {
-			repo.NamespaceOwners[ns.Name] = append(repo.NamespaceOwners[ns.Name], x)
-		}
-	}
-	repo.Graph = graph.New(nodes, edges)
+	return rule.NewRepo(repo.Root, repo.Config, append(mods, m))
 }
 
-// loadPolicy loads the Rego policy, if any, and binds it to the repository.
-func (p *fnProcessor) loadPolicy(repo *rule.Repo) (func(*module.Module, *manifest.Object) ([]rule.Finding, error), error) {
+// sources loads the Rego rules of the policy directory, if any: --policy, or policy/ at the
+// repository root when it exists.
+func (p *fnProcessor) sources(repo *rule.Repo) ([]check.Source, error) {
 	dir := p.policy
 	if dir == "" {
 		if repo.Root == "" {
@@ -331,7 +323,7 @@ func (p *fnProcessor) loadPolicy(repo *rule.Repo) (func(*module.Module, *manifes
 	if err != nil {
 		return nil, err
 	}
-	return pol.Bind(context.Background(), repo)
+	return []check.Source{pol}, nil
 }
 
 // fnObject turns an item into the object rules see, with its module: fm, or the module its label
@@ -378,31 +370,6 @@ func stripFnAnnotations(n *yaml.RNode) {
 
 // fileKey identifies an item by its identity and file, to find its file index again.
 func fileKey(ref manifest.ObjectRef, path string) string { return ref.String() + "\x00" + path }
-
-// finish applies polc.yaml severity overrides and module exceptions, as polc check does:
-// excepted findings stay, as info results.
-func (p *fnProcessor) finish(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
-	now := repo.Clock()
-	out := findings[:0]
-	for _, f := range findings {
-		if rc, ok := repo.Config.Spec.Rules[f.Rule]; ok {
-			if rc.Severity == "off" {
-				continue
-			}
-			f.Severity = rule.Severity(rc.Severity)
-		}
-		if m := repo.ByName[f.Module]; m != nil && f.Object != nil {
-			for _, ex := range m.Spec.Exceptions {
-				if check.Excuses(ex, f.Rule, *f.Object, now) {
-					f.Excepted, f.Reason = true, ex.Reason
-					break
-				}
-			}
-		}
-		out = append(out, f)
-	}
-	return out
-}
 
 // fnResults turns findings into KRM function results, sorted.
 func fnResults(findings []rule.Finding, files map[string]*framework.File) framework.Results {

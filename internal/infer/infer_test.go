@@ -82,7 +82,7 @@ func TestInferWriteThenCheck(t *testing.T) {
 
 	result, err := check.Run(context.Background(), check.Options{Root: root, Rules: rules.All(), Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	require.NoError(t, err)
-	require.Equal(t, 8, result.Summary.Modules)
+	require.Equal(t, 8, len(result.Repo.Reported()))
 	byRule := map[string]int{}
 	for _, f := range result.Findings {
 		byRule[f.Rule]++

@@ -190,21 +190,13 @@ func compiledModules(repo *rule.Repo) []*module.Module {
 	return out
 }
 
-// severityOf returns a rule's configured severity.
-func severityOf(cfg *module.Config, r *rule.Rule) rule.Severity {
-	if rc, ok := cfg.Spec.Rules[r.ID]; ok {
-		return rule.Severity(rc.Severity)
-	}
-	return r.Severity
-}
-
 // buildPolicies runs every compiled rule for every module and groups the results into policies.
 func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy, error) {
 	var out []*Policy
 	mods := compiledModules(repo)
 	for i := range rules {
 		ru := &rules[i]
-		sev := severityOf(repo.Config, ru)
+		sev := repo.SeverityOf(ru)
 		if ru.Policy == nil || sev == rule.Off {
 			continue
 		}
@@ -266,12 +258,6 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 	return out, nil
 }
 
-// expired reports whether an exception is past its expiry date (it applies through that day).
-func expired(ex module.Exception, now time.Time) bool {
-	t, ok := ex.ExpiresAt()
-	return ok && now.After(t.AddDate(0, 0, 1))
-}
-
 // attachExceptions compiles each live module exception for the policy of its rule, and returns
 // notes about the exceptions it left out.
 func attachExceptions(repo *rule.Repo, policies []*Policy, now time.Time) []string {
@@ -290,7 +276,7 @@ func attachExceptions(repo *rule.Repo, policies []*Policy, now time.Time) []stri
 			}
 			pos := m.Pos(fmt.Sprintf("spec.exceptions[%d]", i))
 			switch {
-			case expired(ex, now):
+			case ex.Expired(now):
 				notes = append(notes, fmt.Sprintf("%s: exception of module %s for %s expired on %s; not compiled", pos, m.Name(), ex.Rule, ex.Expires))
 				continue
 			case !ex.HasReason(): // as polc check: a blank reason is exceptions/valid's finding

@@ -168,6 +168,31 @@ func (e Exception) ExpiresAt() (t time.Time, ok bool) {
 	return t, err == nil
 }
 
+// Selects reports whether one of the exception's resources selects the object of this kind,
+// namespace and name (a resource without a namespace selects the name in every namespace).
+func (e Exception) Selects(kind, namespace, name string) bool {
+	for _, r := range e.Resources {
+		if r.Kind == kind && r.Name == name && (r.Namespace == "" || r.Namespace == namespace) {
+			return true
+		}
+	}
+	return false
+}
+
+// Expired reports whether the exception is past its expiry date at now (it applies through that
+// day). One without a valid date never expires.
+func (e Exception) Expired(now time.Time) bool {
+	t, ok := e.ExpiresAt()
+	return ok && now.After(t.AddDate(0, 0, 1))
+}
+
+// Excuses reports whether the exception excuses a finding of rule ruleID about the object of this
+// kind, namespace and name at now: it names the rule and the object, gives a reason, and has not
+// expired. polc check, polc fn, the compiler and the parity tests all decide with it.
+func (e Exception) Excuses(ruleID, kind, namespace, name string, now time.Time) bool {
+	return e.Rule == ruleID && e.HasReason() && !e.Expired(now) && e.Selects(kind, namespace, name)
+}
+
 // ResourceRef selects objects by kind and name, and optionally namespace.
 type ResourceRef struct {
 	Kind      string `yaml:"kind,required"`

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -87,7 +86,7 @@ func TestGitHubIsOneCommandPerFinding(t *testing.T) {
 func TestStructuredFormatsStayValid(t *testing.T) {
 	for _, format := range []string{"json", "sarif", "junit"} {
 		t.Run(format, func(t *testing.T) {
-			out := render(t, format, hostileFindings, check.Summary{Errors: 1, Warnings: 1})
+			out := render(t, format, hostileFindings, Summary{Errors: 1, Warnings: 1})
 			require.True(t, utf8.Valid(out))
 			if format == "junit" {
 				dec := xml.NewDecoder(bytes.NewReader(out))

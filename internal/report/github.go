@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -51,7 +50,7 @@ func (g *github) Write(f rule.Finding) error {
 	return err
 }
 
-func (g *github) Flush(s check.Summary) error {
+func (g *github) Flush(s Summary) error {
 	_, err := fmt.Fprintln(g.w, summaryLine(s))
 	return err
 }

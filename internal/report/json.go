@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -61,7 +60,7 @@ func (j *jsonFormatter) Write(f rule.Finding) error {
 	return nil
 }
 
-func (j *jsonFormatter) Flush(s check.Summary) error {
+func (j *jsonFormatter) Flush(s Summary) error {
 	enc := json.NewEncoder(j.w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(JSONReport{Version: JSONVersion, Summary: JSONSummary{Modules: s.Modules, Objects: s.Objects,

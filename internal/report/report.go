@@ -8,15 +8,50 @@ import (
 	"sort"
 	"strings"
 
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
 // Formatter writes findings. Streaming formats print in Write; buffered ones (json, sarif, junit)
-// collect and print in Flush. Findings arrive sorted (check.Sort).
+// collect and print in Flush. Findings arrive sorted, as the engine leaves them.
 type Formatter interface {
 	Write(f rule.Finding) error
-	Flush(s check.Summary) error
+	Flush(s Summary) error
+}
+
+// Summary counts what a run saw and found.
+type Summary struct {
+	Modules  int `json:"modules"`
+	Objects  int `json:"objects"`
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	Excepted int `json:"excepted"`
+	// HelmReleases counts HelmReleases, whose rendered workloads only in-cluster policies see.
+	HelmReleases int `json:"helmReleases"`
+}
+
+// Summarize counts the modules the run reported on, the objects it rendered and the findings by
+// severity (excepted findings apart).
+func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
+	s := Summary{Modules: len(repo.Reported())}
+	for _, objs := range repo.Objects {
+		s.Objects += len(objs)
+		for _, o := range objs {
+			if o.Ref.Kind == "HelmRelease" {
+				s.HelmReleases++
+			}
+		}
+	}
+	for _, f := range findings {
+		switch {
+		case f.Excepted:
+			s.Excepted++
+		case f.Severity == rule.Error:
+			s.Errors++
+		case f.Severity == rule.Warning:
+			s.Warnings++
+		}
+	}
+	return s
 }
 
 // Options carry what some formats need besides the findings.
@@ -25,6 +60,9 @@ type Options struct {
 	Rules []rule.Rule
 	// Version is polc's version, for tool metadata.
 	Version string
+	// FailOn is the lowest severity that fails the run (JUnit reports those findings as failures);
+	// empty means error.
+	FailOn rule.Severity
 }
 
 // constructors maps each format name to its constructor.
@@ -56,7 +94,7 @@ func New(w io.Writer, format string, o Options) (Formatter, error) {
 }
 
 // Write sends every finding to f, then flushes it with the summary.
-func Write(f Formatter, findings []rule.Finding, s check.Summary) error {
+func Write(f Formatter, findings []rule.Finding, s Summary) error {
 	for _, fd := range findings {
 		if err := f.Write(fd); err != nil {
 			return err

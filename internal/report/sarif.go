@@ -1,12 +1,14 @@
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/url"
 	"strings"
 
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -20,6 +22,10 @@ const (
 	sarifSrcRoot = "%SRCROOT%"
 	// InformationURI is where users read about polc; it appears as the SARIF tool's informationUri.
 	InformationURI = "https://polc.dev"
+	// sarifFingerprintKey names polc's partial fingerprint (see fingerprint). SARIF requires a
+	// versioned hierarchical name; a new way of computing the value gets a new version, and the
+	// old one stays as long as result management systems may rely on it.
+	sarifFingerprintKey = "polc/v1"
 )
 
 // The types below are the subset of the SARIF 2.1.0 object model that polc writes. Field order is
@@ -67,14 +73,17 @@ type sarifRuleConf struct {
 	Level string `json:"level"`
 }
 
+// sarifResult is one finding. Suppressions is never omitted: SARIF wants it either on every
+// result of a run or on none, and polc decides every finding's exception status.
 type sarifResult struct {
-	RuleID       string             `json:"ruleId"`
-	RuleIndex    int                `json:"ruleIndex"`
-	Level        string             `json:"level"`
-	Message      sarifText          `json:"message"`
-	Locations    []sarifLocation    `json:"locations,omitempty"`
-	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
-	Properties   *sarifProperties   `json:"properties,omitempty"`
+	RuleID              string             `json:"ruleId"`
+	RuleIndex           int                `json:"ruleIndex"`
+	Level               string             `json:"level"`
+	Message             sarifText          `json:"message"`
+	Locations           []sarifLocation    `json:"locations,omitempty"`
+	PartialFingerprints map[string]string  `json:"partialFingerprints"`
+	Suppressions        []sarifSuppression `json:"suppressions"`
+	Properties          *sarifProperties   `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
@@ -148,13 +157,14 @@ func (s *sarif) Write(f rule.Finding) error {
 		s.index[f.Rule] = idx
 		s.rules = append(s.rules, sarifDescriptor{ID: f.Rule, Name: pascalCase(f.Rule)})
 	}
-	res := sarifResult{RuleID: f.Rule, RuleIndex: idx, Level: sarifLevel(f.Severity), Message: sarifText{Text: f.Message}}
-	if f.Pos.File != "" {
-		loc := sarifLocation{PhysicalLocation: sarifPhysical{ArtifactLocation: sarifArtifact{URI: fileURI(f.Pos.File), URIBaseID: sarifSrcRoot}}}
-		if f.Pos.Line > 0 {
-			loc.PhysicalLocation.Region = &sarifRegion{StartLine: f.Pos.Line, StartColumn: f.Pos.Column}
-		}
-		res.Locations = []sarifLocation{loc}
+	res := sarifResult{
+		RuleID:              f.Rule,
+		RuleIndex:           idx,
+		Level:               sarifLevel(f.Severity),
+		Message:             sarifText{Text: f.Message},
+		Locations:           sarifLocations(f.Pos),
+		PartialFingerprints: map[string]string{sarifFingerprintKey: fingerprint(f)},
+		Suppressions:        []sarifSuppression{},
 	}
 	if f.Excepted {
 		res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.Reason}}
@@ -166,7 +176,7 @@ func (s *sarif) Write(f rule.Finding) error {
 	return nil
 }
 
-func (s *sarif) Flush(check.Summary) error {
+func (s *sarif) Flush(Summary) error {
 	log := sarifLog{Schema: sarifSchemaURI, Version: sarifVersion, Runs: []sarifRun{{
 		Tool: sarifTool{Driver: sarifDriver{Name: "polc", Version: s.o.Version, InformationURI: InformationURI, Rules: s.rules}},
 		// Columns come from the YAML parser, which counts characters, not UTF-16 code units.
@@ -177,6 +187,43 @@ func (s *sarif) Flush(check.Summary) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // messages quote manifests; keep <, > and & readable
 	return enc.Encode(log)
+}
+
+// sarifLocations is the location of a finding in a file, or none for a finding about no file.
+// The region is always there, since GitHub code scanning needs a startLine to show a result (and
+// to compute its own line fingerprint): line 1 when the line is unknown, and then no column.
+func sarifLocations(p rule.Pos) []sarifLocation {
+	if p.File == "" {
+		return nil
+	}
+	region := &sarifRegion{StartLine: 1}
+	if p.Line > 0 {
+		region = &sarifRegion{StartLine: p.Line, StartColumn: p.Column}
+	}
+	return []sarifLocation{{PhysicalLocation: sarifPhysical{
+		ArtifactLocation: sarifArtifact{URI: fileURI(p.File), URIBaseID: sarifSrcRoot},
+		Region:           region,
+	}}}
+}
+
+// fingerprint identifies a finding across runs whatever lines move: a hash of the rule, the
+// module, what the finding is about (the object's kind, namespace and name, or else the file),
+// the field and the message. Positions and the object's apiVersion stay out, so that an edit
+// elsewhere in the file or a version bump keeps the identity; a changed message makes a new one.
+// Each part is written with its length, so that no two different lists of parts hash alike.
+func fingerprint(f rule.Finding) string {
+	parts := []string{f.Rule, f.Module}
+	if f.Object != nil {
+		parts = append(parts, "object", f.Object.Kind, f.Object.Namespace, f.Object.Name)
+	} else {
+		parts = append(parts, "file", f.Pos.File)
+	}
+	parts = append(parts, f.Field, f.Message)
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // sarifLevel maps a severity to a SARIF level. Excepted findings keep their level and carry a

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -45,14 +44,14 @@ func (t *text) Write(f rule.Finding) error {
 	return nil
 }
 
-func (t *text) Flush(s check.Summary) error {
+func (t *text) Flush(s Summary) error {
 	_, err := fmt.Fprintln(t.w, summaryLine(s))
 	return err
 }
 
 // summaryLine is the one-line summary that ends the text and github reports and that the JUnit
 // report carries as its suite output.
-func summaryLine(s check.Summary) string {
+func summaryLine(s Summary) string {
 	line := fmt.Sprintf("%d modules, %d objects: %d errors, %d warnings, %d excepted", s.Modules, s.Objects, s.Errors, s.Warnings, s.Excepted)
 	if s.HelmReleases > 0 {
 		line += fmt.Sprintf("; %d HelmReleases render workloads that only the in-cluster policies check", s.HelmReleases)

@@ -1,10 +1,13 @@
 package rule
 
 import (
+	"slices"
+	"sort"
+	"time"
+
 	"polc.dev/polc/internal/graph"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
-	"time"
 )
 
 // Repo is what rules see: the configuration, the modules, their graph and rendered objects.
@@ -34,6 +37,67 @@ type Repo struct {
 	// Now is the run's clock: it decides whether exceptions have expired, the same way for the
 	// findings they excuse and for rule exceptions/valid. Zero means the current time.
 	Now time.Time
+	// RuleIDs are the IDs of the run's rules, built-in and from extra sources such as Rego; the
+	// engine sets them before checks run.
+	RuleIDs map[string]bool
+}
+
+// NewRepo returns the repository of root with configuration cfg and modules mods: the modules
+// sorted by name, and the indexes and dependency graph built from them. When two modules share a
+// name, the first in directory order is the one indexed (module/name reports the other).
+func NewRepo(root string, cfg *module.Config, mods []*module.Module) *Repo {
+	r := &Repo{Root: root, Config: cfg, Modules: slices.Clone(mods), ByName: map[string]*module.Module{},
+		Objects: map[string][]*manifest.Object{}, Rendered: map[string]bool{}, NamespaceOwners: map[string][]*module.Module{}}
+	sort.SliceStable(r.Modules, func(i, j int) bool { return r.Modules[i].Name() < r.Modules[j].Name() })
+	var nodes []graph.Node
+	var edges []graph.Edge
+	for _, m := range r.Modules {
+		if _, dup := r.ByName[m.Name()]; dup {
+			continue
+		}
+		r.ByName[m.Name()] = m
+		nodes = append(nodes, graph.Node{Name: m.Name(), Type: string(m.Spec.Type), Tier: string(m.Spec.Tier)})
+		for _, d := range m.Spec.DependsOn {
+			edges = append(edges, graph.Edge{From: m.Name(), To: d, Kind: graph.Hard})
+		}
+		for _, d := range m.Spec.SoftDependsOn {
+			edges = append(edges, graph.Edge{From: m.Name(), To: d, Kind: graph.Soft})
+		}
+		for _, ns := range m.Spec.Namespaces {
+			r.NamespaceOwners[ns.Name] = append(r.NamespaceOwners[ns.Name], m)
+		}
+	}
+	r.Graph = graph.New(nodes, edges)
+	return r
+}
+
+// Reported returns the modules the run reports on: each module that owns its name (duplicates are
+// module/name's business) and that the run selected, in name order.
+func (r *Repo) Reported() []*module.Module {
+	var out []*module.Module
+	for _, m := range r.Modules {
+		if r.ByName[m.Name()] == m && r.IsSelected(m.Name()) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// IsSelected reports whether the run reports on the named module.
+func (r *Repo) IsSelected(name string) bool { return r.Selected == nil || r.Selected[name] }
+
+// SeverityOf returns the severity of a rule's findings in this repository: polc.yaml's override,
+// or the rule's default. Off means the rule reports nothing.
+func (r *Repo) SeverityOf(ru *Rule) Severity { return ConfiguredSeverity(r.Config, ru.ID, ru.Severity) }
+
+// ConfiguredSeverity returns polc.yaml's severity for rule id, or def when it sets none.
+func ConfiguredSeverity(cfg *module.Config, id string, def Severity) Severity {
+	if cfg != nil {
+		if rc, ok := cfg.Spec.Rules[id]; ok {
+			return Severity(rc.Severity)
+		}
+	}
+	return def
 }
 
 // Clock returns the run's time: Now, or the current time when Now is zero.
@@ -55,10 +119,8 @@ func (r *Repo) Owner(ns string) *module.Module {
 // ProviderOf returns the module that provides API group g, or nil.
 func (r *Repo) ProviderOf(g string) *module.Module {
 	for _, m := range r.Modules {
-		for _, api := range m.Spec.Provides.APIs {
-			if api == g {
-				return m
-			}
+		if slices.Contains(m.Spec.Provides.APIs, g) {
+			return m
 		}
 	}
 	return nil
@@ -73,7 +135,15 @@ func (r *Repo) Exists(rel string) bool {
 // ReadFile reads a repository file with polc's safety checks (see module.ReadFile).
 func (r *Repo) ReadFile(rel string) ([]byte, error) { return module.ReadFile(r.Root, rel) }
 
-// ModuleFinding builds a finding about a field of a module's metadata.
-func ModuleFinding(ru *Rule, m *module.Module, field, msg string) Finding {
-	return Finding{Rule: ru.ID, Severity: ru.Severity, Module: m.Name(), Pos: m.Pos(field), Field: field, Message: msg, Hint: ru.Remediation}
+// ModuleFinding builds a finding about a field of a module's metadata; the engine adds the rule's
+// ID, severity and hint.
+func ModuleFinding(m *module.Module, field, msg string) Finding {
+	return Finding{Module: m.Name(), Pos: m.Pos(field), Field: field, Message: msg}
+}
+
+// ObjectFinding builds a finding about a field of a rendered object of module m, at the field's
+// position when its source is known; the engine adds the rule's ID, severity and hint.
+func ObjectFinding(m *module.Module, o *manifest.Object, field, msg string) Finding {
+	ref := o.Ref
+	return Finding{Module: m.Name(), Pos: o.FieldPos(field), Object: &ref, Field: field, Message: msg}
 }

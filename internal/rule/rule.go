@@ -62,9 +62,10 @@ type Rule struct {
 	// Remediation is one sentence, ending with a period, that says how to fix a finding.
 	Remediation string
 
-	// CheckRepo checks the whole repository (RepoScope).
+	// CheckRepo checks the whole repository (RepoScope). The engine sets each finding's Rule,
+	// Severity and Hint from this rule; the check sets where and what.
 	CheckRepo func(r *Repo) []Finding
-	// CheckModule checks one module (ModuleScope).
+	// CheckModule checks one module (ModuleScope); the engine stamps findings as for CheckRepo.
 	CheckModule func(r *Repo, m *module.Module) []Finding
 	// Kinds limits CheckObject to these kinds; empty means every object.
 	Kinds []string

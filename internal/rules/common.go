@@ -3,27 +3,8 @@ package rules
 import (
 	"slices"
 
-	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
-	"polc.dev/polc/internal/rule"
 )
-
-// reportedModules returns the modules a repository rule reports on: every module that owns its
-// name (duplicates are module/name's business) and that the run selected, in name order.
-func reportedModules(r *rule.Repo) []*module.Module {
-	var out []*module.Module
-	for _, m := range r.Modules {
-		if r.ByName[m.Name()] == m && isSelected(r, m.Name()) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// isSelected reports whether the run reports on the named module.
-func isSelected(r *rule.Repo, name string) bool {
-	return r.Selected == nil || r.Selected[name]
-}
 
 // declaresDep reports whether m names dep in spec.dependsOn or spec.softDependsOn.
 func declaresDep(m *module.Module, dep string) bool {
@@ -42,12 +23,4 @@ func namespaceNames(m *module.Module) []string {
 		out = append(out, n.Name)
 	}
 	return out
-}
-
-// objectFinding builds a finding of a module-scope rule about a field of a rendered object, at the
-// field's position when its source is known.
-func objectFinding(ru *rule.Rule, m *module.Module, o *manifest.Object, field, msg string) rule.Finding {
-	ref := o.Ref
-	return rule.Finding{Rule: ru.ID, Severity: ru.Severity, Module: m.Name(), Pos: o.FieldPos(field),
-		Object: &ref, Field: field, Message: msg, Hint: ru.Remediation}
 }

@@ -21,22 +21,19 @@ var DepsCycle = rule.Rule{
 		"(the smallest name) that starts the path. Soft dependencies do not order anything and may " +
 		"form cycles.",
 	Remediation: "Break the cycle by removing one hard dependency or by turning it into a softDependsOn entry.",
+	CheckRepo:   checkDepsCycle,
 }
-
-// The check builds findings from DepsCycle, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { DepsCycle.CheckRepo = checkDepsCycle }
 
 func checkDepsCycle(r *rule.Repo) []rule.Finding {
 	var out []rule.Finding
 	for _, cyc := range r.Graph.Cycles() {
 		// A cycle concerns all its modules: report it when the run selected any of them.
-		if !slices.ContainsFunc(cyc, func(n string) bool { return isSelected(r, n) }) {
+		if !slices.ContainsFunc(cyc, func(n string) bool { return r.IsSelected(n) }) {
 			continue
 		}
 		first := r.ByName[cyc[0]]
 		field := fmt.Sprintf("spec.dependsOn[%d]", slices.Index(first.Spec.DependsOn, cyc[1]))
-		out = append(out, rule.ModuleFinding(&DepsCycle, first, field,
+		out = append(out, rule.ModuleFinding(first, field,
 			fmt.Sprintf("hard dependencies form a cycle: %s; expected no module to depend on itself through spec.dependsOn", graph.FormatPath(cyc))))
 	}
 	return out

@@ -19,15 +19,12 @@ var DepsDirection = rule.Rule{
 		"hard-depends on an extra module inverts the tiers, so the core can no longer be deployed " +
 		"without the extras that are meant to be optional.",
 	Remediation: "Remove the dependency, or move the shared part into a module of the lower layer that both can depend on.",
+	CheckRepo:   checkDepsDirection,
 }
-
-// The check builds findings from DepsDirection, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { DepsDirection.CheckRepo = checkDepsDirection }
 
 func checkDepsDirection(r *rule.Repo) []rule.Finding {
 	var out []rule.Finding
-	for _, m := range reportedModules(r) {
+	for _, m := range r.Reported() {
 		if m.Spec.Type != module.Infrastructure {
 			continue
 		}
@@ -44,10 +41,10 @@ func checkDepsDirection(r *rule.Repo) []rule.Finding {
 				field := fmt.Sprintf("%s[%d]", list.field, i)
 				switch {
 				case dep.Spec.Type == module.Application:
-					out = append(out, rule.ModuleFinding(&DepsDirection, m, field,
+					out = append(out, rule.ModuleFinding(m, field,
 						fmt.Sprintf("infrastructure module %q has a %s dependency on application module %q; expected infrastructure to depend only on infrastructure", m.Name(), list.kind, d)))
 				case list.hard && m.Spec.Tier == module.Core && dep.Spec.Tier == module.Extra:
-					out = append(out, rule.ModuleFinding(&DepsDirection, m, field,
+					out = append(out, rule.ModuleFinding(m, field,
 						fmt.Sprintf("core module %q hard-depends on extra module %q; expected core modules to depend only on core modules", m.Name(), d)))
 				}
 			}

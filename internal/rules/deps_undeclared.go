@@ -31,11 +31,8 @@ var DepsUndeclared = rule.Rule{
 		"spec.softDependsOn, or the dependency graph, the deployment waves and the change impact of " +
 		"`polc check` are wrong.",
 	Remediation: "Add the module that the finding names to spec.dependsOn (or spec.softDependsOn when no ordering is needed).",
+	CheckModule: checkDepsUndeclared,
 }
-
-// The check builds findings from DepsUndeclared, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { DepsUndeclared.CheckModule = checkDepsUndeclared }
 
 // use is one way an object relies on another module.
 type use struct {
@@ -54,7 +51,7 @@ func checkDepsUndeclared(r *rule.Repo, m *module.Module) []rule.Finding {
 				continue
 			}
 			reported[name] = true
-			out = append(out, objectFinding(&DepsUndeclared, m, o, u.field,
+			out = append(out, rule.ObjectFinding(m, o, u.field,
 				fmt.Sprintf("%s %s, which belongs to module %q; expected %q in spec.dependsOn or spec.softDependsOn, which are [%s]",
 					o.Ref.Kind, u.what, name, name, joinDeps(m))))
 		}

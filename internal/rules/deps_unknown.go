@@ -19,15 +19,12 @@ var DepsUnknown = rule.Rule{
 		"modules are not deployed on their own, so nothing can depend on them; a module uses a " +
 		"component by listing it under `components:` in its kustomization.yaml.",
 	Remediation: "Correct the module name, remove the dependency, or include a component through the kustomization's components list.",
+	CheckRepo:   checkDepsUnknown,
 }
-
-// The check builds findings from DepsUnknown, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { DepsUnknown.CheckRepo = checkDepsUnknown }
 
 func checkDepsUnknown(r *rule.Repo) []rule.Finding {
 	var out []rule.Finding
-	for _, m := range reportedModules(r) {
+	for _, m := range r.Reported() {
 		for _, list := range []struct {
 			field string
 			deps  []string
@@ -37,10 +34,10 @@ func checkDepsUnknown(r *rule.Repo) []rule.Finding {
 				dep := r.ByName[d]
 				switch {
 				case dep == nil:
-					out = append(out, rule.ModuleFinding(&DepsUnknown, m, field,
+					out = append(out, rule.ModuleFinding(m, field,
 						fmt.Sprintf("%s names %q, which is not a module; expected the name of a module under %s", field, d, r.Config.Spec.ModulesDir)))
 				case dep.Spec.Type == module.Component:
-					out = append(out, rule.ModuleFinding(&DepsUnknown, m, field,
+					out = append(out, rule.ModuleFinding(m, field,
 						fmt.Sprintf("%s names %q, a component module; expected a non-component module (include components through kustomization.yaml `components:`)", field, d)))
 				}
 			}

@@ -2,11 +2,11 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
-	"sync"
 
-	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
@@ -23,45 +23,20 @@ var ExceptionsValid = rule.Rule{
 		"name; modules that did not render are not judged), and, " +
 		"when it has an expires date (YYYY-MM-DD), not be past it. An expired exception, or one without a " +
 		"reason, no longer excuses anything: the findings it covered count again.",
-	Remediation: exceptionsRemediation,
+	Remediation: "Fix the exception's rule ID, reason or resources, renew its expiry date if it is still needed, or delete it.",
 	CheckRepo:   checkExceptionsValid,
 }
 
-// exceptionsRemediation is ExceptionsValid's remediation, named so that the check can use it
-// without referring to the rule variable (an initialization cycle).
-const exceptionsRemediation = "Fix the exception's rule ID, reason or resources, renew its expiry date if it is still needed, or delete it."
-
-// knownRules returns the set of rule IDs. It reads the registry through registeredRules, assigned
-// in init: the registry lists ExceptionsValid itself, so a direct call would be an initialization
-// cycle.
-var knownRules = sync.OnceValue(func() map[string]bool {
-	ids := map[string]bool{}
-	for _, r := range registeredRules() {
-		ids[r.ID] = true
-	}
-	return ids
-})
-
-// registeredRules returns the rule registry; see knownRules.
-var registeredRules func() []rule.Rule
-
-func init() { registeredRules = All }
-
 func checkExceptionsValid(r *rule.Repo) []rule.Finding {
 	now := r.Clock()
-	known := knownRules()
 	var out []rule.Finding
-	for _, m := range r.Modules {
-		if r.ByName[m.Name()] != m || r.Selected != nil && !r.Selected[m.Name()] {
-			continue
-		}
+	for _, m := range r.Reported() {
 		for i, ex := range m.Spec.Exceptions {
 			field := fmt.Sprintf("spec.exceptions[%d]", i)
 			add := func(f, msg string) {
-				out = append(out, rule.Finding{Rule: "exceptions/valid", Severity: rule.Error, Module: m.Name(),
-					Pos: m.Pos(f), Field: f, Message: msg, Hint: exceptionsRemediation})
+				out = append(out, rule.ModuleFinding(m, f, msg))
 			}
-			if !known[ex.Rule] && !strings.HasPrefix(ex.Rule, "rego/") { // Rego rules load per run
+			if !r.RuleIDs[ex.Rule] {
 				add(field+".rule", fmt.Sprintf("exception names rule %q, which does not exist; expected one of the IDs that `polc rules` lists", ex.Rule))
 			}
 			if !ex.HasReason() {
@@ -70,7 +45,7 @@ func checkExceptionsValid(r *rule.Repo) []rule.Finding {
 			if ex.Expires != "" {
 				if _, ok := ex.ExpiresAt(); !ok {
 					add(field+".expires", fmt.Sprintf("expires is %q; expected a date as YYYY-MM-DD", ex.Expires))
-				} else if check.Expired(ex, now) {
+				} else if ex.Expired(now) {
 					add(field+".expires", fmt.Sprintf("exception for %s expired on %s, so its objects are checked again; expected a date in the future or no exception", ex.Rule, ex.Expires))
 				}
 			}
@@ -90,14 +65,9 @@ func unmatchedResources(r *rule.Repo, m *module.Module, ex module.Exception) []s
 	var out []string
 	for _, res := range ex.Resources {
 		one := module.Exception{Resources: []module.ResourceRef{res}}
-		found := false
-		for _, o := range r.Objects[m.Name()] {
-			if check.Matches(one, o.Ref) {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.ContainsFunc(r.Objects[m.Name()], func(o *manifest.Object) bool {
+			return one.Selects(o.Ref.Kind, o.Ref.Namespace, o.Ref.Name)
+		}) {
 			ref := rule.ObjectRef{Kind: res.Kind, Namespace: res.Namespace, Name: res.Name}
 			out = append(out, ref.String())
 		}

@@ -22,15 +22,12 @@ var ModuleExtraNeedsCore = rule.Rule{
 		"or land in a cluster that lacks their CRDs and namespaces. The rule applies to infrastructure " +
 		"modules whose name ends in -extra.",
 	Remediation: "Add the <area>-core module to the repository and list it in the extra module's spec.dependsOn.",
+	CheckRepo:   checkExtraNeedsCore,
 }
-
-// The check builds findings from ModuleExtraNeedsCore, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { ModuleExtraNeedsCore.CheckRepo = checkExtraNeedsCore }
 
 func checkExtraNeedsCore(r *rule.Repo) []rule.Finding {
 	var out []rule.Finding
-	for _, m := range reportedModules(r) {
+	for _, m := range r.Reported() {
 		area, ok := strings.CutSuffix(m.Name(), "-"+string(module.Extra))
 		if m.Spec.Type != module.Infrastructure || !ok {
 			continue
@@ -38,10 +35,10 @@ func checkExtraNeedsCore(r *rule.Repo) []rule.Finding {
 		core := area + "-" + string(module.Core)
 		switch {
 		case r.ByName[core] == nil:
-			out = append(out, rule.ModuleFinding(&ModuleExtraNeedsCore, m, "metadata.name",
+			out = append(out, rule.ModuleFinding(m, "metadata.name",
 				fmt.Sprintf("extra module %q has no core module; expected a module named %q", m.Name(), core)))
 		case !slices.Contains(m.Spec.DependsOn, core):
-			out = append(out, rule.ModuleFinding(&ModuleExtraNeedsCore, m, "spec.dependsOn",
+			out = append(out, rule.ModuleFinding(m, "spec.dependsOn",
 				fmt.Sprintf("spec.dependsOn is [%s]; expected it to include %q", strings.Join(m.Spec.DependsOn, ", "), core)))
 		}
 	}

@@ -31,16 +31,13 @@ var ModuleFiles = rule.Rule{
 		"it owns no namespaces; any other module's kustomization.yaml is a plain Kustomization (kind: " +
 		"Kustomization, or no kind), because Flux cannot build a Component on its own.",
 	Remediation: "Add the missing file, or set the kustomization's kind to Component for component modules and Kustomization for the others.",
+	CheckModule: checkModuleFiles,
 }
-
-// The check builds findings from ModuleFiles, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { ModuleFiles.CheckModule = checkModuleFiles }
 
 func checkModuleFiles(r *rule.Repo, m *module.Module) []rule.Finding {
 	var out []rule.Finding
 	atModule := func(field, msg string) {
-		out = append(out, rule.ModuleFinding(&ModuleFiles, m, field, msg))
+		out = append(out, rule.ModuleFinding(m, field, msg))
 	}
 	component := m.Spec.Type == module.Component
 	if component && len(m.Spec.Namespaces) > 0 {
@@ -76,11 +73,11 @@ func checkModuleFiles(r *rule.Repo, m *module.Module) []rule.Finding {
 	}
 	switch {
 	case component && kind != "Component":
-		out = append(out, rule.Finding{Rule: ModuleFiles.ID, Severity: ModuleFiles.Severity, Module: m.Name(), Pos: pos, Field: "kind",
-			Message: fmt.Sprintf("kustomization kind is %q; expected \"Component\" (apiVersion kustomize.config.k8s.io/v1alpha1) for a component module", kind), Hint: ModuleFiles.Remediation})
+		out = append(out, rule.Finding{Module: m.Name(), Pos: pos, Field: "kind",
+			Message: fmt.Sprintf("kustomization kind is %q; expected \"Component\" (apiVersion kustomize.config.k8s.io/v1alpha1) for a component module", kind)})
 	case !component && kind != "" && kind != "Kustomization":
-		out = append(out, rule.Finding{Rule: ModuleFiles.ID, Severity: ModuleFiles.Severity, Module: m.Name(), Pos: pos, Field: "kind",
-			Message: fmt.Sprintf("kustomization kind is %q; expected \"Kustomization\" for a module of type %s", kind, m.Spec.Type), Hint: ModuleFiles.Remediation})
+		out = append(out, rule.Finding{Module: m.Name(), Pos: pos, Field: "kind",
+			Message: fmt.Sprintf("kustomization kind is %q; expected \"Kustomization\" for a module of type %s", kind, m.Spec.Type)})
 	}
 	return out
 }

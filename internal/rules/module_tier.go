@@ -21,11 +21,8 @@ var ModuleTier = rule.Rule{
 		"sets spec.tier to core or extra and its name ends in -core or -extra accordingly. Application " +
 		"and component modules have no tier.",
 	Remediation: "Set spec.tier to the suffix of the module name (core or extra) for infrastructure modules, and remove spec.tier from the others.",
+	CheckModule: checkModuleTier,
 }
-
-// The check builds findings from ModuleTier, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { ModuleTier.CheckModule = checkModuleTier }
 
 func checkModuleTier(_ *rule.Repo, m *module.Module) []rule.Finding {
 	tier := m.Spec.Tier
@@ -33,7 +30,7 @@ func checkModuleTier(_ *rule.Repo, m *module.Module) []rule.Finding {
 		if tier == "" {
 			return nil
 		}
-		return []rule.Finding{rule.ModuleFinding(&ModuleTier, m, "spec.tier",
+		return []rule.Finding{rule.ModuleFinding(m, "spec.tier",
 			fmt.Sprintf("spec.tier is %q; expected no tier for a module of type %s", tier, m.Spec.Type))}
 	}
 	if tier == "" {
@@ -43,11 +40,11 @@ func checkModuleTier(_ *rule.Repo, m *module.Module) []rule.Finding {
 				want = string(t)
 			}
 		}
-		return []rule.Finding{rule.ModuleFinding(&ModuleTier, m, "spec.type",
+		return []rule.Finding{rule.ModuleFinding(m, "spec.type",
 			fmt.Sprintf("spec.tier is missing; expected %s for an infrastructure module", want))}
 	}
 	if !strings.HasSuffix(m.Name(), "-"+string(tier)) {
-		return []rule.Finding{rule.ModuleFinding(&ModuleTier, m, "spec.tier",
+		return []rule.Finding{rule.ModuleFinding(m, "spec.tier",
 			fmt.Sprintf("module name %q does not end in %q; expected the name of a %s-tier module to end with its tier", m.Name(), "-"+string(tier), tier))}
 	}
 	return nil

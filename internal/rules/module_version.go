@@ -38,16 +38,13 @@ var ModuleVersion = rule.Rule{
 		"(an `## [Unreleased]` heading is ignored). Bumping one without the other is the usual way a " +
 		"release goes out undocumented. Component modules without a CHANGELOG.md skip the comparison.",
 	Remediation: "Add a CHANGELOG.md heading for the new version, or set spec.version to the newest version in CHANGELOG.md.",
+	CheckModule: checkModuleVersion,
 }
-
-// The check builds findings from ModuleVersion, so it is attached here rather than in the literal
-// (a Go initialization cycle otherwise).
-func init() { ModuleVersion.CheckModule = checkModuleVersion }
 
 func checkModuleVersion(r *rule.Repo, m *module.Module) []rule.Finding {
 	v := m.Spec.Version
 	if !semverRe.MatchString(v) {
-		return []rule.Finding{rule.ModuleFinding(&ModuleVersion, m, "spec.version",
+		return []rule.Finding{rule.ModuleFinding(m, "spec.version",
 			fmt.Sprintf("spec.version %q is not a semantic version; expected MAJOR.MINOR.PATCH such as 1.0.0", v))}
 	}
 	rel := path.Join(m.Dir, changelogFile)
@@ -56,15 +53,15 @@ func checkModuleVersion(r *rule.Repo, m *module.Module) []rule.Finding {
 		if errors.Is(err, fs.ErrNotExist) || m.Spec.Type == module.Component {
 			return nil // module/files reports a missing CHANGELOG.md; components need none
 		}
-		return []rule.Finding{rule.ModuleFinding(&ModuleVersion, m, "spec.version", fmt.Sprintf("cannot read %s: %v", rel, err))}
+		return []rule.Finding{rule.ModuleFinding(m, "spec.version", fmt.Sprintf("cannot read %s: %v", rel, err))}
 	}
 	newest, line := newestVersion(data)
 	switch {
 	case newest == "":
-		return []rule.Finding{rule.ModuleFinding(&ModuleVersion, m, "spec.version",
+		return []rule.Finding{rule.ModuleFinding(m, "spec.version",
 			fmt.Sprintf("%s has no version heading; expected one such as `## [%s]` for spec.version %s", rel, v, v))}
 	case newest != v:
-		return []rule.Finding{rule.ModuleFinding(&ModuleVersion, m, "spec.version",
+		return []rule.Finding{rule.ModuleFinding(m, "spec.version",
 			fmt.Sprintf("spec.version is %s; expected %s, the newest version in %s (line %d)", v, newest, rel, line))}
 	}
 	return nil

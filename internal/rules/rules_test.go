@@ -153,23 +153,8 @@ func loadTestRepo(t *testing.T, files testFiles) *rule.Repo {
 // "file:line: message" strings.
 func runRuleOn(t *testing.T, ru rule.Rule, repo *rule.Repo) []string {
 	t.Helper()
-	var findings []rule.Finding
-	switch ru.Scope {
-	case rule.RepoScope:
-		findings = ru.CheckRepo(repo)
-	default:
-		for _, m := range repo.Modules {
-			if repo.ByName[m.Name()] != m {
-				continue // the engine checks the first module of a name only
-			}
-			if ru.CheckModule != nil {
-				findings = append(findings, ru.CheckModule(repo, m)...)
-			}
-			for _, o := range repo.Objects[m.Name()] {
-				findings = append(findings, check.CheckObject(repo, m, o, []rule.Rule{ru})...)
-			}
-		}
-	}
+	findings, err := check.Evaluate(context.Background(), repo, []rule.Rule{ru}, nil)
+	require.NoError(t, err)
 	check.Sort(findings)
 	out := make([]string, 0, len(findings))
 	for _, f := range findings {

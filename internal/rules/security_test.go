@@ -254,9 +254,13 @@ func TestExceptionsValid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, app, _ := securityRepo(map[string][]*manifest.Object{"apps": {dep}})
 			app.Spec.Exceptions = []module.Exception{tc.ex}
+			r.RuleIDs = map[string]bool{}
+			for _, ru := range All() {
+				r.RuleIDs[ru.ID] = true
+			}
 			var fields []string
 			for _, f := range checkExceptionsValid(r) {
-				require.Equal(t, "exceptions/valid", f.Rule)
+				require.Equal(t, app.Name(), f.Module)
 				fields = append(fields, f.Field)
 			}
 			require.Equal(t, tc.fields, fields)

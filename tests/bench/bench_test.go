@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
@@ -21,7 +22,7 @@ func BenchmarkCheckGenerated200(b *testing.B) {
 	for b.Loop() {
 		res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
 		require.NoError(b, err)
-		objects = res.Summary.Objects
+		objects = report.Summarize(res.Repo, res.Findings).Objects
 	}
 	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 }
@@ -33,7 +34,7 @@ func TestGeneratedRepoIsClean(t *testing.T) {
 	require.NoError(t, testutil.GenerateRepo(dir, 20))
 	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
 	require.NoError(t, err)
-	require.Equal(t, 500, res.Summary.Objects)
+	require.Equal(t, 500, report.Summarize(res.Repo, res.Findings).Objects)
 	require.Empty(t, res.Findings)
 }
 
