@@ -77,8 +77,8 @@ type ConfigError struct{ Err error }
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
 
-// Load reads the configuration and every module's metadata and builds the graph. Modules whose
-// metadata does not load are reported as module/metadata findings and left out.
+// Load reads the configuration and every module's metadata, builds the graph and indexes rules.
+// Modules whose metadata does not load are reported as module/metadata findings and left out.
 func Load(root string, rules []rule.Rule) (*rule.Repo, []rule.Finding, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
@@ -107,14 +107,25 @@ func Load(root string, rules []rule.Rule) (*rule.Repo, []rule.Finding, error) {
 		}
 		mods = append(mods, c.Module)
 	}
-	return rule.NewRepo(abs, cfg, mods), findings, nil
+	repo := rule.NewRepo(abs, cfg, mods)
+	repo.Rules = index(rules)
+	return repo, findings, nil
+}
+
+// index maps rule IDs to the rules of a copy of rules.
+func index(rules []rule.Rule) map[string]*rule.Rule {
+	rules = slices.Clone(rules)
+	out := make(map[string]*rule.Rule, len(rules))
+	for i := range rules {
+		out[rules[i].ID] = &rules[i]
+	}
+	return out
 }
 
 // metadataFindings turns a module.yaml load error into findings, one per problem.
 func metadataFindings(c module.Candidate) []rule.Finding {
-	const hint = "Fix module.yaml so that it matches the schema in schemas/module.schema.json."
 	mk := func(pos module.Pos, msg string) rule.Finding {
-		return rule.Finding{Rule: MetadataRule, Severity: rule.Error, Module: filepath.Base(c.Dir), Pos: pos, Message: msg, Hint: hint}
+		return rule.Finding{Rule: MetadataRule, Module: filepath.Base(c.Dir), Pos: pos, Message: msg}
 	}
 	if de, ok := c.Err.(*module.DecodeError); ok {
 		out := make([]rule.Finding, 0, len(de.Errors))
@@ -202,15 +213,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // raw findings, stamped with their rule's ID, default severity and hint; Finalize applies the
 // repository's configuration to them. Evaluation stops when ctx ends.
 func Evaluate(ctx context.Context, repo *rule.Repo, rules []rule.Rule, sources []Source) ([]rule.Finding, error) {
-	repo.RuleIDs = map[string]bool{}
-	for _, ru := range rules {
-		repo.RuleIDs[ru.ID] = true
-	}
+	all := slices.Clone(rules)
 	for _, src := range sources {
-		for _, ru := range src.Rules() {
-			repo.RuleIDs[ru.ID] = true
-		}
+		all = append(all, src.Rules()...)
 	}
+	repo.Rules = index(all)
 	found := runRules(repo, rules)
 	extra, err := runSources(ctx, repo, sources)
 	if err != nil {
@@ -224,6 +231,7 @@ func Evaluate(ctx context.Context, repo *rule.Repo, rules []rule.Rule, sources [
 // overrides apply and rules that are off drop out, the findings a component's objects give in
 // each module that includes it are reported once, and the result is sorted.
 func Finalize(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
+	findings = fromRegistry(repo, findings)
 	findings = applyExceptions(repo, findings, repo.Clock())
 	findings = applySeverities(repo.Config, findings)
 	findings = mergeComponentFindings(repo, findings)
@@ -339,7 +347,7 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 		if re, ok := err.(*manifest.RenderError); ok {
 			pos = re.Pos
 		}
-		return append(out, rule.Finding{Rule: RenderRule, Severity: rule.Error, Module: m.Name(), Pos: pos,
+		return append(out, rule.Finding{Rule: RenderRule, Module: m.Name(), Pos: pos,
 			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."})
 	})
 }
@@ -348,7 +356,7 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 func RemoteFindings(mod string, remotes []manifest.Remote) []rule.Finding {
 	var out []rule.Finding
 	for _, rem := range remotes {
-		out = append(out, rule.Finding{Rule: manifest.RemoteRule, Severity: rule.Warning, Module: mod, Pos: rem.Pos,
+		out = append(out, rule.Finding{Rule: manifest.RemoteRule, Module: mod, Pos: rem.Pos,
 			Message: fmt.Sprintf("%s entry %q is remote: polc does not fetch it, so what it adds is not checked here (only in the cluster)", rem.Field, rem.Ref),
 			Hint:    "Vendor the remote content into the repository, or accept the gap with a module exception for module/remote."})
 	}
@@ -433,6 +441,26 @@ func CheckObject(repo *rule.Repo, m *module.Module, o *manifest.Object, rules []
 		}
 	}
 	return out
+}
+
+// fromRegistry completes the findings the engine reports itself (module/metadata, module/render,
+// module/remote) from the run's rules: the rule's default severity and, unless the finding has a
+// more specific one, its remediation as the hint. A rule the run does not have reports errors.
+func fromRegistry(repo *rule.Repo, findings []rule.Finding) []rule.Finding {
+	for i := range findings {
+		f := &findings[i]
+		if f.Severity != "" {
+			continue
+		}
+		f.Severity = rule.Error
+		if ru := repo.Rules[f.Rule]; ru != nil {
+			f.Severity = ru.Severity
+			if f.Hint == "" {
+				f.Hint = ru.Remediation
+			}
+		}
+	}
+	return findings
 }
 
 // applySeverities applies polc.yaml severity overrides and drops findings of rules that are off.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -283,10 +284,13 @@ func TestComponentFindingsReportedOnce(t *testing.T) {
 
 func TestEngineStampsModuleAndRepoFindings(t *testing.T) {
 	repo := rule.NewRepo("", module.DefaultConfig(), []*module.Module{{Metadata: module.Metadata{Name: "a"}}, {Metadata: module.Metadata{Name: "b"}}})
-	var seen map[string]bool
+	var seen []string
 	rules := []rule.Rule{
 		{ID: "test/repo", Severity: rule.Warning, Scope: rule.RepoScope, Remediation: "Repo hint.",
-			CheckRepo: func(r *rule.Repo) []rule.Finding { seen = r.RuleIDs; return []rule.Finding{{Message: "repo"}} }},
+			CheckRepo: func(r *rule.Repo) []rule.Finding {
+				seen = slices.Sorted(maps.Keys(r.Rules))
+				return []rule.Finding{{Message: "repo"}}
+			}},
 		{ID: "test/module", Severity: rule.Error, Scope: rule.ModuleScope, Remediation: "Module hint.",
 			CheckModule: func(_ *rule.Repo, m *module.Module) []rule.Finding {
 				return []rule.Finding{rule.ModuleFinding(m, "spec", "module")}
@@ -304,5 +308,22 @@ func TestEngineStampsModuleAndRepoFindings(t *testing.T) {
 		"test/module error a module Module hint.",
 		"test/module error b module Module hint.",
 	}, got)
-	require.Equal(t, map[string]bool{"test/repo": true, "test/module": true}, seen, "checks see the run's rule IDs")
+	require.Equal(t, []string{"test/module", "test/repo"}, seen, "checks see the run's rules")
+}
+
+func TestFinalizeTakesEngineRulesFromTheRegistry(t *testing.T) {
+	repo := rule.NewRepo("", module.DefaultConfig(), nil)
+	repo.Rules = index([]rule.Rule{{ID: RenderRule, Severity: rule.Warning, Remediation: "Registry hint."}})
+	got := Finalize(repo, []rule.Finding{
+		{Rule: RenderRule, Message: "a"},
+		{Rule: RenderRule, Message: "b", Hint: "Specific hint."},
+		{Rule: "test/unknown", Message: "c"},
+		{Rule: RenderRule, Severity: rule.Error, Message: "d"},
+	})
+	require.Equal(t, []rule.Finding{
+		{Rule: RenderRule, Severity: rule.Warning, Message: "a", Hint: "Registry hint."},
+		{Rule: RenderRule, Severity: rule.Warning, Message: "b", Hint: "Specific hint."},
+		{Rule: RenderRule, Severity: rule.Error, Message: "d"},
+		{Rule: "test/unknown", Severity: rule.Error, Message: "c"},
+	}, got, "severity and hint from the registry unless set; a rule the run lacks reports errors")
 }

@@ -330,7 +330,7 @@ func (p *fnProcessor) sources(repo *rule.Repo) ([]check.Source, error) {
 // names. When there is no such module, m is nil and f says why.
 func fnObject(repo *rule.Repo, fm *module.Module, item *yaml.RNode) (m *module.Module, o *manifest.Object, f rule.Finding) {
 	if err := manifest.NotObject(item); err != nil {
-		return nil, nil, rule.Finding{Rule: check.RenderRule, Severity: rule.Error,
+		return nil, nil, rule.Finding{Rule: check.RenderRule,
 			Message: "item " + err.Error(), Hint: "Pass only Kubernetes objects (mappings with mapping metadata) to polc fn."}
 	}
 	path, _, _ := kioutil.GetFileAnnotations(item)
@@ -348,7 +348,7 @@ func fnObject(repo *rule.Repo, fm *module.Module, item *yaml.RNode) (m *module.M
 			if name != "" {
 				msg = fmt.Sprintf("label %s is %q; expected the name of one of the repository's modules, or pass the Module as functionConfig", label, name)
 			}
-			return nil, nil, rule.Finding{Rule: "labels/module", Severity: rule.Error, Object: &ref, Pos: o.Pos,
+			return nil, nil, rule.Finding{Rule: "labels/module", Object: &ref, Pos: o.Pos,
 				Field: "metadata.labels[" + label + "]", Message: msg,
 				Hint: "Label the object with its module (a kustomize `labels:` transformer does it for all of them), or pass the Module as functionConfig."}
 		}

@@ -33,7 +33,7 @@ Render errors go to stderr and make the exit code 1.`,
 			if err := writeObjects(cmd.OutOrStdout(), r); err != nil {
 				return err
 			}
-			check.Sort(failed)
+			failed = check.Finalize(r, failed)
 			code := 0
 			for _, f := range failed {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s %s: %s [%s]\n", f.Pos, f.Severity, f.Rule, f.Message, f.Module)

@@ -37,9 +37,9 @@ type Repo struct {
 	// Now is the run's clock: it decides whether exceptions have expired, the same way for the
 	// findings they excuse and for rule exceptions/valid. Zero means the current time.
 	Now time.Time
-	// RuleIDs are the IDs of the run's rules, built-in and from extra sources such as Rego; the
-	// engine sets them before checks run.
-	RuleIDs map[string]bool
+	// Rules are the run's rules by ID, built-in and from extra sources such as Rego; the engine
+	// sets them before checks run.
+	Rules map[string]*Rule
 }
 
 // NewRepo returns the repository of root with configuration cfg and modules mods: the modules

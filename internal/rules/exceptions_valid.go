@@ -36,7 +36,7 @@ func checkExceptionsValid(r *rule.Repo) []rule.Finding {
 			add := func(f, msg string) {
 				out = append(out, rule.ModuleFinding(m, f, msg))
 			}
-			if !r.RuleIDs[ex.Rule] {
+			if r.Rules[ex.Rule] == nil {
 				add(field+".rule", fmt.Sprintf("exception names rule %q, which does not exist; expected one of the IDs that `polc rules` lists", ex.Rule))
 			}
 			if !ex.HasReason() {

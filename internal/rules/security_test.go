@@ -254,9 +254,9 @@ func TestExceptionsValid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			r, app, _ := securityRepo(map[string][]*manifest.Object{"apps": {dep}})
 			app.Spec.Exceptions = []module.Exception{tc.ex}
-			r.RuleIDs = map[string]bool{}
+			r.Rules = map[string]*rule.Rule{}
 			for _, ru := range All() {
-				r.RuleIDs[ru.ID] = true
+				r.Rules[ru.ID] = &ru
 			}
 			var fields []string
 			for _, f := range checkExceptionsValid(r) {
