@@ -57,7 +57,7 @@ func newCheckCmd() *cobra.Command {
 				return err
 			}
 			opts := o.options(args)
-			if opts.Sources, err = policySources(o.repo, o.policy); err != nil {
+			if opts.Sources, err = policySources(cmd.ErrOrStderr(), o.repo, o.policy); err != nil {
 				return err
 			}
 			res, err := check.Run(cmd.Context(), opts)
@@ -213,8 +213,9 @@ func failure(findings []rule.Finding, failOn rule.Severity) error {
 }
 
 // policySources loads the Rego rules of dir, or of policy/ at the repository root when dir is
-// empty and that directory exists. A policy that does not compile is a usage error.
-func policySources(repo, dir string) ([]check.Source, error) {
+// empty and that directory exists, and prints the policy's warnings (rules that never run) to
+// stderr. A policy that does not compile is a usage error.
+func policySources(stderr io.Writer, repo, dir string) ([]check.Source, error) {
 	if dir == "" {
 		dir = filepath.Join(repo, rego.DefaultDir)
 		if info, err := os.Stat(dir); err != nil || !info.IsDir() {
@@ -228,6 +229,9 @@ func policySources(repo, dir string) ([]check.Source, error) {
 	p, err := rego.Load(dir, root)
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
+	}
+	for _, w := range p.Warnings() {
+		fmt.Fprintln(stderr, w)
 	}
 	return []check.Source{p}, nil
 }

@@ -14,7 +14,9 @@ import (
 //	modules: {NAME: MODULE}   every module, see ModuleData
 //	graph:   {edges: [{from, to, kind}], waves: [[NAME]]}
 //
-// data.polc.module is the MODULE of the object being checked.
+// data.polc.module is the MODULE of the object being checked. The schema rego-data.schema.json
+// describes all of it, and policies are type-checked against it: a key added here must be added
+// there (TestDataSchema fails until it is).
 func Data(repo *rule.Repo) map[string]any {
 	dependents := map[string][]string{}
 	edges := []any{}

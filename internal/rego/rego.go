@@ -10,6 +10,11 @@
 // msg is a string or an object {"msg": "...", "field": "spec.type"}. A rule's # METADATA title,
 // description, custom.severity and custom.remediation describe the rule in polc's reports.
 //
+// Policies are type-checked against the JSON Schemas of input and data.polc that polc publishes
+// (schemas/rego-*.schema.json, see schema.go), so that a misspelled path is a compile error
+// instead of a rule that never fires. Deny and warn rules of other packages never run, and Load
+// warns about them (Policy.Warnings).
+//
 // Policies come from the repository that polc checks, often a pull request's, so they are
 // untrusted: they are compiled without the builtins that reach the network, the clock, randomness
 // or the environment (see Capabilities), some builtins refuse arguments that would allocate too
@@ -18,6 +23,7 @@
 package rego
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,6 +71,7 @@ type Policy struct {
 
 	compiler *ast.Compiler
 	queries  []query
+	warnings []string
 }
 
 // query is one deny or warn rule of one package.
@@ -86,21 +93,42 @@ func (e *Error) Error() string {
 }
 
 // Load parses and compiles every .rego file under dir, recursively, leaving out tests
-// (*_test.rego), with polc's Capabilities: a call of a builtin they leave out is a compile error.
-// Files inside root are named relative to it in errors and findings. A directory without .rego
-// files gives a policy without rules.
+// (*_test.rego), with polc's Capabilities (a call of a builtin they leave out is a compile error)
+// and type-checked against polc's schemas of input and data.polc (a path they do not have is a
+// compile error; see schema.go). Files inside root are named relative to it in errors, warnings
+// and findings. A directory without .rego files gives a policy without rules.
 func Load(dir, root string) (*Policy, error) {
 	caps := Capabilities()
 	files, err := regoFiles(dir)
 	if err != nil {
 		return nil, err
 	}
+	mods, problems, err := parseFiles(files, root, caps)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) == 0 {
+		problems = checkPackages(mods)
+	}
+	if len(problems) > 0 {
+		return nil, &Error{Problems: problems}
+	}
+	c, err := compile(mods, caps)
+	if err != nil {
+		return nil, err
+	}
+	return &Policy{compiler: c, queries: findQueries(c), warnings: ignoredRules(c)}, nil
+}
+
+// parseFiles parses policy files as Rego v1 modules, keyed by their display name. Syntax errors
+// are problems; a file that cannot be read is an error.
+func parseFiles(files []string, root string, caps *ast.Capabilities) (map[string]*ast.Module, []string, error) {
 	mods := map[string]*ast.Module{}
 	var problems []string
 	for _, f := range files {
 		data, err := readFile(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		name := displayName(f, root)
 		m, err := ast.ParseModuleWithOpts(name, string(data), ast.ParserOptions{RegoVersion: ast.RegoV1, ProcessAnnotation: true, Capabilities: caps})
@@ -110,21 +138,24 @@ func Load(dir, root string) (*Policy, error) {
 		}
 		mods[name] = m
 	}
-	if len(problems) == 0 {
-		problems = checkPackages(mods)
+	return mods, problems, nil
+}
+
+// compile compiles mods with polc's capabilities, type-checked against polc's schemas (the
+// schemas of the policy's own METADATA annotations are dropped), with print statements erased.
+func compile(mods map[string]*ast.Module, caps *ast.Capabilities) (*ast.Compiler, error) {
+	ss, annots, err := typeSchemas(mods)
+	if err != nil {
+		return nil, err
 	}
-	if len(problems) > 0 {
-		return nil, &Error{Problems: problems}
-	}
-	// Schemas in METADATA annotations stay unused (no type checking with annotations), and
-	// print statements are erased.
+	annotate(mods, annots)
 	c := ast.NewCompiler().WithDefaultRegoVersion(ast.RegoV1).WithCapabilities(caps).
-		WithUseTypeCheckAnnotations(false).WithEnablePrintStatements(false)
+		WithSchemas(ss).WithUseTypeCheckAnnotations(true).WithEnablePrintStatements(false)
 	c.Compile(mods)
 	if c.Failed() {
 		return nil, &Error{Problems: describe(c.Errors)}
 	}
-	return &Policy{compiler: c, queries: findQueries(c)}, nil
+	return c, nil
 }
 
 // regoFiles lists the policy files under dir, sorted.
@@ -194,13 +225,27 @@ func describe(err error) []string {
 	if !errors.As(err, &errs) {
 		return []string{err.Error()}
 	}
+	errs = slices.Clone(errs)
+	slices.SortStableFunc(errs, func(a, b *ast.Error) int { return compareLocations(a.Location, b.Location) })
 	out := make([]string, 0, len(errs))
 	for _, e := range errs {
 		e = explain(e)
-		out = append(out, position(e.Location)+e.Code+": "+e.Message)
+		out = append(out, position(e.Location)+e.Code+": "+refHint(e))
 	}
-	sort.Strings(out)
 	return out
+}
+
+// compareLocations orders locations by file, line and column; a missing location comes first.
+func compareLocations(a, b *ast.Location) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return -1
+	case b == nil:
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.File, b.File), cmp.Compare(a.Row, b.Row), cmp.Compare(a.Col, b.Col))
 }
 
 // position formats a Rego location as "file:line:col: ".
@@ -247,16 +292,12 @@ func findQueries(c *ast.Compiler) []query {
 			continue
 		}
 		for _, r := range m.Rules {
-			ref := r.Head.Ref()
-			if len(ref) != 1 {
-				continue
-			}
-			head := ref[0].Value.(ast.Var).String()
-			sev, ok := entrypoints[head]
+			head, ok := entrypoint(r)
 			id := IDPrefix + path + "/" + head
 			if !ok || seen[id] {
 				continue
 			}
+			sev := entrypoints[head]
 			seen[id] = true
 			out = append(out, query{ref: "data." + path + "." + head, rule: describeRule(c, r, path, head, sev)})
 		}
@@ -302,6 +343,49 @@ func first(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// Warnings are problems of the policy that do not stop polc, as "file:line:col: code: message"
+// lines in file order: deny and warn rules that never run because polc does not evaluate their
+// package.
+func (p *Policy) Warnings() []string {
+	return slices.Clone(p.warnings)
+}
+
+// ignoredRules warns about each deny and warn rule of a package that polc does not evaluate and
+// that no other rule uses: it is likely meant to run, in a misnamed package (policy.lb instead of
+// polc.lb, polc.team.lb). A package that other rules use is a library, and not reported.
+func ignoredRules(c *ast.Compiler) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		m := c.Modules[name]
+		path := pkgPath(m.Package)
+		if evaluated(path) {
+			continue
+		}
+		for _, r := range m.Rules {
+			head, ok := entrypoint(r)
+			if !ok || seen[path+"."+head] || len(c.Graph.Dependents(r)) > 0 {
+				continue
+			}
+			seen[path+"."+head] = true
+			out = append(out, fmt.Sprintf("%spolc_warning: rule %s of package %s never runs: polc evaluates deny and warn rules only in package main and packages polc.<name>; rename the package, or use the rule from one of those",
+				position(r.Location), head, path))
+		}
+	}
+	return out
+}
+
+// entrypoint returns the name of a deny or warn rule.
+func entrypoint(r *ast.Rule) (string, bool) {
+	ref := r.Head.Ref()
+	if len(ref) != 1 {
+		return "", false
+	}
+	head := ref[0].Value.(ast.Var).String()
+	_, ok := entrypoints[head]
+	return head, ok
 }
 
 // Rules describes the policy's deny and warn rules, sorted by ID.

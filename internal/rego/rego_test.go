@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -124,6 +125,28 @@ deny contains "never reported" if true`},
 			module: "media",
 		},
 		{
+			name: "typed paths through imports, libraries and the graph",
+			policy: map[string]string{
+				"lib/names.rego": "package polc.names\n\nlabel(m) := sprintf(\"%s/%s\", [m.type, m.name])\n",
+				"deps.rego": `package polc.deps
+
+import data.polc.names
+
+deny contains msg if {
+	some e in data.polc.graph.edges
+	e.from == data.polc.module.name
+	e.kind == "hard"
+	some wave in data.polc.graph.waves
+	e.to in wave
+	input.metadata.namespace == data.polc.module.namespaces[0].name
+	msg := sprintf("%s needs %s", [names.label(data.polc.module), names.label(data.polc.modules[e.to])])
+}`,
+			},
+			module: "media",
+			want: []rule.Finding{{Rule: "rego/polc.deps/deny", Severity: rule.Error, Message: "application/media needs infrastructure/net-core",
+				Pos: module.Pos{File: "svc.yaml", Line: 1, Column: 1}, Hint: "See the rule in deps.rego."}},
+		},
+		{
 			name: "no finding for another module",
 			policy: map[string]string{"main.rego": `package main
 deny contains "application" if data.polc.module.type == "application"`},
@@ -152,6 +175,68 @@ deny contains "application" if data.polc.module.type == "application"`},
 			require.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestWarnings checks the warning about deny and warn rules in packages that polc does not
+// evaluate, which never run.
+func TestWarnings(t *testing.T) {
+	tests := []struct {
+		name   string
+		policy map[string]string
+		want   []string
+	}{
+		{
+			name:   "library package",
+			policy: map[string]string{"lib.rego": "package lib.k8s\n\ndeny contains \"x\" if true\n"},
+			want:   []string{"lib.rego:3:1: polc_warning: rule deny of package lib.k8s never runs: polc evaluates deny and warn rules only in package main and packages polc.<name>; rename the package, or use the rule from one of those"},
+		},
+		{
+			name:   "nested polc package, reported once per rule",
+			policy: map[string]string{"team/lb.rego": "package polc.team.lb\n\ndeny contains \"x\" if true\n\ndeny contains \"y\" if false\n\nwarn contains \"z\" if true\n"},
+			want: []string{
+				"team/lb.rego:3:1: polc_warning: rule deny of package polc.team.lb never runs: ",
+				"team/lb.rego:7:1: polc_warning: rule warn of package polc.team.lb never runs: ",
+			},
+		},
+		{
+			name: "library rules used by an evaluated package",
+			policy: map[string]string{
+				"lib.rego":  "package lib.k8s\n\ndeny contains \"x\" if true\n",
+				"main.rego": "package main\n\nimport data.lib.k8s\n\ndeny contains msg if some msg in k8s.deny\n",
+			},
+		},
+		{
+			name: "evaluated packages and helpers",
+			policy: map[string]string{
+				"main.rego": "package main\n\ndeny contains \"x\" if false\n",
+				"lb.rego":   "package polc.lb\n\nwarn contains \"x\" if false\n",
+				"lib.rego":  "package lib\n\nallow if true\n",
+			},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := testutil.WriteRepo(t, tc.policy)
+			p, err := Load(dir, dir)
+			require.NoError(t, err)
+			got := p.Warnings()
+			require.Len(t, got, len(tc.want), "%q", got)
+			for i := range tc.want {
+				require.True(t, strings.HasPrefix(got[i], tc.want[i]), "warning %q does not start with %q", got[i], tc.want[i])
+			}
+		})
+	}
+}
+
+// TestWarningsFixture checks the warning on the policy that the CLI tests run.
+func TestWarningsFixture(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", "..", "tests", "testdata", "policies"))
+	require.NoError(t, err)
+	p, err := Load(filepath.Join(root, "ignored"), root)
+	require.NoError(t, err)
+	require.Equal(t, []string{"ignored/team.rego:4:1: polc_warning: rule deny of package team.rules never runs: polc evaluates deny and warn rules only in package main and packages polc.<name>; rename the package, or use the rule from one of those"}, p.Warnings())
+	require.Equal(t, "rego/polc.owner/deny", p.Rules()[0].ID)
+	require.Len(t, p.Rules(), 1)
 }
 
 func TestModuleDataNamespaceDefault(t *testing.T) {
@@ -202,6 +287,48 @@ func TestLoadErrors(t *testing.T) {
 			want:   "unsafe.rego:3:15: rego_unsafe_var_error: var msg is unsafe",
 		},
 		{
+			name:   "misspelled field under data.polc.module",
+			policy: map[string]string{"typo.rego": "package main\n\ndeny contains \"x\" if {\n\tdata.polc.module.spec.type == \"application\"\n}\n"},
+			want:   `typo.rego:4:2: rego_type_error: undefined ref: data.polc.module.spec.type: "spec" is not one of dependents, dependsOn, description, dir, exceptions, name, namespaces, owner, provides, softDependsOn, tier, type, version`,
+		},
+		{
+			name:   "misspelled document of data.polc",
+			policy: map[string]string{"typo.rego": "package polc.lb\n\ndeny contains \"x\" if data.polc.modul.type == \"application\"\n"},
+			want:   `typo.rego:3:22: rego_type_error: undefined ref: data.polc.modul.type: "modul" is not one of graph, lb, module, modules`,
+		},
+		{
+			name:   "field that modules do not have",
+			policy: map[string]string{"typo.rego": "package main\n\nwarn contains \"x\" if {\n\tdata.polc.module.kind == \"Module\"\n}\n"},
+			want:   `typo.rego:4:2: rego_type_error: undefined ref: data.polc.module.kind: "kind" is not one of`,
+		},
+		{
+			name:   "misspelled metadata field of input",
+			policy: map[string]string{"typo.rego": "package main\n\ndeny contains input.metadata.nmae if true\n"},
+			want:   `typo.rego:3:15: rego_type_error: undefined ref: input.metadata.nmae: "nmae" is not one of annotations,`,
+		},
+		{
+			name: "misspelled field through an import, a variable, an else and a function",
+			policy: map[string]string{"typo.rego": `package polc.x
+
+import data.polc.module as mod
+
+deny contains "a" if mod.typ == "application"
+
+deny contains "b" if {
+	some ns in data.polc.module.namespaces
+	ns.level == "privileged"
+}
+
+level := "a" if input.kind == "Pod" else := "b" if data.polc.module.tiers == "core"
+
+owner(m) := data.polc.modules[m].owner if data.polc.graph.edge
+`},
+			want: `typo.rego:5:22: rego_type_error: undefined ref: data.polc.module.typ: "typ" is not one of dependents, dependsOn, description, dir, exceptions, name, namespaces, owner, provides, softDependsOn, tier, type, version
+  typo.rego:9:2: rego_type_error: undefined ref: ns.level: "level" is not one of name, podSecurity, reason
+  typo.rego:12:37: rego_type_error: undefined ref: data.polc.module.tiers: "tiers" is not one of dependents, dependsOn, description, dir, exceptions, name, namespaces, owner, provides, softDependsOn, tier, type, version
+  typo.rego:14:43: rego_type_error: undefined ref: data.polc.graph.edge: "edge" is not one of edges, waves`,
+		},
+		{
 			name:   "reserved package",
 			policy: map[string]string{"m.rego": "package polc.modules\n\nx := 1\n"},
 			want:   "m.rego:1:1: polc_error: package polc.modules shadows data.polc.modules",
@@ -242,7 +369,7 @@ func TestExamples(t *testing.T) {
 	ctx := context.Background()
 	mods, store, err := tester.LoadWithRegoVersion([]string{"../../policy/examples"}, nil, ast.RegoV1)
 	require.NoError(t, err)
-	ch, err := tester.NewRunner().SetStore(store).Run(ctx, mods)
+	ch, err := tester.NewRunner().SetStore(store).SetModules(mods).RunTests(ctx, nil)
 	require.NoError(t, err)
 	n := 0
 	for r := range ch {

@@ -2,5 +2,3 @@ package lib.names
 
 # Helpers live in packages that polc does not query: only main and polc.<name> hold rules.
 settings(name) if endswith(name, "-settings")
-
-deny contains "a library's deny is never reported" if true
