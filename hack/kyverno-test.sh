@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # Check that the committed policy pack is up to date (polc compile --check) and run the pinned
 # Kyverno CLI's tests on it, then compile the other target into a temporary directory and test
-# that too. Builds bin/kyverno when it is missing.
+# that too. Builds bin/kyverno when it is missing or not the pinned version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x bin/kyverno ]; then
-  echo "bin/kyverno is missing: building it (about 10 minutes on 2 cores)"
-  hack/build-tools.sh kyverno
-fi
+hack/build-tools.sh kyverno
 [ -x bin/polc ] || go build -o bin/polc ./cmd/polc
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

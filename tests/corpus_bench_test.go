@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
+	"polc.dev/polc/internal/testutil"
 )
 
 // BenchmarkCorpus renders every kustomization of the real-world corpus and runs the resource rules
@@ -19,7 +21,7 @@ func BenchmarkCorpus(b *testing.B) {
 	}
 	entries, err := os.ReadDir(corpus)
 	if err != nil {
-		b.Skipf("corpus missing at %s (set POLC_CORPUS): %v", corpus, err)
+		testutil.SkipOrFail(b, fmt.Sprintf("no corpus at %s (%v): put the corpus at ../shared/corpus beside the repository or set POLC_CORPUS to its directory", corpus, err))
 	}
 	var resourceRules []rule.Rule
 	for _, r := range rules.All() {

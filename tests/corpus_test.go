@@ -18,6 +18,7 @@ import (
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
+	"polc.dev/polc/internal/testutil"
 )
 
 // corpusDir is the real-world corpus: POLC_CORPUS, or ../../shared/corpus next to the checkout.
@@ -29,14 +30,13 @@ func corpusDir() string {
 }
 
 // forEachCorpusRepo runs fn in a subtest for every repository of the corpus, with root a
-// temporary copy of it; without a corpus the test is skipped.
+// temporary copy of it; without a corpus the test skips, or fails when CI is set.
 func forEachCorpusRepo(t *testing.T, fn func(t *testing.T, name, root string)) {
 	t.Helper()
 	corpus := corpusDir()
 	entries, err := os.ReadDir(corpus)
 	if err != nil {
-		t.Logf("no corpus at %s (set POLC_CORPUS): %v", corpus, err)
-		t.Skip("corpus missing: set POLC_CORPUS to the corpus directory")
+		testutil.SkipOrFail(t, fmt.Sprintf("no corpus at %s (%v): put the corpus at ../shared/corpus beside the repository or set POLC_CORPUS to its directory", corpus, err))
 	}
 	for _, e := range entries {
 		if !e.IsDir() {

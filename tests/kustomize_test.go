@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/testutil"
 )
 
 // wrapperKustomization wraps module media in a kustomization that runs polc as a kustomize
@@ -41,7 +42,7 @@ func TestKustomizeFunction(t *testing.T) {
 	kustomize, err := filepath.Abs("../bin/kustomize")
 	require.NoError(t, err)
 	if _, err := os.Stat(kustomize); err != nil {
-		t.Skip("SKIPPED: bin/kustomize is missing (run hack/build-tools.sh kustomize); polc fn is not tested as a kustomize function")
+		testutil.SkipOrFail(t, "bin/kustomize is missing, so polc fn is not tested as a kustomize function: build it with `hack/build-tools.sh kustomize` (or `make tools`)")
 	}
 	tests := []struct {
 		repo   string

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Build the binaries of the in-cluster test stack into bin/, once: each one is reused when present.
+# Build the binaries of the in-cluster test stack into bin/, once: each one is reused while it is the pinned version.
 #
 #   hack/e2e/build.sh [kube|kyverno-controller|chainsaw]...   (no argument: all of them)
 #
@@ -9,16 +9,20 @@
 #   chainsaw            kyverno chainsaw v0.2.12, built from a temporary copy of its module source
 #
 # A cold build (empty Go build cache) takes about 20 minutes on 2 cores; progress is printed every 30 s.
-# Binaries already in bin/, or in the binary cache (see CACHE below), are not built again.
+# Binaries already in bin/ that are the pinned version (stamps bin/.NAME.version, hack/lib/pinned.sh), or in
+# the binary cache (see CACHE below), are not built again.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
 BIN=$ROOT/bin
 mkdir -p "$BIN"
+# shellcheck source=hack/lib/pinned.sh
+source hack/lib/pinned.sh
 
-KUBE_VERSION=v1.35.4
+# The pinned versions: Kubernetes from tools/e2e/go.mod, Kyverno from tools/go.mod (next to the CLI).
+KUBE_VERSION=$(pinned_module_version tools/e2e k8s.io/kubernetes)
+KYVERNO_VERSION=$(pinned_module_version tools github.com/kyverno/kyverno)
 CHAINSAW_VERSION=v0.2.12
-KYVERNO_VERSION=v1.19.1
 NICE=(nice -n "${E2E_BUILD_NICE:-10}")
 
 # run_with_progress LABEL CMD...: runs CMD, printing elapsed time every 30 s, and the total at the end.
@@ -45,9 +49,34 @@ run_with_progress() {
   echo "built $label in $(($(date +%s) - start))s"
 }
 
-have_all() {
-  local b
-  for b in "$@"; do [ -x "$BIN/$b" ] || return 1; done
+# pinned_of TARGET: "MODULE VERSION", the version that the binaries of TARGET must be.
+pinned_of() {
+  case "$1" in
+    kube) echo "k8s.io/kubernetes $KUBE_VERSION" ;;
+    kyverno-controller) echo "github.com/kyverno/kyverno $KYVERNO_VERSION" ;;
+    chainsaw) echo "github.com/kyverno/chainsaw $CHAINSAW_VERSION" ;;
+  esac
+}
+
+# reported_version TARGET BIN: the version that BIN, a binary of TARGET, reports. Chainsaw is built from a
+# copy of its module source, so its build information has no version: it is asked.
+reported_version() {
+  case "$1" in
+    chainsaw) [ ! -x "$2" ] || "$2" version 2>/dev/null | sed -n 's/^Version: //p' ;;
+    *) local pinned
+      pinned=$(pinned_of "$1")
+      reported_module_version "$2" "${pinned%% *}" ;;
+  esac
+}
+
+# current TARGET BINARIES...: succeeds when every binary is in bin/ and the pinned version of TARGET.
+current() {
+  local t=$1 b pinned
+  shift
+  pinned=$(pinned_of "$t")
+  for b in "$@"; do
+    binary_current "$BIN/$b" "$pinned" "$(reported_version "$t" "$BIN/$b")" || return 1
+  done
 }
 
 build_kube() {
@@ -122,17 +151,32 @@ binaries_of() {
   esac
 }
 
+# cache_dir TARGET: the cache entry of TARGET, keyed by the Go version, the target's build recipe, its pinned
+# version and the module files it is built from.
 cache_dir() {
   local key
   key=$({
     go version
-    cat "$0"
+    declare -f "build_${1//-/_}" run_with_progress
+    pinned_of "$1"
     case "$1" in
       kube) cat tools/e2e/go.mod tools/e2e/go.sum ;;
       kyverno-controller) cat tools/go.mod tools/go.sum ;;
     esac
   } | sha256sum | cut -c1-16)
   echo "$CACHE/$1-$key"
+}
+
+# cache_store TARGET DIR BINARIES...: copies the binaries from bin/ into the cache entry DIR, replacing the
+# target's older entries.
+cache_store() {
+  local t=$1 dir=$2 tmpdir b
+  shift 2
+  mkdir -p "$CACHE"
+  tmpdir=$(mktemp -d "$CACHE/.tmp.XXXXXX")
+  for b in "$@"; do cp "$BIN/$b" "$tmpdir/"; done
+  rm -rf "$CACHE/$t-"*
+  mv "$tmpdir" "$dir"
 }
 
 targets=("$@")
@@ -144,15 +188,22 @@ for t in "${targets[@]}"; do
     *) echo "unknown target $t (want kube, kyverno-controller or chainsaw)" >&2; exit 2 ;;
   esac
   read -r -a bins <<<"$(binaries_of "$t")"
-  if have_all "${bins[@]}"; then
-    echo "bin/: ${bins[*]} present, reusing them"
+  dir=
+  [ "$CACHE" = off ] || dir=$(cache_dir "$t")
+  if current "$t" "${bins[@]}"; then
+    echo "bin/: ${bins[*]} are the pinned $(pinned_of "$t"), reusing them"
+    if [ -n "$dir" ] && [ ! -d "$dir" ]; then
+      cache_store "$t" "$dir" "${bins[@]}"
+      echo "bin/: ${bins[*]} stored in the cache $dir"
+    fi
     continue
   fi
-  dir=
-  if [ "$CACHE" != off ]; then
-    dir=$(cache_dir "$t")
-    if [ -d "$dir" ]; then
-      for b in "${bins[@]}"; do cp "$dir/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"; done
+  if [ -n "$dir" ] && [ -d "$dir" ]; then
+    for b in "${bins[@]}"; do
+      cp "$dir/$b" "$BIN/$b.tmp" && mv "$BIN/$b.tmp" "$BIN/$b"
+      rm -f "$(stamp_file "$BIN/$b")" # checked against the version it reports, next
+    done
+    if current "$t" "${bins[@]}"; then
       echo "bin/: ${bins[*]} copied from the cache $dir"
       continue
     fi
@@ -162,13 +213,7 @@ for t in "${targets[@]}"; do
     kyverno-controller) build_kyverno_controller ;;
     chainsaw) build_chainsaw ;;
   esac
-  if [ -n "$dir" ]; then
-    mkdir -p "$CACHE"
-    tmpdir=$(mktemp -d "$CACHE/.tmp.XXXXXX")
-    for b in "${bins[@]}"; do cp "$BIN/$b" "$tmpdir/"; done
-    # Older entries of the same target are replaced.
-    rm -rf "$CACHE/$t-"*
-    mv "$tmpdir" "$dir"
-  fi
+  for b in "${bins[@]}"; do write_stamp "$BIN/$b" "$(pinned_of "$t")"; done
+  [ -z "$dir" ] || cache_store "$t" "$dir" "${bins[@]}"
 done
 echo "e2e binaries ready in bin/ ($(($(date +%s) - total_start))s)"

@@ -12,18 +12,23 @@
 #    the chainsaw tests PACK/tests/*/chainsaw-test.yaml, and deletes the pack again;
 # 5. stops exactly the processes it started (also on failure or interrupt) and checks none is left.
 #
-# Environment: POLC_E2E=0 skips the suite (and says so loudly); E2E_KEEP=1 leaves the stack running at the end and prints how to use and stop it;
+# Environment: POLC_E2E=0 skips the suite and E2E_DEPLOY_PATH=0 the deployment-path test, loudly; when CI
+# is set (non-empty) either fails the run unless POLC_ALLOW_SKIP=1 is set too (hack/lib/skip.sh).
+# E2E_KEEP=1 leaves the stack running at the end and prints how to use and stop it;
 # E2E_PARALLEL (default 4) chainsaw tests at once; E2E_CHAINSAW_ARGS extra chainsaw flags;
-# E2E_REQUIRE_PACK=1 fails (instead of warning) when there is no policy pack to test.
+# E2E_REQUIRE_PACK=1 (the default when CI is set) fails, instead of warning, when there is no policy pack
+# to test or a pack has no chainsaw tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
+# shellcheck source=hack/lib/skip.sh
+source hack/lib/skip.sh
 if [ "${POLC_E2E:-1}" = 0 ]; then
-  echo "################################################################################"
-  echo "## NOTICE: the in-cluster e2e suite (make e2e) was NOT run (POLC_E2E=0).       ##"
-  echo "## Unset POLC_E2E to run it; see hack/e2e/README.md.                           ##"
-  echo "################################################################################"
+  skip_or_fail "the in-cluster e2e suite (make e2e; POLC_E2E=0)" "Unset POLC_E2E to run it" || exit 1
   exit 0
+fi
+if skips_fail; then
+  E2E_REQUIRE_PACK=${E2E_REQUIRE_PACK:-1}
 fi
 RUN_T0=$SECONDS
 
@@ -89,7 +94,8 @@ cleanup() {
   if [ -n "${CHAINSAW_PID:-}" ] && kill -0 "$CHAINSAW_PID" 2>/dev/null; then
     echo "stopping chainsaw (pid $CHAINSAW_PID)"
     kill -TERM "$CHAINSAW_PID" 2>/dev/null || true
-    sleep 2
+    local deadline=$((SECONDS + 10))
+    while kill -0 "$CHAINSAW_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
     kill -KILL "$CHAINSAW_PID" 2>/dev/null || true
   fi
   if ! stack_down; then
@@ -265,6 +271,11 @@ done
 # The deployment path: the starter catalog applied as Flux applies it, then every test repository's
 # objects sent through admission and compared with polc check (tests/e2e/deploypath_test.go).
 deploy_summary=
+if [ $# -eq 0 ] && [ "${E2E_DEPLOY_PATH:-1}" != 1 ]; then
+  skip_or_fail "the deployment-path test (E2E_DEPLOY_PATH=${E2E_DEPLOY_PATH})" "Unset E2E_DEPLOY_PATH to run it" ||
+    failed=$((failed + 1))
+  deploy_summary="deployment path: NOT RUN (E2E_DEPLOY_PATH=${E2E_DEPLOY_PATH})"
+fi
 if [ $# -eq 0 ] && [ "${E2E_DEPLOY_PATH:-1}" = 1 ]; then
   banner "deployment path (go test -tags e2e ./tests/e2e)"
   rc=0

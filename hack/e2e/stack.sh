@@ -362,10 +362,16 @@ stack_down() {
       kill -KILL "$pid" 2>/dev/null || true
     fi
   done < <(tac "$E2E_DIR/pids")
-  sleep 0.5
-  while read -r pid name; do
-    if kill -0 "$pid" 2>/dev/null; then left+=("$name:$pid"); fi
-  done <"$E2E_DIR/pids"
+  # A killed process is gone once the kernel has reaped it: poll for that, for up to 5 seconds.
+  deadline=$((SECONDS + 5))
+  while :; do
+    left=()
+    while read -r pid name; do
+      if kill -0 "$pid" 2>/dev/null; then left+=("$name:$pid"); fi
+    done <"$E2E_DIR/pids"
+    [ ${#left[@]} -gt 0 ] && [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 0.2
+  done
   if [ ${#left[@]} -gt 0 ]; then
     log "processes left behind: ${left[*]}"
     return 1

@@ -165,10 +165,8 @@ func TestRenderLimits(t *testing.T) {
 		if i == 0 {
 			dir = "modules/apps/a"
 		}
-		next := fmt.Sprintf("l%d", i+1)
-		if i == 0 {
-			next = "l1"
-		} else {
+		next := "l1"
+		if i > 0 {
 			next = fmt.Sprintf("../l%d", i+1)
 		}
 		if i == depth-1 {
