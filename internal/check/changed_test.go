@@ -15,7 +15,7 @@ import (
 func gitRepo(t *testing.T, files map[string]string) string {
 	t.Helper()
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("SKIPPED: git is not installed")
+		testutil.SkipOrFail(t, "git is not installed: install it with `apt-get install git`")
 	}
 	dir := testutil.WriteRepo(t, files)
 	testutil.GitCommitAll(t, dir)
@@ -85,7 +85,7 @@ func TestChangedFilesNames(t *testing.T) {
 // TestChangedFilesNotARepository: outside a git repository, the error says so.
 func TestChangedFilesNotARepository(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("SKIPPED: git is not installed")
+		testutil.SkipOrFail(t, "git is not installed: install it with `apt-get install git`")
 	}
 	dir := t.TempDir()
 	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir))
