@@ -35,7 +35,7 @@ func TestChangedSince(t *testing.T) {
 	appendTo(t, filepath.Join(dir, "modules/apps/app005/config.yaml"), "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: unlabelled\n  namespace: other\n")
 	res = Polc(t, dir, "check", "--changed-since", "HEAD")
 	require.Equal(t, 1, res.Code, res.Stdout)
-	require.Contains(t, res.Stdout, "1 modules, 26 objects")
+	require.Contains(t, res.Stdout, "1 module, 26 objects")
 	require.Contains(t, res.Stdout, "modules/apps/app005/config.yaml")
 
 	// A core module's change reaches every module that depends on it.
@@ -46,7 +46,7 @@ func TestChangedSince(t *testing.T) {
 	// The pre-commit form: file arguments.
 	res = Polc(t, dir, "check", "--files", "modules/apps/app007/workload.yaml")
 	require.Equal(t, 0, res.Code, res.Stdout)
-	require.Contains(t, res.Stdout, "1 modules, 25 objects")
+	require.Contains(t, res.Stdout, "1 module, 25 objects")
 
 	res = Polc(t, dir, "check", "--changed-since", "no-such-rev")
 	require.Equal(t, 2, res.Code)

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/report"
 )
 
@@ -156,11 +159,135 @@ func TestInitInfer(t *testing.T) {
 	}
 
 	for _, args := range [][]string{
-		{"init"},
+		{"init", "--write"},
+		{"init", "--modules-dir", "."},
 		{"init", "--infer", "--modules-dir", "nope"},
 		{"init", "--infer", "--bogus"},
 	} {
 		res := Polc(t, root, args...)
 		require.Equal(t, 2, res.Code, "%v: %s", args, res.Stdout)
 	}
+}
+
+// freshRepo returns a new, empty git repository: no polc.yaml, no modules directory.
+func freshRepo(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	out, err := exec.Command("git", "init", "-q", dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	return dir
+}
+
+// requireModeline asserts that the first line of file (repository-relative) is a
+// yaml-language-server modeline whose $schema path exists in the repository.
+func requireModeline(t *testing.T, root, file string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(file)))
+	require.NoError(t, err)
+	first, _, _ := strings.Cut(string(data), "\n")
+	ref, ok := strings.CutPrefix(first, "# yaml-language-server: $schema=")
+	require.True(t, ok, "%s: no modeline: %q", file, first)
+	require.FileExists(t, filepath.Join(root, filepath.FromSlash(path.Join(path.Dir(file), ref))), "%s: $schema=%s", file, ref)
+}
+
+// TestNewUserPath walks the README's first steps in a fresh repository: polc new module works
+// without a modules directory or polc.yaml, its module.yaml's $schema exists, polc check passes;
+// polc init adds a starter polc.yaml that loads and keeps the check passing; polc compile --flux
+// warns while no module provides kyverno.io (the entry point would never deploy the pack), and
+// stops warning once one does.
+func TestNewUserPath(t *testing.T) {
+	root := freshRepo(t)
+	res := Polc(t, root, "new", "module", "web", "--type", "application")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stdout, "created modules/apps/web/module.yaml\n")
+	require.Contains(t, res.Stdout, "created schemas/module.schema.json\n")
+	require.Empty(t, res.Stderr)
+	requireModeline(t, root, "modules/apps/web/module.yaml")
+	res = Polc(t, root, "check", "--fail-on", "warning")
+	require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
+
+	res = Polc(t, root, "init")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Equal(t, "skipped schemas/module.schema.json: it exists and is never overwritten\n"+
+		"created polc.yaml\ncreated schemas/polc.schema.json\n"+
+		"next: polc new module NAME --type application|infrastructure|component, then polc check\n", res.Stdout)
+	_, err := module.LoadConfig(root)
+	require.NoError(t, err)
+	requireModeline(t, root, "polc.yaml")
+	res = Polc(t, root, "check", "--fail-on", "warning")
+	require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
+	before := snapshot(t, root)
+	res = Polc(t, root, "init")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Equal(t, before, snapshot(t, root), "a second polc init changed files")
+
+	const warning = "warning: no module provides the kyverno.io API, so clusters/home/generated deploys no policy pack"
+	res = Polc(t, root, "compile", "--flux", "clusters/home/generated")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stderr, warning)
+	res = Polc(t, root, "compile", "--flux", "clusters/home/generated", "--check")
+	require.Equal(t, 0, res.Code, res.Stdout)
+	require.Contains(t, res.Stderr, warning)
+
+	res = Polc(t, root, "new", "module", "security-core", "--type", "infrastructure")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.NotContains(t, res.Stdout, "schemas/", "the schema exists: polc new leaves it alone")
+	meta := filepath.Join(root, "modules", "infrastructure", "security-core", "module.yaml")
+	data, err := os.ReadFile(meta)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(meta, append(data, "  provides:\n    apis: [kyverno.io]\n"...), 0o644))
+	res = Polc(t, root, "compile", "--flux", "clusters/home/generated")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Empty(t, res.Stderr)
+	data, err = os.ReadFile(filepath.Join(root, "clusters", "home", "generated", "security-core.yaml"))
+	require.NoError(t, err)
+	require.Contains(t, string(data), "name: infra-security-core-policies")
+	res = Polc(t, root, "compile", "--flux", "clusters/lab", "web")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stderr, "note: clusters/lab deploys no policy pack: module security-core")
+	res = Polc(t, root, "check", "--fail-on", "warning")
+	require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
+}
+
+// TestNewModuleFreshLayouts: polc new creates the configured modules directory, however deep,
+// and the module.yaml modeline reaches the schema from there.
+func TestNewModuleFreshLayouts(t *testing.T) {
+	for _, tc := range []struct {
+		name, config, file string
+		args               []string
+	}{
+		{name: "default", file: "modules/components/audit/module.yaml", args: []string{"audit", "--type", "component"}},
+		{name: "nested modulesDir", config: "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  modulesDir: kubernetes/catalog\n",
+			file: "kubernetes/catalog/infrastructure/dns-core/module.yaml", args: []string{"dns-core", "--type", "infrastructure"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := freshRepo(t)
+			if tc.config != "" {
+				require.NoError(t, os.WriteFile(filepath.Join(root, "polc.yaml"), []byte(tc.config), 0o644))
+			}
+			res := Polc(t, root, append([]string{"new", "module"}, tc.args...)...)
+			require.Equal(t, 0, res.Code, res.Stderr)
+			requireModeline(t, root, tc.file)
+			res = Polc(t, root, "check", "--fail-on", "warning")
+			require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
+		})
+	}
+}
+
+// TestNewModuleSymlinkedSchemas: a schemas directory that is a symlink is never written through;
+// polc new creates the module, and warns that the schema is missing.
+func TestNewModuleSymlinkedSchemas(t *testing.T) {
+	root, outside := freshRepo(t), t.TempDir()
+	require.NoError(t, os.Symlink(outside, filepath.Join(root, "schemas")))
+	res := Polc(t, root, "new", "module", "web", "--type", "application")
+	require.Equal(t, 0, res.Code, res.Stderr)
+	require.Contains(t, res.Stdout, "created modules/apps/web/module.yaml")
+	require.Contains(t, res.Stderr, "warning: schemas/module.schema.json not written")
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	require.Empty(t, entries)
+	res = Polc(t, root, "init")
+	require.Equal(t, 2, res.Code, res.Stdout)
+	require.Contains(t, res.Stderr, "symlink")
+	require.NoFileExists(t, filepath.Join(root, "polc.yaml"))
 }

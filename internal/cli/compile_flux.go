@@ -4,11 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/genfiles"
+	"polc.dev/polc/internal/rule"
 )
 
 // args accepts MODULE arguments only with --flux: the policy pack always covers every module.
@@ -38,6 +40,7 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 	if len(out.Added) > 0 {
 		fmt.Fprintf(stderr, "note: added the modules that the chosen ones depend on: %s\n", strings.Join(out.Added, ", "))
 	}
+	warnPolicyPack(stderr, repo, out, o.flux)
 	if o.check {
 		diff, err := out.Diff(o.flux)
 		if err != nil {
@@ -58,4 +61,20 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 	}
 	fmt.Fprintf(stdout, "wrote %d files to %s: the Flux Kustomizations of %s\n", len(out.Files), o.flux, strings.Join(out.Modules, ", "))
 	return nil
+}
+
+// warnPolicyPack says on stderr when the entry point written to dir deploys no policy pack. The
+// pack's Kustomization goes with the module that provides the kyverno.io API (it depends on that
+// module's Kustomization, so that Flux applies the policies once Kyverno is Ready): without such a
+// module, no Kustomization ever applies the pack.
+func warnPolicyPack(stderr io.Writer, r *rule.Repo, out *flux.Output, dir string) {
+	m := flux.PolicyModule(r)
+	switch {
+	case m == nil:
+		fmt.Fprintf(stderr, "warning: no module provides the %s API, so %s deploys no policy pack: add %s to spec.provides.apis of the module that installs Kyverno\n",
+			flux.PolicyAPI, dir, flux.PolicyAPI)
+	case !slices.Contains(out.Modules, m.Name()):
+		fmt.Fprintf(stderr, "note: %s deploys no policy pack: module %s, which provides the %s API and deploys the pack, is not among the chosen modules\n",
+			dir, m.Name(), flux.PolicyAPI)
+	}
 }

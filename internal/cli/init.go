@@ -6,12 +6,20 @@ import (
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/infer"
+	"polc.dev/polc/internal/scaffold"
 )
 
-const initLong = `Adopt an existing Flux repository that has no module metadata yet: propose a module.yaml for
-each top-level kustomization directory under the modules root (a directory with a kustomization
-whose parents below the root have none), and print every inferred value with the reason and the
-file it comes from.
+const initLong = `Start a polc repository, or adopt an existing Flux repository.
+
+Without --infer, polc init writes a commented starter polc.yaml (every field at its default) and
+the JSON Schemas of polc.yaml and module.yaml under schemas/, which the yaml-language-server
+modelines of polc.yaml and of the module.yaml files that polc new writes point at, so editors
+validate both offline. Files that exist are left alone. Then create modules with polc new module.
+
+With --infer, polc init adopts an existing Flux repository that has no module metadata yet: it
+proposes a module.yaml for each top-level kustomization directory under the modules root (a
+directory with a kustomization whose parents below the root have none), and prints every
+inferred value with the reason and the file it comes from.
 
   name          the directory name (directories whose name is not a DNS-1123 label, or repeats
                 another module's name, are skipped with a note)
@@ -39,6 +47,7 @@ Nothing is written without --write. --write creates the module.yaml files, and p
 the repository has none and the modules root is not the default; it never overwrites a file.
 
 Examples:
+  polc init                                           # starter polc.yaml and schemas/
   polc init --infer                                   # print the proposals
   polc init --infer --modules-dir kubernetes/apps     # a foreign layout
   polc init --infer --modules-dir kubernetes --write  # write them, then run polc check`
@@ -47,19 +56,20 @@ Examples:
 type initOptions struct {
 	// repo is the repository root.
 	repo string
-	// infer must be set: it is the only way init works today.
+	// infer proposes module.yaml files for an existing repository; without it, init writes the
+	// starter files.
 	infer bool
-	// modulesDir overrides polc.yaml's spec.modulesDir.
+	// modulesDir overrides polc.yaml's spec.modulesDir (--infer only).
 	modulesDir string
-	// write writes the proposals instead of only printing them.
+	// write writes the proposals instead of only printing them (--infer only).
 	write bool
 }
 
 func newInitCmd() *cobra.Command {
 	var o initOptions
 	cmd := &cobra.Command{
-		Use:   "init --infer [--modules-dir DIR] [--write]",
-		Short: "Propose module metadata for an existing Flux repository",
+		Use:   "init [--infer [--modules-dir DIR] [--write]]",
+		Short: "Write a starter polc.yaml, or propose module metadata for an existing Flux repository",
 		Long:  initLong,
 		Args:  argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -67,7 +77,7 @@ func newInitCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
-	cmd.Flags().BoolVar(&o.infer, "infer", false, "infer module.yaml files from the manifests (required)")
+	cmd.Flags().BoolVar(&o.infer, "infer", false, "infer module.yaml files from the manifests of an existing repository")
 	cmd.Flags().StringVar(&o.modulesDir, "modules-dir", "", "directory that holds the modules, relative to --repo (default: polc.yaml spec.modulesDir, or modules)")
 	cmd.Flags().BoolVar(&o.write, "write", false, "write the proposed files; existing files are never overwritten")
 	return cmd
@@ -75,7 +85,10 @@ func newInitCmd() *cobra.Command {
 
 func (o *initOptions) run(stdout io.Writer) error {
 	if !o.infer {
-		return usageError("polc init needs --infer: it proposes module.yaml files inferred from the manifests")
+		if o.write || o.modulesDir != "" {
+			return usageError("--write and --modules-dir apply to --infer; polc init alone writes the starter files")
+		}
+		return o.starter(stdout)
 	}
 	res, err := infer.Infer(infer.Options{Root: o.repo, ModulesDir: o.modulesDir})
 	if err != nil {
@@ -98,6 +111,30 @@ func (o *initOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	fmt.Fprintf(stdout, "%d files written; run polc check to see what the repository still needs\n", len(written))
+	fmt.Fprintf(stdout, "%s written; run polc check to see what the repository still needs\n", plural(len(written), "file"))
 	return nil
+}
+
+// starter writes the starter polc.yaml and the JSON Schemas when they do not exist.
+func (o *initOptions) starter(stdout io.Writer) error {
+	created, skipped, err := scaffold.CreateMissing(o.repo, scaffold.InitFiles())
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	for _, f := range skipped {
+		fmt.Fprintf(stdout, "skipped %s: it exists and is never overwritten\n", f)
+	}
+	for _, f := range created {
+		fmt.Fprintf(stdout, "created %s\n", f)
+	}
+	fmt.Fprintln(stdout, "next: polc new module NAME --type application|infrastructure|component, then polc check")
+	return nil
+}
+
+// plural is n and noun, with an s unless n is 1: "1 file", "0 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

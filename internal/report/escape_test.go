@@ -64,7 +64,7 @@ func TestTextIsOneLinePerFinding(t *testing.T) {
 		`    hint: fix\nmodules/x.yaml:1:1: error fake/rule: fake [x]\u2028`,
 		`a.yaml: excepted custom/evil: excepted\x07 [m]`,
 		`    excepted: because\n    hint: fake\u0085\u2066`,
-		"4 modules, 37 objects: 3 errors, 1 warnings, 1 excepted",
+		"4 modules, 37 objects: 3 errors, 1 warning, 1 excepted",
 	}, lines)
 }
 
@@ -76,7 +76,7 @@ func TestGitHubIsOneCommandPerFinding(t *testing.T) {
 		`::error file=modules/apps/m/evil%0A0 modules.yaml,line=3,col=1,title=custom/evil%0A%3A%3Aerror%3A%3Ainjected::` +
 			`bad%0A9 modules, 0 objects: 0 errors, 0 warnings, 0 excepted%0D\x1b[32mOK\x1b[0m \u202eevil\xff%0Ahint: fix%0Amodules/x.yaml:1:1: error fake/rule: fake [x]\u2028`,
 		`::notice file=a.yaml,title=custom/evil (excepted)::excepted\x07%0Aexcepted: because%0A    hint: fake\u0085\u2066`,
-		"4 modules, 37 objects: 3 errors, 1 warnings, 1 excepted",
+		"4 modules, 37 objects: 3 errors, 1 warning, 1 excepted",
 	}, lines)
 }
 

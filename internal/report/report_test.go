@@ -491,5 +491,5 @@ func TestGitHubCommands(t *testing.T) {
 			require.True(t, strings.HasPrefix(lines[tc.line], tc.want), "got %q\nwant prefix %q", lines[tc.line], tc.want)
 		})
 	}
-	require.Equal(t, "4 modules, 37 objects: 3 errors, 1 warnings, 1 excepted", lines[len(lines)-1])
+	require.Equal(t, "4 modules, 37 objects: 3 errors, 1 warning, 1 excepted", lines[len(lines)-1])
 }

@@ -52,9 +52,21 @@ func (t *text) Flush(s Summary) error {
 // summaryLine is the one-line summary that ends the text and github reports and that the JUnit
 // report carries as its suite output.
 func summaryLine(s Summary) string {
-	line := fmt.Sprintf("%d modules, %d objects: %d errors, %d warnings, %d excepted", s.Modules, s.Objects, s.Errors, s.Warnings, s.Excepted)
-	if s.HelmReleases > 0 {
+	line := fmt.Sprintf("%s, %s: %s, %s, %d excepted", count(s.Modules, "module"), count(s.Objects, "object"),
+		count(s.Errors, "error"), count(s.Warnings, "warning"), s.Excepted)
+	switch {
+	case s.HelmReleases == 1:
+		line += "; 1 HelmRelease renders workloads that only the in-cluster policies check"
+	case s.HelmReleases > 1:
 		line += fmt.Sprintf("; %d HelmReleases render workloads that only the in-cluster policies check", s.HelmReleases)
 	}
 	return line
+}
+
+// count is n and noun, with an s unless n is 1: "1 error", "0 errors".
+func count(n int, noun string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, noun)
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

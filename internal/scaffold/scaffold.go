@@ -132,7 +132,8 @@ func Files(o Options) (map[string]string, error) {
 	depth := strings.Repeat("../", strings.Count(dir, "/")+1)
 	mod := moduleFile{APIVersion: module.APIVersion, Kind: "Module", Metadata: nameOnly{o.Name},
 		Spec: moduleSpec{Type: string(o.Type), Tier: string(o.Tier), Version: "0.1.0", Description: "TODO describe " + o.Name}}
-	schema := "# yaml-language-server: $schema=" + depth + "schemas/module.schema.json\n"
+	// The modeline points at the schema that polc new writes when the repository has none.
+	schema := "# yaml-language-server: $schema=" + depth + SchemaPath(module.MetadataFile) + "\n"
 	if o.Type == module.Component {
 		if err := add(module.MetadataFile, schema, mod); err != nil {
 			return nil, err
