@@ -54,7 +54,7 @@ func TestHookFileNamedLikeAFlag(t *testing.T) {
 	moduleDir := filepath.Join(dir, "modules/apps/media")
 	res = Polc(t, moduleDir, "check", "--repo", "../../..", "--files", "--", name)
 	require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
-	require.Contains(t, res.Stdout, "1 modules")
+	require.Contains(t, res.Stdout, "1 module,")
 	require.NoFileExists(t, filepath.Join(moduleDir, "x.txt"))
 	require.NoFileExists(t, filepath.Join(dir, "x.txt"))
 

@@ -11,6 +11,7 @@ import (
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/pack"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
 )
@@ -117,20 +118,20 @@ func (o *compileOptions) run(stdout, stderr io.Writer) error {
 	if err := genfiles.CheckOutputDir(repo.Root, out); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	pack, err := kyverno.Compile(repo, all, kyverno.Options{Target: target})
+	pk, err := pack.Build(repo, all, kyverno.Options{Target: target})
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	for _, n := range pack.Notes {
+	for _, n := range pk.Notes {
 		fmt.Fprintln(stderr, "note:", n)
 	}
 	if o.check {
-		diff, err := pack.Diff(out)
+		diff, err := pk.Diff(out)
 		if err != nil {
 			return &ExitError{Code: 2, Err: err}
 		}
 		if len(diff) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date (%d policies, %d files, target %s)\n", out, len(pack.Policies), len(pack.Files), target)
+			fmt.Fprintf(stdout, "%s is up to date (%d policies, %d files, target %s)\n", out, len(pk.Policies), len(pk.Files), target)
 			return nil
 		}
 		fmt.Fprintf(stdout, "%s is out of date; run `polc compile`. Differing files:\n", out)
@@ -139,9 +140,9 @@ func (o *compileOptions) run(stdout, stderr io.Writer) error {
 		}
 		return &ExitError{Code: 1}
 	}
-	if err := pack.Write(out); err != nil {
+	if err := pk.Write(out); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	fmt.Fprintf(stdout, "wrote %d policies (%d files, target %s) to %s\n", len(pack.Policies), len(pack.Files), target, out)
+	fmt.Fprintf(stdout, "wrote %d policies (%d files, target %s) to %s\n", len(pk.Policies), len(pk.Files), target, out)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
@@ -14,8 +15,8 @@ import (
 // (kyverno.io/v1) and PolicyException (kyverno.io/v2), with the same JSON names. Importing
 // github.com/kyverno/kyverno/api/kyverno/v1 itself would grow polc's binary from about 29 MB to
 // 158 MB and its start-up from ~20 ms and 20 MB RSS to ~80 ms and 100 MB RSS (it pulls in
-// sigstore and Kyverno's logging); TestMirrorsMatchKyvernoTypes decodes every object polc writes
-// strictly into Kyverno's own types, so the mirror cannot drift unnoticed.
+// sigstore and Kyverno's logging); TestMirrorsMatchKyvernoTypes (internal/kyverno/pack) decodes
+// every object polc writes strictly into Kyverno's own types, so the mirror cannot drift unnoticed.
 
 // clusterPolicy is kyverno.io/v1 ClusterPolicy.
 type clusterPolicy struct {
@@ -169,7 +170,7 @@ func annotations(repo *rule.Repo, p *Policy, minVersion string) map[string]strin
 }
 
 // policyLabels mark every object of the pack as polc's.
-func policyLabels(repo *rule.Repo) map[string]string {
+func policyLabels() map[string]string {
 	return map[string]string{"app.kubernetes.io/managed-by": "polc"}
 }
 
@@ -181,15 +182,14 @@ func cpKind(k rule.Kind) string {
 	return k.Group + "/" + k.Version + "/" + k.Kind
 }
 
-// cpFilters turns selectors into resource filters over kinds.
-func cpFilters(kinds []rule.Kind, sels []rule.Selector) []resourceFilter {
+// cpFilters turns selectors into resource filters over the kinds of ofKinds.
+func cpFilters(ofKinds []rule.Kind, sels []rule.Selector) []resourceFilter {
 	var ks []string
-	for _, k := range kinds {
+	for _, k := range ofKinds {
 		if k == rule.PodKind {
 			// Kyverno's autogen does not extend rules that select by label, so pod rules match the
 			// controllers themselves; their checks read the pod spec wherever the kind keeps it.
-			ks = append(ks, "Pod")
-			ks = append(ks, podControllers...)
+			ks = append(ks, kinds.Pods()...)
 			continue
 		}
 		ks = append(ks, cpKind(k))
@@ -233,7 +233,7 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 		return nil, err
 	}
 	cp := clusterPolicy{APIVersion: "kyverno.io/v1", Kind: "ClusterPolicy",
-		Metadata: objectMeta{Name: p.Name, Labels: policyLabels(repo), Annotations: annotations(repo, p, "1.13.0")}}
+		Metadata: objectMeta{Name: p.Name, Labels: policyLabels(), Annotations: annotations(repo, p, "1.13.0")}}
 	background := true
 	for _, r := range p.Rules {
 		for _, k := range r.Kinds {
@@ -255,7 +255,7 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 		default:
 			return nil, fmt.Errorf("rule %s has no pattern, deny conditions or podSecurity level", r.Name)
 		}
-		if err := noVariables(r.Message, v.Pattern, r.Deny); err != nil {
+		if err := noVariables(r.Message, v.Pattern); err != nil {
 			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
 		}
 		cr := cpRule{Name: r.Name, Match: matchBlock{Any: cpFilters(r.Kinds, r.Match)}, Validate: v}
@@ -317,11 +317,11 @@ func cronJobAppArmor(cr cpRule, r ModuleRule) cpRule {
 }
 
 // cronJobAppArmorName is the name of the companion rule of a podSecurity rule.
-func cronJobAppArmorName(name string) string { return shorten(name + "-cronjob-apparmor") }
+func cronJobAppArmorName(name string) string { return Shorten(name + "-cronjob-apparmor") }
 
 // noVariables refuses JMESPath variables in a message or pattern built from metadata: polc writes
 // its deny condition keys itself, and nothing else may be evaluated.
-func noVariables(msg string, pattern map[string]any, _ []rule.Condition) error {
+func noVariables(msg string, pattern map[string]any) error {
 	if strings.Contains(msg, "{{") {
 		return fmt.Errorf("message %q contains {{", msg)
 	}
@@ -353,9 +353,6 @@ func noVariables(msg string, pattern map[string]any, _ []rule.Condition) error {
 	return walk(pattern)
 }
 
-// podControllers are the kinds that carry a pod template.
-var podControllers = []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"}
-
 // exceptionFilters are the resource filters of the objects an exception names. An excepted pod
 // controller also excepts its Pods (named <controller>-...), or the controller could never run
 // them.
@@ -367,7 +364,7 @@ func exceptionFilters(ex module.Exception, podRule bool) []resourceFilter {
 			d.Namespaces = []string{r.Namespace}
 		}
 		out = append(out, resourceFilter{Resources: d})
-		if podRule && contains(podControllers, r.Kind) {
+		if podRule && kinds.IsPodController(r.Kind) {
 			pd := d
 			pd.Kinds, pd.Names = []string{"Pod"}, []string{r.Name + "-*"}
 			out = append(out, resourceFilter{Resources: pd})
@@ -407,20 +404,5 @@ func exceptionMeta(repo *rule.Repo, p *Policy, ex *Exception) objectMeta {
 	if ex.Source.Expires != "" {
 		a[repo.Config.Spec.Domain+"/expires"] = ex.Source.Expires
 	}
-	return objectMeta{Name: ex.Name, Namespace: ExceptionNamespace, Labels: policyLabels(repo), Annotations: a}
-}
-
-func (clusterPolicyBackend) results(p *Policy, r *ModuleRule, obj map[string]any, result string) []testResult {
-	kind, _ := obj["kind"].(string)
-	name := r.Name
-	return []testResult{{Policy: p.Name, Rule: name, Kind: kind, Resources: []string{resourceID(obj)}, Result: result}}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+	return objectMeta{Name: ex.Name, Namespace: ExceptionNamespace, Labels: policyLabels(), Annotations: a}
 }

@@ -1,7 +1,10 @@
-// Package kyverno compiles polc's resource rules into a Kyverno policy pack: one policy per rule
-// (ClusterPolicy or ValidatingPolicy), one PolicyException per module exception, a kustomization,
-// a README catalog and Kyverno CLI tests. The rules describe their in-cluster form in the neutral
-// shape of rule.PolicyRule; this package owns everything that is specific to Kyverno.
+// Package kyverno compiles polc's resource rules into Kyverno policies: one policy per rule
+// (ClusterPolicy or ValidatingPolicy) and one PolicyException per module exception, as typed
+// objects. The rules describe their in-cluster form in the neutral shape of rule.PolicyRule; this
+// package owns everything that is specific to Kyverno. Its subpackages do the rest: pack lays the
+// policies out as files (with a kustomization, a README catalog and the tests) and writes them,
+// testgen generates the Kyverno CLI and chainsaw tests, expr quotes JMESPath and CEL, example
+// makes the rules' example objects, and kyvernotest helps tests.
 package kyverno
 
 import (
@@ -9,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"polc.dev/polc/internal/genfiles"
 	"regexp"
 	"slices"
 	"sort"
@@ -52,17 +54,14 @@ type Options struct {
 	Now time.Time
 }
 
-// File is one file of the pack, with a slash-separated path relative to the pack's directory.
-type File = genfiles.File
-
-// Pack is a compiled policy pack.
-type Pack struct {
-	// Files are sorted by path.
-	Files []File
+// Result is what Compile made of a repository.
+type Result struct {
+	// Target is the kind of policy it is made of.
+	Target Target
+	// Policies are the compiled policies, sorted by name.
+	Policies []*Policy
 	// Notes are things the user should know (expired exceptions that were not compiled).
 	Notes []string
-	// Policies are the compiled policies, sorted by name, for tests and the parity check.
-	Policies []*Policy
 }
 
 // Policy is one compiled policy and what it was compiled from.
@@ -81,6 +80,8 @@ type Policy struct {
 	Path string
 	// Hash is the source hash.
 	Hash string
+	// Object is the policy object (a ClusterPolicy or a ValidatingPolicy), ready to marshal.
+	Object any
 }
 
 // ModuleRule is one per-module rule of a policy.
@@ -102,6 +103,8 @@ type Exception struct {
 	Source module.Exception
 	// Path is its file's path in the pack.
 	Path string
+	// Object is the PolicyException object, ready to marshal.
+	Object any
 }
 
 // Category returns the category of a rule ID: labels for labels/module.
@@ -168,9 +171,9 @@ func validate(repo *rule.Repo) error {
 // maxName is the longest rule name Kyverno accepts (it refuses the whole policy otherwise).
 const maxName = 63
 
-// shorten keeps a rule name within maxName: a longer one is cut and given a hash of the full name,
-// so that it stays unique and stable.
-func shorten(name string) string {
+// Shorten keeps a name within 63 characters, the longest rule name Kyverno accepts: a longer one
+// is cut and given a hash of the full name, so that it stays unique and stable.
+func Shorten(name string) string {
 	if len(name) <= maxName {
 		return name
 	}
@@ -178,9 +181,9 @@ func shorten(name string) string {
 	return strings.TrimRight(name[:maxName-9], "-") + "-" + hex.EncodeToString(sum[:4])
 }
 
-// compiledModules are the modules whose rules are compiled: every module that owns its name,
+// CompiledModules are the modules whose rules are compiled: every module that owns its name,
 // components excepted (they render nothing on their own).
-func compiledModules(repo *rule.Repo) []*module.Module {
+func CompiledModules(repo *rule.Repo) []*module.Module {
 	var out []*module.Module
 	for _, m := range repo.Modules {
 		if repo.ByName[m.Name()] == m && m.Spec.Type != module.Component {
@@ -193,7 +196,7 @@ func compiledModules(repo *rule.Repo) []*module.Module {
 // buildPolicies runs every compiled rule for every module and groups the results into policies.
 func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy, error) {
 	var out []*Policy
-	mods := compiledModules(repo)
+	mods := CompiledModules(repo)
 	for i := range rules {
 		ru := &rules[i]
 		sev := repo.SeverityOf(ru)
@@ -220,7 +223,7 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 				order = append(order, key)
 			}
 			for _, pr := range ru.Policy(&rule.CompileContext{Repo: repo, Module: m}) {
-				pr.Name = shorten(pr.Name)
+				pr.Name = Shorten(pr.Name)
 				if !module.IsDNSLabel(pr.Name) {
 					return nil, fmt.Errorf("rule %s: compiled rule name %q is not a DNS-1123 label", ru.ID, pr.Name)
 				}
@@ -262,7 +265,7 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 // notes about the exceptions it left out.
 func attachExceptions(repo *rule.Repo, policies []*Policy, now time.Time) []string {
 	var notes []string
-	for _, m := range compiledModules(repo) {
+	for _, m := range CompiledModules(repo) {
 		count := map[string]int{}
 		for i, ex := range m.Spec.Exceptions {
 			var target *Policy
@@ -327,8 +330,8 @@ func sourceHash(repo *rule.Repo, p *Policy, target Target) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// Compile compiles the repository's resource rules into a policy pack.
-func Compile(repo *rule.Repo, rules []rule.Rule, opts Options) (*Pack, error) {
+// Compile compiles the repository's resource rules into policies and their exceptions.
+func Compile(repo *rule.Repo, rules []rule.Rule, opts Options) (*Result, error) {
 	if err := validate(repo); err != nil {
 		return nil, err
 	}
@@ -340,52 +343,24 @@ func Compile(repo *rule.Repo, rules []rule.Rule, opts Options) (*Pack, error) {
 	if err != nil {
 		return nil, err
 	}
-	pack := &Pack{Policies: policies}
-	pack.Notes = attachExceptions(repo, policies, now)
+	res := &Result{Target: opts.Target, Policies: policies}
+	res.Notes = attachExceptions(repo, policies, now)
 	var b backend = clusterPolicyBackend{}
 	if opts.Target == ValidatingPolicy {
 		b = validatingPolicyBackend{}
 	}
-	var resources []string
 	for _, p := range policies {
 		p.Hash = sourceHash(repo, p, opts.Target)
-		obj, err := b.policy(repo, p)
-		if err != nil {
+		if p.Object, err = b.policy(repo, p); err != nil {
 			return nil, fmt.Errorf("compile %s: %w", p.Name, err)
 		}
-		data, err := marshal(obj)
-		if err != nil {
-			return nil, fmt.Errorf("compile %s: %w", p.Name, err)
-		}
-		pack.Files = append(pack.Files, File{Path: p.Path, Data: data})
-		resources = append(resources, p.Path)
 		for _, ex := range p.Exceptions {
-			obj, err := b.exception(repo, p, ex)
-			if err != nil {
+			if ex.Object, err = b.exception(repo, p, ex); err != nil {
 				return nil, fmt.Errorf("compile exception %s: %w", ex.Name, err)
 			}
-			data, err := marshal(obj)
-			if err != nil {
-				return nil, fmt.Errorf("compile exception %s: %w", ex.Name, err)
-			}
-			pack.Files = append(pack.Files, File{Path: ex.Path, Data: data})
-			resources = append(resources, ex.Path)
 		}
-		files, err := testFiles(repo, b, p)
-		if err != nil {
-			return nil, fmt.Errorf("generate tests for %s: %w", p.Name, err)
-		}
-		pack.Files = append(pack.Files, files...)
-		cs, err := chainsawFile(repo, opts.Target, p, policies)
-		if err != nil {
-			return nil, fmt.Errorf("generate the in-cluster test of %s: %w", p.Name, err)
-		}
-		pack.Files = append(pack.Files, cs)
 	}
-	sort.Strings(resources)
-	pack.Files = append(pack.Files, kustomization(resources), readme(repo, policies, opts.Target))
-	sort.Slice(pack.Files, func(i, j int) bool { return pack.Files[i].Path < pack.Files[j].Path })
-	return pack, nil
+	return res, nil
 }
 
 // backend builds the objects of one target.
@@ -394,6 +369,4 @@ type backend interface {
 	policy(repo *rule.Repo, p *Policy) (any, error)
 	// exception builds a PolicyException.
 	exception(repo *rule.Repo, p *Policy, ex *Exception) (any, error)
-	// results returns the kyverno-test.yaml results for one object of a rule's scope.
-	results(p *Policy, r *ModuleRule, obj map[string]any, result string) []testResult
 }

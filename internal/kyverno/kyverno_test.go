@@ -1,132 +1,30 @@
 package kyverno
 
 import (
-	"bytes"
-	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	policiesv1 "github.com/kyverno/api/api/policies.kyverno.io/v1"
-	kyvernov1 "github.com/kyverno/kyverno/api/kyverno/v1"
-	kyvernov2 "github.com/kyverno/kyverno/api/kyverno/v2"
 	"github.com/stretchr/testify/require"
-	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/kyverno/kyvernotest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
-	"sigs.k8s.io/yaml"
 )
 
 // repoDir is the test repository with modules, namespaces of every level and exceptions.
 const repoDir = "../../tests/testdata/repos/good-exceptions-excepted"
 
 // now is a fixed date for exception expiry.
-var now = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
+var now = kyvernotest.Now
 
-func load(t *testing.T, dir string) *rule.Repo {
+func load(t *testing.T, dir string) *rule.Repo { return kyvernotest.Load(t, dir) }
+
+func compile(t *testing.T, repo *rule.Repo, target Target) *Result {
 	t.Helper()
-	repo, findings, err := check.Load(dir, rules.All())
+	res, err := Compile(repo, rules.All(), Options{Target: target, Now: now})
 	require.NoError(t, err)
-	require.Empty(t, findings)
-	return repo
-}
-
-func compile(t *testing.T, repo *rule.Repo, target Target) *Pack {
-	t.Helper()
-	pack, err := Compile(repo, rules.All(), Options{Target: target, Now: now})
-	require.NoError(t, err)
-	return pack
-}
-
-// strict decodes YAML into v, refusing unknown fields.
-func strict(data []byte, v any) error {
-	j, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(j))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
-// TestMirrorsMatchKyvernoTypes decodes every policy and exception polc writes strictly into
-// Kyverno's own Go types: the mirror structs of clusterpolicy.go cannot drift from them.
-func TestMirrorsMatchKyvernoTypes(t *testing.T) {
-	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
-		t.Run(string(target), func(t *testing.T) {
-			pack := compile(t, load(t, repoDir), target)
-			n := 0
-			for _, f := range pack.Files {
-				var obj any
-				switch {
-				case strings.HasPrefix(f.Path, "tests/") || !strings.HasSuffix(f.Path, ".yaml") || f.Path == "kustomization.yaml":
-					continue
-				case strings.HasPrefix(f.Path, "exceptions/") && target == ClusterPolicy:
-					obj = &kyvernov2.PolicyException{}
-				case strings.HasPrefix(f.Path, "exceptions/"):
-					obj = &policiesv1.PolicyException{}
-				case target == ClusterPolicy:
-					obj = &kyvernov1.ClusterPolicy{}
-				default:
-					obj = &policiesv1.ValidatingPolicy{}
-				}
-				require.NoError(t, strict(f.Data, obj), f.Path)
-				n++
-			}
-			require.Greater(t, n, 5)
-		})
-	}
-}
-
-func TestCompileIsDeterministic(t *testing.T) {
-	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
-		t.Run(string(target), func(t *testing.T) {
-			a := compile(t, load(t, repoDir), target)
-			b := compile(t, load(t, repoDir), target)
-			require.Equal(t, len(a.Files), len(b.Files))
-			for i := range a.Files {
-				require.Equal(t, a.Files[i].Path, b.Files[i].Path)
-				require.Equal(t, string(a.Files[i].Data), string(b.Files[i].Data), a.Files[i].Path)
-			}
-		})
-	}
-}
-
-func TestNoStatusNoEmptyFields(t *testing.T) {
-	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
-		pack := compile(t, load(t, repoDir), target)
-		for _, f := range pack.Files {
-			if !strings.HasSuffix(f.Path, ".yaml") {
-				continue
-			}
-			s := string(f.Data)
-			bads := []string{"status:", ": {}", ": []", ": null", "creationTimestamp"}
-			if strings.HasSuffix(f.Path, "/"+ChainsawTestFile) {
-				bads = bads[1:] // a chainsaw test asserts a policy's status
-			}
-			for _, bad := range bads {
-				require.NotContains(t, s, bad, "%s %s", target, f.Path)
-			}
-		}
-	}
-}
-
-func TestEveryPolicyHasPassAndFailExamples(t *testing.T) {
-	pack := compile(t, load(t, repoDir), ClusterPolicy)
-	require.NotEmpty(t, pack.Policies)
-	for _, p := range pack.Policies {
-		exs, err := Examples(p)
-		require.NoError(t, err)
-		got := map[string]int{}
-		for _, e := range exs {
-			got[e.Result]++
-		}
-		require.Positive(t, got["pass"], p.Name)
-		require.Positive(t, got["fail"], p.Name)
-	}
+	return res
 }
 
 func TestExceptions(t *testing.T) {
@@ -150,123 +48,51 @@ func TestExceptions(t *testing.T) {
 				}
 			}
 			require.Positive(t, live)
-			pack, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: tc.now})
+			res, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: tc.now})
 			require.NoError(t, err)
 			var exceptions int
-			for _, f := range pack.Files {
-				if strings.HasPrefix(f.Path, "exceptions/") {
+			for _, p := range res.Policies {
+				for _, ex := range p.Exceptions {
+					require.True(t, strings.HasPrefix(ex.Path, "exceptions/"), ex.Path)
+					require.NotNil(t, ex.Object, ex.Name)
 					exceptions++
 				}
 			}
 			if tc.expect == 0 {
 				require.Zero(t, exceptions)
-				require.Len(t, pack.Notes, live)
-				require.Contains(t, pack.Notes[0], "expired on 2030-06-30; not compiled")
+				require.Len(t, res.Notes, live)
+				require.Contains(t, res.Notes[0], "expired on 2030-06-30; not compiled")
 			} else {
 				require.Positive(t, exceptions)
-				require.Empty(t, pack.Notes)
+				require.Empty(t, res.Notes)
 			}
 		})
 	}
 }
 
-// TestHostileMetadataIsRefused compiles metadata that tries to inject JMESPath, CEL or YAML: names
-// are refused, free text only reaches quoted annotation values.
-func TestHostileMetadataIsRefused(t *testing.T) {
-	tests := []struct {
-		name  string
-		edit  func(m *module.Module)
-		error string
-	}{
-		{name: "jmespath in a namespace", edit: func(m *module.Module) {
-			m.Spec.Namespaces = append(m.Spec.Namespaces, module.Namespace{Name: "{{request.object.metadata.name}}"})
-		}, error: "is not a DNS-1123 label"},
-		{name: "cel in an excepted name", edit: func(m *module.Module) {
-			m.Spec.Exceptions = append(m.Spec.Exceptions, module.Exception{Rule: "labels/module", Reason: "x",
-				Resources: []module.ResourceRef{{Kind: "ConfigMap", Name: `a" || true || "`}}})
-		}, error: "is not a Kubernetes object name"},
-		{name: "pattern operator in a kind", edit: func(m *module.Module) {
-			m.Spec.Exceptions = append(m.Spec.Exceptions, module.Exception{Rule: "labels/module", Reason: "x",
-				Resources: []module.ResourceRef{{Kind: "*", Name: "a"}}})
-		}, error: "is not a Kubernetes kind"},
-		{name: "yaml and markdown in free text", edit: func(m *module.Module) {
-			m.Spec.Description = "x\n---\nkind: ClusterRole | {{ evil }}"
-			for i := range m.Spec.Exceptions {
-				m.Spec.Exceptions[i].Reason = "reason\n---\napiVersion: v1\nkind: Secret | ${x} {{ y }}"
+// TestWarningsAudit: a rule of severity warning does not fail polc check, so its compiled form
+// admits and reports (Audit), whatever polc.yaml's action; an error enforces.
+func TestWarningsAudit(t *testing.T) {
+	repo := load(t, repoDir)
+	res := compile(t, repo, ClusterPolicy)
+	seen := map[rule.Severity]bool{}
+	for _, p := range res.Policies {
+		for _, r := range p.Rules {
+			want := module.Enforce
+			if p.Severity == rule.Warning {
+				want = module.Audit
 			}
-		}},
+			require.Equal(t, want, r.Action, "%s rule %s (severity %s)", p.Name, r.Name, p.Severity)
+		}
+		seen[p.Severity] = true
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			repo := load(t, repoDir)
-			tc.edit(repo.Modules[0])
-			pack, err := Compile(repo, rules.All(), Options{Target: ValidatingPolicy, Now: now})
-			if tc.error != "" {
-				require.ErrorContains(t, err, tc.error)
-				return
-			}
-			require.NoError(t, err)
-			for _, f := range pack.Files {
-				if !strings.HasSuffix(f.Path, ".yaml") {
-					continue
-				}
-				var docs int
-				for _, d := range strings.Split(string(f.Data), "\n---\n") {
-					var v map[string]any
-					require.NoError(t, yaml.Unmarshal([]byte(d), &v), f.Path)
-					docs++
-				}
-				if !strings.HasPrefix(f.Path, "tests/") {
-					require.Equal(t, 1, docs, "%s must stay one document", f.Path)
-				}
-			}
-		})
-	}
-}
-
-func TestWriteAndDiff(t *testing.T) {
-	pack := compile(t, load(t, repoDir), ClusterPolicy)
-	dir := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte("kind: Mine\n"), 0o644))
-	stale := filepath.Join(dir, "old", "polc-old.yaml")
-	require.NoError(t, os.MkdirAll(filepath.Dir(stale), 0o755))
-	require.NoError(t, os.WriteFile(stale, []byte(Header+"kind: Old\n"), 0o644))
-
-	diff, err := pack.Diff(dir)
-	require.NoError(t, err)
-	require.Contains(t, diff, "old/polc-old.yaml")
-	require.Contains(t, diff, "kustomization.yaml")
-
-	require.NoError(t, pack.Write(dir))
-	diff, err = pack.Diff(dir)
-	require.NoError(t, err)
-	require.Empty(t, diff)
-	require.NoFileExists(t, stale)
-	require.FileExists(t, filepath.Join(dir, "mine.yaml"), "files polc did not generate stay")
-
-	// An edit that keeps polc's header is stale: polc rewrites it.
-	edited := filepath.Join(dir, pack.Files[0].Path)
-	require.NoError(t, os.WriteFile(edited, []byte(Header+"edited"), 0o644))
-	diff, err = pack.Diff(dir)
-	require.NoError(t, err)
-	require.Equal(t, []string{pack.Files[0].Path}, diff)
-
-	// A file without the header is the user's: reported, and never overwritten.
-	require.NoError(t, os.WriteFile(edited, []byte("mine"), 0o644))
-	diff, err = pack.Diff(dir)
-	require.NoError(t, err)
-	require.Len(t, diff, 1)
-	require.Contains(t, diff[0], "was not written by polc")
-	require.ErrorContains(t, pack.Write(dir), "polc never overwrites it")
-	data, err := os.ReadFile(edited)
-	require.NoError(t, err)
-	require.Equal(t, "mine", string(data), "the user's file is left alone")
+	require.True(t, seen[rule.Warning] && seen[rule.Error], "the pack has policies of both severities")
 }
 
 func TestShorten(t *testing.T) {
 	long := strings.Repeat("a", 60) + "-undeclared-namespaces"
-	got := shorten(long)
+	got := Shorten(long)
 	require.LessOrEqual(t, len(got), maxName)
-	require.NotEqual(t, got, shorten(strings.Repeat("a", 60)+"-undeclared-namespaceX"), "distinct names stay distinct")
-	require.Equal(t, "short", shorten("short"))
+	require.NotEqual(t, got, Shorten(strings.Repeat("a", 60)+"-undeclared-namespaceX"), "distinct names stay distinct")
+	require.Equal(t, "short", Shorten("short"))
 }

@@ -1,8 +1,8 @@
 package kyverno
 
 import (
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/module"
-	"polc.dev/polc/internal/rule"
 )
 
 // The Pod Security Standards as CEL, one expression per control of the pod-security-admission
@@ -23,7 +23,7 @@ const (
 )
 
 // celSet quotes a list of strings as a CEL list.
-func celSet(s ...string) string { return rule.CELStrings(s) }
+func celSet(s ...string) string { return expr.CELStrings(s) }
 
 // optionalIn is true when the optional opt is absent, or its field f (default "") is in set.
 func optionalIn(opt, f, set string) string {

@@ -8,6 +8,8 @@ import (
 	policiesv1 "github.com/kyverno/api/api/policies.kyverno.io/v1"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
@@ -25,21 +27,14 @@ var _ backend = validatingPolicyBackend{}
 // controller.
 const podVariable = `object.kind == "Pod" ? object : (object.kind == "CronJob" ? object.spec.jobTemplate.spec.template : object.spec.template)`
 
-// podResources are the resources a pod rule matches, by API group.
-var podResources = map[string][]string{
-	"":      {"pods", "replicationcontrollers"},
-	"apps":  {"daemonsets", "deployments", "replicasets", "statefulsets"},
-	"batch": {"cronjobs", "jobs"},
-}
-
 // celSelector is the CEL condition for a selector.
 func celSelector(s rule.Selector) string {
 	var parts []string
 	if len(s.Names) > 0 {
-		parts = append(parts, `object.metadata.?name.orValue("") in `+rule.CELStrings(s.Names))
+		parts = append(parts, `object.metadata.?name.orValue("") in `+expr.CELStrings(s.Names))
 	}
 	if len(s.Namespaces) > 0 {
-		parts = append(parts, `object.metadata.?namespace.orValue("") in `+rule.CELStrings(s.Namespaces))
+		parts = append(parts, `object.metadata.?namespace.orValue("") in `+expr.CELStrings(s.Namespaces))
 	}
 	keys := make([]string, 0, len(s.Labels))
 	for k := range s.Labels {
@@ -47,7 +42,7 @@ func celSelector(s rule.Selector) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		parts = append(parts, rule.CELLabel(k)+" == "+rule.CELString(s.Labels[k]))
+		parts = append(parts, expr.CELLabel(k)+" == "+expr.CELString(s.Labels[k]))
 	}
 	if len(parts) == 0 {
 		return "true"
@@ -55,20 +50,20 @@ func celSelector(s rule.Selector) string {
 	return strings.Join(parts, " && ")
 }
 
-// celKinds is the CEL condition that the object is of one of kinds (only needed when a policy
+// celKinds is the CEL condition that the object is of one of ofKinds (only needed when a policy
 // mixes rules of different kinds).
-func celKinds(kinds []rule.Kind) string {
+func celKinds(ofKinds []rule.Kind) string {
 	var parts []string
-	for _, k := range kinds {
+	for _, k := range ofKinds {
 		switch {
 		case k.Kind == "*":
 			return "true"
 		case k == rule.PodKind:
-			parts = append(parts, `object.kind in ["Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob"]`)
+			parts = append(parts, `object.kind in `+expr.CELStrings(kinds.Pods()))
 		default:
-			c := `object.kind == ` + rule.CELString(k.Kind)
+			c := `object.kind == ` + expr.CELString(k.Kind)
 			if k.Group != "*" {
-				g := `object.apiVersion.startsWith(` + rule.CELString(k.Group+"/") + `)`
+				g := `object.apiVersion.startsWith(` + expr.CELString(k.Group+"/") + `)`
 				if k.Group == "" {
 					g = `!object.apiVersion.contains("/")`
 				}
@@ -97,7 +92,7 @@ func celScope(r *ModuleRule) string {
 		c += " && !(" + any(r.Exclude) + ")"
 	}
 	if len(r.ExcludeKinds) > 0 {
-		c += " && !(object.kind in " + rule.CELStrings(r.ExcludeKinds) + ")"
+		c += " && !(object.kind in " + expr.CELStrings(r.ExcludeKinds) + ")"
 	}
 	return c
 }
@@ -141,7 +136,7 @@ func matchCondition(p *Policy) string {
 			out = append(out, k)
 		}
 		sort.Strings(out)
-		return rule.CELStrings(out)
+		return expr.CELStrings(out)
 	}
 	var parts []string
 	var keys []string
@@ -150,7 +145,7 @@ func matchCondition(p *Policy) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		parts = append(parts, rule.CELLabel(k)+" in "+list(labels[k]))
+		parts = append(parts, expr.CELLabel(k)+" in "+list(labels[k]))
 	}
 	if len(namespaces) > 0 {
 		parts = append(parts, `object.metadata.?namespace.orValue("") in `+list(namespaces))
@@ -179,10 +174,9 @@ func resourceRules(p *Policy) []admissionv1.NamedRuleWithOperations {
 				}}}
 			}
 			if k == rule.PodKind {
-				for g, rs := range podResources {
-					for _, res := range rs {
-						add(g, res)
-					}
+				for _, name := range kinds.Pods() {
+					pk, _ := kinds.Lookup(name)
+					add(pk.Group(), pk.Resource)
 				}
 				continue
 			}
@@ -219,7 +213,7 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	}
 	vp := policiesv1.ValidatingPolicy{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "policies.kyverno.io/v1", Kind: "ValidatingPolicy"},
-		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Labels: policyLabels(repo), Annotations: annotations(repo, p, "1.17.0")},
+		ObjectMeta: metav1.ObjectMeta{Name: p.Name, Labels: policyLabels(), Annotations: annotations(repo, p, "1.17.0")},
 	}
 	spec := &vp.Spec
 	spec.ValidationAction = []admissionv1.ValidationAction{action}
@@ -296,12 +290,6 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	return vp, nil
 }
 
-// celNamespaceIs is the CEL condition that object lives in namespace ns. PolicyException match
-// conditions are compiled without CEL's optional syntax (`.?`), so it tests with has().
-func celNamespaceIs(ns string) string {
-	return `has(object.metadata.namespace) && object.metadata.namespace == ` + rule.CELString(ns)
-}
-
 func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception) (any, error) {
 	var objs, scopes []string
 	podRule := false
@@ -314,11 +302,11 @@ func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Excepti
 	for _, r := range ex.Source.Resources {
 		ns := ""
 		if r.Namespace != "" {
-			ns = ` && ` + celNamespaceIs(r.Namespace)
+			ns = ` && ` + expr.CELNamespaceIs(r.Namespace)
 		}
-		objs = append(objs, `(object.kind == `+rule.CELString(r.Kind)+` && object.metadata.name == `+rule.CELString(r.Name)+ns+`)`)
-		if podRule && contains(podControllers, r.Kind) {
-			objs = append(objs, `(object.kind == "Pod" && has(object.metadata.name) && object.metadata.name.startsWith(`+rule.CELString(r.Name+"-")+`)`+ns+`)`)
+		objs = append(objs, `(object.kind == `+expr.CELString(r.Kind)+` && object.metadata.name == `+expr.CELString(r.Name)+ns+`)`)
+		if podRule && kinds.IsPodController(r.Kind) {
+			objs = append(objs, `(object.kind == "Pod" && has(object.metadata.name) && object.metadata.name.startsWith(`+expr.CELString(r.Name+"-")+`)`+ns+`)`)
 		}
 	}
 	meta := exceptionMeta(repo, p, ex)
@@ -334,9 +322,4 @@ func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Excepti
 		pe.Spec.ExpiresAt = &at
 	}
 	return pe, nil
-}
-
-func (validatingPolicyBackend) results(p *Policy, _ *ModuleRule, obj map[string]any, result string) []testResult {
-	kind, _ := obj["kind"].(string)
-	return []testResult{{Policy: p.Name, IsValidatingPolicy: true, Kind: kind, Resources: []string{resourceID(obj)}, Result: result}}
 }

@@ -34,15 +34,14 @@ func TestConditionsCompareLiterally(t *testing.T) {
 	for _, dir := range []string{repoDir, "../..", "../../tests/testdata/repos/bad-deps-flux-dependson"} {
 		repo, _, err := check.Load(filepath.Clean(dir), rules.All())
 		require.NoError(t, err, dir)
-		pack, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: now})
+		res, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: now})
 		require.NoError(t, err, dir)
-		files := map[string][]byte{}
-		for _, f := range pack.Files {
-			files[f.Path] = f.Data
-		}
-		for _, p := range pack.Policies {
+		for _, p := range res.Policies {
+			// As written: numbers decode as float64.
+			data, err := yaml.Marshal(p.Object)
+			require.NoError(t, err, p.Name)
 			var cp clusterPolicy
-			require.NoError(t, yaml.Unmarshal(files[p.Path], &cp), p.Path)
+			require.NoError(t, yaml.Unmarshal(data, &cp), p.Path)
 			for _, r := range cp.Spec.Rules {
 				var cs []cpCondition
 				if r.Preconditions != nil {

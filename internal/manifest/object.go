@@ -41,9 +41,11 @@ type Object struct {
 	Module string
 	// Ref identifies the object.
 	Ref ObjectRef
-	// Pos is where the object is written; Line is 0 when the source document is unknown.
+	// Pos is where the object is written: its source document, or for a generated ConfigMap or
+	// Secret the configMapGenerator or secretGenerator entry; Line is 0 when neither is known.
 	Pos Pos
-	// Source is the object's source document, for field positions; nil when unknown.
+	// Source is the object's source document, or its generator entry (where fields of the object
+	// fall back to the entry), for field positions; nil when unknown.
 	Source *yaml.RNode
 }
 

@@ -145,8 +145,10 @@ func (r *Renderer) Render(ctx context.Context, dir, mod string) ([]*Object, []Re
 			return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("substitute variables in %s: %v", RefOf(&res.RNode), err), Pos: Pos{File: kfile}}
 		}
 		o := &Object{Node: node, Module: mod, Ref: RefOf(node), Pos: Pos{File: kfile}}
-		org := res.OrgId()
-		if d, ok := index.find(org.Kind, org.Name, org.Namespace); ok {
+		// krusty drops the build annotations that keep earlier ids, so this is the id after
+		// kustomize's transformers and before substitution.
+		id := res.CurId()
+		if d, ok := index.find(id.Kind, id.Name, id.Namespace); ok {
 			o.Source, o.Pos = d.Node, d.Pos
 		}
 		for _, v := range missing {
@@ -214,62 +216,99 @@ func (r *Renderer) kustomizationFile(dir string) string {
 	return path.Join(dir, "kustomization.yaml")
 }
 
-// sourceIndex finds the source document of a rendered object by its original kind, name and
-// namespace (before name prefixes, namespace transformers or substitution).
+// sourceIndex finds where a rendered object is written by its kind, name and namespace as
+// kustomize reports them, before Flux substitution, so that a name written with ${var} matches as
+// written. An entry is the source document of a resource, or the configMapGenerator or
+// secretGenerator entry that generates a ConfigMap or Secret.
 type sourceIndex struct {
-	docs map[string][]Doc
-	vars map[string]string
+	// byName holds the entries by kind/name; byKind holds them by kind, for names that
+	// kustomize changed.
+	byName map[string][]indexed
+	byKind map[string][]indexed
 }
 
+// indexed is one entry of a sourceIndex, with the name and namespace it is written with.
+type indexed struct {
+	doc      Doc
+	name, ns string
+}
+
+// generators are the kustomization fields that generate objects, with the kind they generate.
+var generators = []struct{ field, kind string }{
+	{field: "configMapGenerator", kind: "ConfigMap"},
+	{field: "secretGenerator", kind: "Secret"},
+}
+
+// find returns the entry of a rendered object. An entry of the same name is preferred, the one
+// written in namespace ns first. Otherwise kustomize changed the name (namePrefix, nameSuffix,
+// the hash suffix of generated objects), which keeps the written name inside the rendered one:
+// the entry with the longest such name is taken, again preferring namespace ns.
 func (x sourceIndex) find(kind, name, ns string) (Doc, bool) {
-	cands := x.docs[kind+"/"+name]
-	for _, d := range cands {
-		if d.Node.GetNamespace() == ns {
-			return d, true
+	if d, ok := pick(x.byName[kind+"/"+name], ns); ok {
+		return d, true
+	}
+	var cands []indexed
+	for _, c := range x.byKind[kind] {
+		switch {
+		case !strings.Contains(name, c.name):
+		case len(cands) == 0 || len(c.name) > len(cands[0].name):
+			cands = []indexed{c}
+		case len(c.name) == len(cands[0].name):
+			cands = append(cands, c)
+		}
+	}
+	return pick(cands, ns)
+}
+
+// pick returns the candidate written in namespace ns, or else the first.
+func pick(cands []indexed, ns string) (Doc, bool) {
+	for _, c := range cands {
+		if c.ns == ns {
+			return c.doc, true
 		}
 	}
 	if len(cands) > 0 {
-		return cands[0], true
+		return cands[0].doc, true
 	}
 	return Doc{}, false
 }
 
-// index reads the manifest files that the kustomization in dir includes through resources and
-// components, recursively, and indexes their documents.
-func (r *Renderer) index(dir string) sourceIndex {
-	x := sourceIndex{docs: map[string][]Doc{}, vars: r.Vars}
-	for _, file := range r.sourceFiles(dir, map[string]bool{}) {
-		f := r.Sources.Get(file)
-		for _, d := range f.Docs {
-			if NotObject(d.Node) != nil {
-				continue
-			}
-			name, _ := Substitute(d.Node.GetName(), r.Vars)
-			key := d.Node.GetKind() + "/" + name
-			x.docs[key] = append(x.docs[key], d)
-		}
+// add indexes an entry under its kind and name as written.
+func (x sourceIndex) add(kind, name, ns string, d Doc) {
+	if name == "" {
+		return
 	}
+	e := indexed{doc: d, name: name, ns: ns}
+	x.byName[kind+"/"+name] = append(x.byName[kind+"/"+name], e)
+	x.byKind[kind] = append(x.byKind[kind], e)
+}
+
+// index reads the kustomization in dir and what it includes through resources, components and
+// bases, recursively, and indexes the documents of the manifest files and the generator entries
+// of the kustomizations.
+func (r *Renderer) index(dir string) sourceIndex {
+	x := sourceIndex{byName: map[string][]indexed{}, byKind: map[string][]indexed{}}
+	r.indexDir(x, dir, map[string]bool{})
 	return x
 }
 
-// sourceFiles lists the files a kustomization includes, following directories recursively.
-// Remote and unreadable entries are skipped: kustomize reports those itself.
-func (r *Renderer) sourceFiles(dir string, seen map[string]bool) []string {
+// indexDir indexes the kustomization in dir: its generator entries, then each file or directory
+// it includes, in order. Remote and unreadable entries are skipped: kustomize reports those
+// itself.
+func (r *Renderer) indexDir(x sourceIndex, dir string, seen map[string]bool) {
 	if seen[dir] {
-		return nil
+		return
 	}
 	seen[dir] = true
-	f := r.Sources.Get(r.kustomizationFile(dir))
-	if f.Err != nil || len(f.Docs) == 0 {
-		return nil
+	kfile := r.kustomizationFile(dir)
+	f := r.Sources.Get(kfile)
+	if f.Err != nil || len(f.Docs) == 0 || f.Docs[0].Node.YNode().Kind != yaml.MappingNode {
+		return
 	}
-	var files []string
+	k := f.Docs[0].Node
+	indexGenerators(x, kfile, k)
 	for _, field := range []string{"resources", "components", "bases"} {
-		list, err := f.Docs[0].Node.Pipe(yaml.Lookup(field))
-		if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
-			continue
-		}
-		for _, e := range list.Content() {
+		for _, e := range sequence(k, field) {
 			if e.Kind != yaml.ScalarNode || strings.Contains(e.Value, "://") || strings.HasPrefix(e.Value, "github.com/") {
 				continue
 			}
@@ -279,13 +318,56 @@ func (r *Renderer) sourceFiles(dir string, seen map[string]bool) []string {
 				continue
 			}
 			if st, err := os.Stat(abs); err == nil && st.IsDir() {
-				files = append(files, r.sourceFiles(p, seen)...)
+				r.indexDir(x, p, seen)
 			} else {
-				files = append(files, p)
+				r.indexFile(x, p)
 			}
 		}
 	}
-	return files
+}
+
+// indexFile indexes the objects of the manifest file rel.
+func (r *Renderer) indexFile(x sourceIndex, rel string) {
+	for _, d := range r.Sources.Get(rel).Docs {
+		if NotObject(d.Node) != nil {
+			continue
+		}
+		x.add(d.Node.GetKind(), d.Node.GetName(), d.Node.GetNamespace(), d)
+	}
+}
+
+// indexGenerators indexes the configMapGenerator and secretGenerator entries of the kustomization
+// k, read from kfile; each entry is found at the line of its list item.
+func indexGenerators(x sourceIndex, kfile string, k *yaml.RNode) {
+	for _, g := range generators {
+		for _, e := range sequence(k, g.field) {
+			if e.Kind != yaml.MappingNode {
+				continue
+			}
+			n := yaml.NewRNode(e)
+			x.add(g.kind, scalar(n, "name"), scalar(n, "namespace"), Doc{Node: n, Pos: Pos{File: kfile, Line: e.Line, Column: e.Column}})
+		}
+	}
+}
+
+// sequence returns the items of the sequence at field of the mapping n, or nil when it is
+// missing or not a sequence.
+func sequence(n *yaml.RNode, field string) []*yaml.Node {
+	list, err := n.Pipe(yaml.Lookup(field))
+	if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
+		return nil
+	}
+	return list.Content()
+}
+
+// scalar returns the scalar value at field of the mapping n, or "" when it is missing or not a
+// scalar.
+func scalar(n *yaml.RNode, field string) string {
+	v := n.Field(field)
+	if v == nil || v.Value.YNode().Kind != yaml.ScalarNode || v.Value.YNode().Tag == yaml.NodeTagNull {
+		return ""
+	}
+	return v.Value.YNode().Value
 }
 
 // stripInternal removes the annotations kustomize and kyaml add for their own bookkeeping.

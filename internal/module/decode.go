@@ -3,6 +3,7 @@ package module
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -112,7 +113,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		m := reflect.MakeMap(v.Type())
 		d.eachKey(n, func(key string, kn, vn *yaml.Node) {
 			kv := reflect.ValueOf(key).Convert(v.Type().Key())
-			if e, ok := kv.Interface().(enum); ok && !contains(e.Allowed(), key) {
+			if e, ok := kv.Interface().(enum); ok && !slices.Contains(e.Allowed(), key) {
 				d.fail(kn, "%s: invalid key %q; allowed keys: %s", pathOr(path), key, strings.Join(e.Allowed(), ", "))
 				return
 			}
@@ -139,7 +140,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(n.Value)
 		if e, ok := v.Interface().(enum); ok {
 			allowed := e.Allowed()
-			if !contains(allowed, n.Value) {
+			if !slices.Contains(allowed, n.Value) {
 				d.fail(n, "%s: invalid value %q; allowed values: %s", pathOr(path), n.Value, strings.Join(allowed, ", "))
 			}
 		}
@@ -271,13 +272,4 @@ func pathOr(p string) string {
 		return "document"
 	}
 	return p
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -108,6 +108,3 @@ type Finding struct {
 	Excepted bool
 	Reason   string
 }
-
-// PodControllers are the kinds that carry a pod template, and Pod itself.
-var PodControllers = []string{"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"}

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"polc.dev/polc/internal/flux"
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -86,7 +88,7 @@ func policyFluxDependsOn(c *rule.CompileContext) []rule.PolicyRule {
 	}
 	name := r.Config.FluxName(m)
 	ks := func(deps []string) map[string]any {
-		meta := rule.ExampleMeta(r, m, name, false, nil)
+		meta := example.Meta(r, m, name, false, nil)
 		meta["namespace"] = "flux-system"
 		var list []any
 		for _, d := range deps {
@@ -103,7 +105,7 @@ func policyFluxDependsOn(c *rule.CompileContext) []rule.PolicyRule {
 	// * would stand for every Kustomization): JMESPath's contains compares them literally.
 	var has []string
 	for _, w := range want {
-		has = append(has, "contains(request.object.spec.dependsOn[].name || `[]`, "+rule.JMESString(w)+")")
+		has = append(has, "contains(request.object.spec.dependsOn[].name || `[]`, "+expr.JMESString(w)+")")
 	}
 	return []rule.PolicyRule{{
 		Name:    m.Name(),
@@ -111,7 +113,7 @@ func policyFluxDependsOn(c *rule.CompileContext) []rule.PolicyRule {
 		Match:   []rule.Selector{{Names: []string{name}}},
 		Message: fmt.Sprintf("Flux Kustomization %s of module %s has spec.dependsOn including %s", name, m.Name(), strings.Join(want, ", ")),
 		Deny:    []rule.Condition{{Key: "{{ " + strings.Join(has, " && ") + " }}", Operator: "Equals", Value: false}},
-		CEL:     []string{rule.CELStrings(want) + `.all(w, object.?spec.?dependsOn.orValue([]).exists(d, d.?name.orValue("") == w))`},
+		CEL:     []string{expr.CELStrings(want) + `.all(w, object.?spec.?dependsOn.orValue([]).exists(d, d.?name.orValue("") == w))`},
 		Pass:    []map[string]any{ks(want)},
 		Fail:    []map[string]any{ks(nil)},
 	}}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -71,7 +73,7 @@ func policyNamespaceAnnotation(c *rule.CompileContext) []rule.PolicyRule {
 		match = append(match, s)
 	}
 	namespace := func(value string) map[string]any {
-		meta := rule.ExampleMeta(r, m, nss[0], true, rule.ModuleLabels(r, m))
+		meta := example.Meta(r, m, nss[0], true, rule.ModuleLabels(r, m))
 		meta["annotations"] = map[string]any{key: value}
 		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 	}
@@ -82,9 +84,9 @@ func policyNamespaceAnnotation(c *rule.CompileContext) []rule.PolicyRule {
 		Message: fmt.Sprintf("Namespaces of module %s carry the annotation %s=%q", m.Name(), key, want),
 		// JMESPath's != compares the strings; Kyverno's NotEquals would compare values that parse as
 		// durations or quantities by value (a module named 2m against an annotation of 120s).
-		Deny: []rule.Condition{{Key: "{{ (request.object.metadata.annotations.\"" + key + "\" || '') != " + rule.JMESString(want) + " }}",
+		Deny: []rule.Condition{{Key: "{{ (request.object.metadata.annotations.\"" + key + "\" || '') != " + expr.JMESString(want) + " }}",
 			Operator: "Equals", Value: true}},
-		CEL:  []string{rule.CELAnnotation(key) + " == " + rule.CELString(want)},
+		CEL:  []string{expr.CELAnnotation(key) + " == " + expr.CELString(want)},
 		Pass: []map[string]any{namespace(want)},
 		Fail: []map[string]any{namespace(want + ",undeclared-module")},
 	}}

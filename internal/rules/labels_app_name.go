@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -10,6 +12,9 @@ import (
 
 // appNameLabel is the recommended Kubernetes label for an application's name.
 const appNameLabel = "app.kubernetes.io/name"
+
+// appNameKinds are the kinds that carry appNameLabel, offline and in the cluster.
+var appNameKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "Service"}
 
 // LabelsAppName asks workloads and Services to carry app.kubernetes.io/name.
 var LabelsAppName = rule.Rule{
@@ -22,7 +27,7 @@ var LabelsAppName = rule.Rule{
 		"and without it a workload can only be found by its object name. Deployments, StatefulSets, " +
 		"DaemonSets, ReplicaSets, Jobs, CronJobs, Pods and Services carry it with a non-empty value.",
 	Remediation: "Add the label app.kubernetes.io/name with the application's name to the object's metadata.labels.",
-	Kinds:       []string{"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod", "Service"},
+	Kinds:       appNameKinds,
 	CheckObject: checkAppName,
 	Policy:      policyAppName,
 }
@@ -44,25 +49,19 @@ func checkAppName(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Vio
 // module, and on those in its namespaces.
 func policyAppName(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
-	var kinds []rule.Kind
-	for _, k := range []struct{ kind, resource string }{{"Deployment", "deployments"}, {"StatefulSet", "statefulsets"},
-		{"DaemonSet", "daemonsets"}, {"ReplicaSet", "replicasets"}, {"Job", "jobs"}, {"CronJob", "cronjobs"},
-		{"Pod", "pods"}, {"Service", "services"}} {
-		kinds = append(kinds, rule.Kind{Group: "*", Version: "*", Kind: k.kind, Resource: k.resource})
-	}
 	svc := func(name string, labels map[string]any) map[string]any {
-		return map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": rule.ExampleMeta(r, m, name, false, labels),
+		return map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": example.Meta(r, m, name, false, labels),
 			"spec": map[string]any{"ports": []any{map[string]any{"port": 80}}}}
 	}
 	named := rule.ModuleLabels(r, m)
 	named[appNameLabel] = m.Name()
 	return []rule.PolicyRule{{
 		Name:    m.Name(),
-		Kinds:   kinds,
+		Kinds:   rule.AnyGroup(appNameKinds...),
 		Match:   rule.ModuleSelectors(r, m, true),
 		Message: "workloads and Services carry the label " + appNameLabel + " with the application's name",
 		Pattern: map[string]any{"metadata": map[string]any{"labels": map[string]any{appNameLabel: "?*"}}},
-		CEL:     []string{rule.CELLabel(appNameLabel) + ` != ""`},
+		CEL:     []string{expr.CELLabel(appNameLabel) + ` != ""`},
 		Pass:    []map[string]any{svc(m.Name()+"-named", named)},
 		Fail:    []map[string]any{svc(m.Name()+"-unnamed", rule.ModuleLabels(r, m))},
 	}}

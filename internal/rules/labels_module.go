@@ -3,6 +3,8 @@ package rules
 import (
 	"fmt"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -29,7 +31,7 @@ func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
 	want := rule.ModuleLabels(r, m)
 	key, typeKey := r.Config.ModuleLabel(), r.Config.ModuleTypeLabel()
 	cm := func(name string, labels map[string]any) map[string]any {
-		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": rule.ExampleMeta(r, m, name, false, labels)}
+		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": example.Meta(r, m, name, false, labels)}
 	}
 	return []rule.PolicyRule{{
 		Name:    m.Name(),
@@ -37,8 +39,8 @@ func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
 		Match:   rule.ModuleSelectors(r, m, false),
 		Message: fmt.Sprintf("objects of module %s carry the labels %s=%s and %s=%s", m.Name(), key, m.Name(), typeKey, m.Spec.Type),
 		Pattern: map[string]any{"metadata": map[string]any{"labels": want}},
-		CEL: []string{rule.CELLabel(key) + " == " + rule.CELString(m.Name()) + " && " +
-			rule.CELLabel(typeKey) + " == " + rule.CELString(string(m.Spec.Type))},
+		CEL: []string{expr.CELLabel(key) + " == " + expr.CELString(m.Name()) + " && " +
+			expr.CELLabel(typeKey) + " == " + expr.CELString(string(m.Spec.Type))},
 		Pass: []map[string]any{cm(m.Name()+"-labelled", want)},
 		Fail: []map[string]any{cm(m.Name()+"-unlabelled", map[string]any{key: m.Name()})},
 	}}

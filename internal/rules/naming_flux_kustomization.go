@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -113,7 +115,7 @@ func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
 	want := r.Config.FluxName(m)
 	ks := func(name string) map[string]any {
-		meta := rule.ExampleMeta(r, m, name, false, nil)
+		meta := example.Meta(r, m, name, false, nil)
 		meta["namespace"] = "flux-system"
 		return map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta,
 			"spec": map[string]any{"path": "./" + m.Dir, "interval": "10m", "prune": true,
@@ -132,7 +134,7 @@ func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
 	const cp = `object.?spec.?path.orValue("")`
 	cIs := func(dir string) string {
 		return fmt.Sprintf("(%s in %s || %s.endsWith(%s) || %s.endsWith(%s))",
-			cp, rule.CELStrings([]string{dir, dir + "/"}), cp, rule.CELString("/"+dir), cp, rule.CELString("/"+dir+"/"))
+			cp, expr.CELStrings([]string{dir, dir + "/"}), cp, expr.CELString("/"+dir), cp, expr.CELString("/"+dir+"/"))
 	}
 	cAt := "type(" + cp + ") == string && " + cIs(m.Dir)
 	for _, d := range deeper {
@@ -145,7 +147,7 @@ func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
 		Preconditions: []rule.Condition{{Key: "{{ " + jAt + " }}", Operator: "Equals", Value: true}},
 		Message:       fmt.Sprintf("the Flux Kustomization of module %s (spec.path %s) is named %s", m.Name(), m.Dir, want),
 		Deny:          []rule.Condition{{Key: "{{ request.object.metadata.name != " + jmesRaw(want) + " }}", Operator: "Equals", Value: true}},
-		CEL:           []string{fmt.Sprintf("!(%s) || object.metadata.name == %s", cAt, rule.CELString(want))},
+		CEL:           []string{fmt.Sprintf("!(%s) || object.metadata.name == %s", cAt, expr.CELString(want))},
 		Pass:          []map[string]any{ks(want)},
 		Fail:          []map[string]any{ks(m.Name())},
 	}}

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -120,12 +122,12 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 	}
 	slices.Sort(exempt)
 	cm := func(name, ns string) map[string]any {
-		meta := rule.ExampleMeta(r, m, name, false, rule.ModuleLabels(r, m))
+		meta := example.Meta(r, m, name, false, rule.ModuleLabels(r, m))
 		meta["namespace"] = ns
 		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
 	}
 	namespace := func(name string) map[string]any {
-		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": rule.ExampleMeta(r, m, name, true, rule.ModuleLabels(r, m))}
+		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": example.Meta(r, m, name, true, rule.ModuleLabels(r, m))}
 	}
 	elsewhere := m.Name() + "-elsewhere"
 	objects := rule.PolicyRule{
@@ -134,8 +136,8 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		Match:        rule.ModuleSelectors(r, m, false),
 		ExcludeKinds: exempt,
 		Message:      fmt.Sprintf("namespaced objects of module %s live in its namespaces %v", m.Name(), declared),
-		Deny:         []rule.Condition{{Key: "{{ contains(" + rule.JMESStrings(declared) + ", request.object.metadata.namespace || '') }}", Operator: "Equals", Value: false}},
-		CEL:          []string{`object.metadata.?namespace.orValue("") in ` + rule.CELStrings(declared)},
+		Deny:         []rule.Condition{{Key: "{{ contains(" + expr.JMESStrings(declared) + ", request.object.metadata.namespace || '') }}", Operator: "Equals", Value: false}},
+		CEL:          []string{`object.metadata.?namespace.orValue("") in ` + expr.CELStrings(declared)},
 		Fail:         []map[string]any{cm(m.Name()+"-misplaced", elsewhere)},
 	}
 	namespaces := rule.PolicyRule{
@@ -143,8 +145,8 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		Kinds:   []rule.Kind{rule.NamespaceKind},
 		Match:   rule.ModuleSelectors(r, m, false),
 		Message: fmt.Sprintf("module %s only creates the namespaces it declares and no other module declared before %v", m.Name(), first),
-		Deny:    []rule.Condition{{Key: "{{ contains(" + rule.JMESStrings(first) + ", request.object.metadata.name) }}", Operator: "Equals", Value: false}},
-		CEL:     []string{`object.metadata.name in ` + rule.CELStrings(first)},
+		Deny:    []rule.Condition{{Key: "{{ contains(" + expr.JMESStrings(first) + ", request.object.metadata.name) }}", Operator: "Equals", Value: false}},
+		CEL:     []string{`object.metadata.name in ` + expr.CELStrings(first)},
 		Fail:    []map[string]any{namespace(elsewhere)},
 	}
 	if len(declared) > 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/manifest"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -23,38 +24,23 @@ type podTemplate struct {
 // SpecPath is the field path of the pod spec: spec, spec.template.spec, ...
 func (t *podTemplate) SpecPath() string { return join(t.Path, "spec") }
 
-// templatePaths maps each pod-bearing kind to the API groups it belongs to and the path of its
-// pod template. Kinds of other groups (a CRD that happens to be called Job) carry no template.
-var templatePaths = map[string]struct {
-	groups []string
-	path   []string
-}{
-	"Pod":                   {groups: []string{""}},
-	"ReplicationController": {groups: []string{""}, path: []string{"spec", "template"}},
-	"Deployment":            {groups: []string{"apps", "extensions"}, path: []string{"spec", "template"}},
-	"StatefulSet":           {groups: []string{"apps"}, path: []string{"spec", "template"}},
-	"DaemonSet":             {groups: []string{"apps", "extensions"}, path: []string{"spec", "template"}},
-	"ReplicaSet":            {groups: []string{"apps", "extensions"}, path: []string{"spec", "template"}},
-	"Job":                   {groups: []string{"batch"}, path: []string{"spec", "template"}},
-	"CronJob":               {groups: []string{"batch"}, path: []string{"spec", "jobTemplate", "spec", "template"}},
-}
-
-// templateOf returns the pod template of o, or nil when o is not a Pod or a pod controller of the
-// core, apps or batch group, or has no template.
+// templateOf returns the pod template of o, or nil when o is not a Pod or a pod controller of an
+// API group that serves the kind (a custom resource that happens to be called Job carries no
+// template), or has no template. The kinds table (internal/kinds) says where each kind keeps it.
 func templateOf(o *manifest.Object) *podTemplate {
-	tp, ok := templatePaths[o.Ref.Kind]
-	if !ok || !containsString(tp.groups, o.Ref.Group()) {
+	k, ok := kinds.Lookup(o.Ref.Kind)
+	if !ok || !k.Pod || !k.Served(o.Ref.Group()) {
 		return nil
 	}
 	node := o.Node
-	if len(tp.path) > 0 {
-		n, err := o.Node.Pipe(yaml.Lookup(tp.path...))
+	if len(k.Template) > 0 {
+		n, err := o.Node.Pipe(yaml.Lookup(k.Template...))
 		if err != nil || n == nil || n.YNode().Kind != yaml.MappingNode {
 			return nil
 		}
 		node = n
 	}
-	t := &podTemplate{Path: strings.Join(tp.path, ".")}
+	t := &podTemplate{Path: strings.Join(k.Template, ".")}
 	t.Meta, _ = node.Pipe(yaml.Lookup("metadata"))
 	t.Spec, _ = node.Pipe(yaml.Lookup("spec"))
 	if t.Spec != nil && t.Spec.YNode().Kind != yaml.MappingNode {
@@ -137,13 +123,4 @@ func join(parts ...string) string {
 		}
 	}
 	return strings.Join(out, ".")
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

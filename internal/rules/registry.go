@@ -20,13 +20,3 @@ func All() []rule.Rule {
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }
-
-// ByID returns the rule with the given ID.
-func ByID(id string) (rule.Rule, bool) {
-	for _, r := range All() {
-		if r.ID == id {
-			return r, true
-		}
-	}
-	return rule.Rule{}, false
-}

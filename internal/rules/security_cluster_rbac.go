@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 
+	"polc.dev/polc/internal/kyverno/example"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -38,14 +39,13 @@ func policyClusterRBAC(c *rule.CompileContext) []rule.PolicyRule {
 		return nil
 	}
 	role := func(apiVersion, name string) map[string]any {
-		return map[string]any{"apiVersion": apiVersion, "kind": "ClusterRole", "metadata": rule.ExampleMeta(r, m, name, true, rule.ModuleLabels(r, m))}
+		return map[string]any{"apiVersion": apiVersion, "kind": "ClusterRole", "metadata": example.Meta(r, m, name, true, rule.ModuleLabels(r, m))}
 	}
 	// Kinds are matched by name, as offline, and the group is checked by the rule: a ClusterRole of
 	// another API group is not RBAC.
 	return []rule.PolicyRule{{
-		Name: m.Name(),
-		Kinds: []rule.Kind{{Group: "*", Version: "*", Kind: "ClusterRole", Resource: "clusterroles"},
-			{Group: "*", Version: "*", Kind: "ClusterRoleBinding", Resource: "clusterrolebindings"}},
+		Name:    m.Name(),
+		Kinds:   rule.AnyGroup("ClusterRole", "ClusterRoleBinding"),
 		Match:   rule.ModuleSelectors(r, m, false),
 		Message: "application modules ship no ClusterRole or ClusterRoleBinding; use a Role and RoleBinding in the module's namespace",
 		// starts_with, not AnyIn: AnyIn would also read * and ? in the object's apiVersion as wildcards.

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 
+	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -20,7 +23,7 @@ var SecurityImageDigest = rule.Rule{
 		"run are the bytes that were reviewed: a tag can be moved to another image. A warning by default; " +
 		"make it an error in polc.yaml spec.rules once every image is pinned.",
 	Remediation: "Append the image's digest, as in app:1.2.3@sha256:<digest>, and let a bot such as Renovate keep it current.",
-	Kinds:       rule.PodControllers,
+	Kinds:       kinds.Pods(),
 	CheckObject: checkImageDigest,
 	Policy:      policyImageDigest,
 }
@@ -55,12 +58,12 @@ func policyImageDigest(c *rule.CompileContext) []rule.PolicyRule {
 		Match:   rule.ModuleSelectors(r, m, true),
 		Message: "every container image is pinned by a sha256 digest",
 		Deny: []rule.Condition{{
-			Key: "{{ length(" + rule.JMESContainers(allContainerLists...) +
+			Key: "{{ length(" + expr.JMESContainers(allContainerLists...) +
 				" | [?!(regex_match('^$', image || '') || regex_match('" + imageSHA256RE + "', image || ''))]) }}",
 			Operator: "GreaterThan", Value: 0,
 		}},
-		CEL:  []string{fmt.Sprintf("%s.all(l, l.all(c, %s == \"\" || %s.matches(%q)))", rule.CELContainers(allContainerLists...), img, img, imageSHA256RE)},
-		Pass: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-pinned", rule.ExampleImage, nil)},
-		Fail: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-unpinned", "registry.example.com/app:1.0.0", nil)},
+		CEL:  []string{fmt.Sprintf("%s.all(l, l.all(c, %s == \"\" || %s.matches(%q)))", expr.CELContainers(allContainerLists...), img, img, imageSHA256RE)},
+		Pass: []map[string]any{example.Workload(r, m, m.Name()+"-pinned", example.Image, nil)},
+		Fail: []map[string]any{example.Workload(r, m, m.Name()+"-unpinned", "registry.example.com/app:1.0.0", nil)},
 	}}
 }

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -20,7 +23,7 @@ var SecurityImageTag = rule.Rule{
 		"and latest changes under a running workload. Images are read after Flux ${var} substitution; a " +
 		"registry port (registry:5000/app) is not a tag, and an image pinned by digest alone passes.",
 	Remediation: "Pin the image to a version tag or, better, a digest.",
-	Kinds:       rule.PodControllers,
+	Kinds:       kinds.Pods(),
 	CheckObject: checkImageTag,
 	Policy:      policyImageTag,
 }
@@ -114,11 +117,11 @@ func policyImageTag(c *rule.CompileContext) []rule.PolicyRule {
 		Match:   rule.ModuleSelectors(r, m, true),
 		Message: "every container image carries a version tag or a digest, never latest",
 		Deny: []rule.Condition{{
-			Key:      "{{ length(" + rule.JMESContainers(allContainerLists...) + " | [?!" + jmes("image || ''") + "]) }}",
+			Key:      "{{ length(" + expr.JMESContainers(allContainerLists...) + " | [?!" + jmes("image || ''") + "]) }}",
 			Operator: "GreaterThan", Value: 0,
 		}},
-		CEL:  []string{rule.CELContainers(allContainerLists...) + ".all(l, l.all(c, " + cel + "))"},
-		Pass: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-tagged", "registry.example.com/app:1.0.0", nil)},
-		Fail: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-latest", "registry.example.com/app:latest", nil)},
+		CEL:  []string{expr.CELContainers(allContainerLists...) + ".all(l, l.all(c, " + cel + "))"},
+		Pass: []map[string]any{example.Workload(r, m, m.Name()+"-tagged", "registry.example.com/app:1.0.0", nil)},
+		Fail: []map[string]any{example.Workload(r, m, m.Name()+"-latest", "registry.example.com/app:latest", nil)},
 	}}
 }

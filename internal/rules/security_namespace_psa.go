@@ -2,8 +2,11 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -58,7 +61,7 @@ func checkNamespacePSA(r *rule.Repo, _ *module.Module, o *manifest.Object) []rul
 		}
 		lvl := module.Level(got)
 		switch {
-		case !containsString(lvl.Allowed(), got):
+		case !slices.Contains(lvl.Allowed(), got):
 			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is %q, not a Pod Security level; expected %q (%s)", key, got, want, from), Field: "metadata.labels[" + key + "]"})
 		case lvl.Rank() > want.Rank():
 			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is %q, looser than the declared level; expected %q or stricter (%s)", key, got, want, from), Field: "metadata.labels[" + key + "]"})
@@ -85,19 +88,19 @@ func policyNamespacePSA(c *rule.CompileContext) []rule.PolicyRule {
 		}
 		namespace := func(level string) map[string]any {
 			return map[string]any{"apiVersion": "v1", "kind": "Namespace",
-				"metadata": rule.ExampleMeta(r, m, ns.Name, true, map[string]any{psaEnforceLabel: level})}
+				"metadata": example.Meta(r, m, ns.Name, true, map[string]any{psaEnforceLabel: level})}
 		}
 		wrong := string(module.Privileged)
 		if want == module.Privileged {
 			wrong = string(module.Restricted)
 		}
-		cel := rule.CELLabel(psaEnforceLabel) + " == " + rule.CELString(string(want))
+		cel := expr.CELLabel(psaEnforceLabel) + " == " + expr.CELString(string(want))
 		for _, k := range []string{psaWarnLabel, psaAuditLabel} {
-			cel += fmt.Sprintf(` && object.metadata.?labels[?%s].orValue(%q) in %s`, rule.CELString(k), allowed[0], rule.CELStrings(allowed))
+			cel += fmt.Sprintf(` && object.metadata.?labels[?%s].orValue(%q) in %s`, expr.CELString(k), allowed[0], expr.CELStrings(allowed))
 		}
 		out = append(out, rule.PolicyRule{
 			Name:  ns.Name,
-			Kinds: []rule.Kind{{Group: "", Version: "v1", Kind: "Namespace", Resource: "namespaces"}},
+			Kinds: []rule.Kind{rule.NamespaceKind},
 			Match: []rule.Selector{{Names: []string{ns.Name}}},
 			Message: fmt.Sprintf("Namespace %s enforces the Pod Security level %s that module %s declares (label %s), and no looser warn or audit level",
 				ns.Name, want, m.Name(), psaEnforceLabel),

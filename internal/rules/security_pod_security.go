@@ -1,15 +1,19 @@
 package rules
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	psaapi "k8s.io/pod-security-admission/api"
 	"k8s.io/pod-security-admission/policy"
+	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno/example"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -26,19 +30,13 @@ var SecurityPodSecurity = rule.Rule{
 		"namespace declares in module.yaml (spec.namespaces[].podSecurity), restricted when nothing is " +
 		"declared. The controls are evaluated by the Kubernetes pod-security-admission library at version " +
 		"latest, the code behind the API server's admission and Kyverno's podSecurity rule, so the " +
-		"verdicts are theirs; the message lists each failed control with the forbidden values and " +
-		"containers as that library reports them.",
+		"verdicts are theirs; each failed control is a finding at the field that fails it, with the " +
+		"forbidden values and containers as that library reports them.",
 	Remediation: "Fix the listed securityContext fields, or declare a looser podSecurity level with a reason for the namespace, or add an exception with a reason.",
-	Kinds:       rule.PodControllers,
+	Kinds:       kinds.Pods(),
 	CheckObject: checkPodSecurity,
 	Policy:      policyPodSecurity,
 }
-
-// psaEvaluator is the library's evaluator, built on first use so that commands that check no pod
-// do not pay for it.
-var psaEvaluator = sync.OnceValues(func() (policy.Evaluator, error) {
-	return policy.NewEvaluator(policy.DefaultChecks(), nil)
-})
 
 // declaredLevel returns the Pod Security level for namespace ns and a phrase saying where it comes
 // from: the owning module's declaration, or the restricted default.
@@ -71,19 +69,102 @@ func checkPodSecurity(r *rule.Repo, _ *module.Module, o *manifest.Object) []rule
 	if err != nil {
 		return []rule.Violation{{Message: fmt.Sprintf("pod template does not decode as a Kubernetes pod, so its Pod Security cannot be evaluated: %v", err), Field: t.SpecPath()}}
 	}
-	ev, err := psaEvaluator()
-	if err != nil {
-		return []rule.Violation{{Message: fmt.Sprintf("the Pod Security evaluator did not load: %v", err), Field: t.SpecPath()}}
-	}
 	lv := psaapi.LevelVersion{Level: psaapi.Level(level), Version: psaapi.LatestVersion()}
-	agg := policy.AggregateCheckResults(ev.EvaluatePod(lv, meta, spec))
-	if agg.Allowed {
-		return nil
+	var out []rule.Violation
+	for _, c := range psaChecks()[lv.Level] {
+		res := c.fn(meta, spec, policy.WithFieldErrors())
+		if res.Allowed {
+			continue
+		}
+		out = append(out, rule.Violation{
+			Message: fmt.Sprintf("pod template violates PodSecurity %q (%s): %s", lv.String(), from, forbidden(res)),
+			Field:   psaField(t, c.id, res),
+		})
 	}
-	return []rule.Violation{{
-		Message: fmt.Sprintf("pod template violates PodSecurity %q (%s): %s", lv.String(), from, agg.ForbiddenDetail()),
-		Field:   t.SpecPath(),
-	}}
+	return out
+}
+
+// forbidden formats one failed check as the library's aggregate message does: the reason, and the
+// detail in parentheses when there is one.
+func forbidden(res policy.CheckResult) string {
+	reason := cmp.Or(res.ForbiddenReason, policy.UnknownForbiddenReason)
+	if res.ForbiddenDetail == "" {
+		return reason
+	}
+	return reason + " (" + res.ForbiddenDetail + ")"
+}
+
+// psaCheck is one check of the pod-security-admission library, at version latest.
+type psaCheck struct {
+	id policy.CheckID
+	fn policy.CheckPodFn
+}
+
+// psaChecks returns the library's checks at version latest for the baseline and restricted
+// levels, selected and ordered as its evaluator (policy.NewEvaluator) does: a level's checks and,
+// for restricted, the baseline checks that no restricted check overrides; baseline checks first,
+// each group in ID order. Running the checks here rather than through the evaluator lets each
+// report the fields that fail it (policy.WithFieldErrors); the verdicts are the same.
+var psaChecks = sync.OnceValue(func() map[psaapi.Level][]psaCheck {
+	var baseline, restricted []psaCheck
+	overridden := map[policy.CheckID]bool{}
+	for _, c := range policy.DefaultChecks() {
+		if len(c.Versions) == 0 {
+			continue
+		}
+		v := c.Versions[len(c.Versions)-1]
+		pc := psaCheck{id: c.ID, fn: v.CheckPod}
+		if c.Level != psaapi.LevelRestricted {
+			baseline = append(baseline, pc)
+			continue
+		}
+		restricted = append(restricted, pc)
+		for _, id := range v.OverrideCheckIDs {
+			overridden[id] = true
+		}
+	}
+	byID := func(a, b psaCheck) int { return cmp.Compare(a.id, b.id) }
+	slices.SortFunc(baseline, byID)
+	slices.SortFunc(restricted, byID)
+	kept := slices.DeleteFunc(slices.Clone(baseline), func(c psaCheck) bool { return overridden[c.id] })
+	return map[psaapi.Level][]psaCheck{
+		psaapi.LevelBaseline:   baseline,
+		psaapi.LevelRestricted: append(kept, restricted...),
+	}
+})
+
+// psaField returns the field path, from the object, of the first field that fails a check: the
+// library names it (for a missing field such as runAsNonRoot, the field that should be set, whose
+// position falls back to the securityContext or the container that should hold it), except for
+// hostProbesAndHostLifecycle, whose host field is looked up here. It is the pod spec when neither
+// names a field.
+func psaField(t *podTemplate, id policy.CheckID, res policy.CheckResult) string {
+	if res.ErrList != nil && len(*res.ErrList) > 0 {
+		return join(t.Path, (*res.ErrList)[0].Field)
+	}
+	if id == "hostProbesAndHostLifecycle" {
+		if f := hostProbeField(t); f != "" {
+			return f
+		}
+	}
+	return t.SpecPath()
+}
+
+// hostProbeField returns the field path of the first probe or lifecycle handler host of the pod
+// template's containers, or "" when none sets one.
+func hostProbeField(t *podTemplate) string {
+	handlers := []string{"livenessProbe", "readinessProbe", "startupProbe", "lifecycle.postStart", "lifecycle.preStop"}
+	for _, c := range t.Containers(allContainerLists...) {
+		for _, h := range handlers {
+			for _, action := range []string{"httpGet", "tcpSocket"} {
+				path := strings.Split(h+"."+action+".host", ".")
+				if stringField(c.Node, path...) != "" {
+					return c.Field(strings.Join(path, "."))
+				}
+			}
+		}
+	}
+	return ""
 }
 
 // decodePod converts the template's metadata and spec to the Kubernetes types, through JSON as
@@ -133,8 +214,8 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 			Match:       []rule.Selector{{Namespaces: []string{ns.Name}}},
 			Message:     fmt.Sprintf("pods in namespace %s meet the Pod Security level %s that module %s declares", ns.Name, ns.Level(), m.Name()),
 			PodSecurity: ns.Level(),
-			Pass:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, ns.Name+"-compliant", rule.ExampleImage, nil), ns.Name)},
-			Fail:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, ns.Name+"-privileged", rule.ExampleImage, privileged), ns.Name)},
+			Pass:        []map[string]any{inNamespace(example.Workload(r, m, ns.Name+"-compliant", example.Image, nil), ns.Name)},
+			Fail:        []map[string]any{inNamespace(example.Workload(r, m, ns.Name+"-privileged", example.Image, privileged), ns.Name)},
 		})
 	}
 	var owned []string
@@ -149,8 +230,8 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 		Match:       rule.ModuleSelectors(r, m, false),
 		Message:     fmt.Sprintf("pods of module %s outside the declared namespaces meet the restricted Pod Security level", m.Name()),
 		PodSecurity: module.Restricted,
-		Pass:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, elsewhere+"-compliant", rule.ExampleImage, nil), elsewhere)},
-		Fail:        []map[string]any{inNamespace(rule.ExampleWorkload(r, m, elsewhere+"-privileged", rule.ExampleImage, privileged), elsewhere)},
+		Pass:        []map[string]any{inNamespace(example.Workload(r, m, elsewhere+"-compliant", example.Image, nil), elsewhere)},
+		Fail:        []map[string]any{inNamespace(example.Workload(r, m, elsewhere+"-privileged", example.Image, privileged), elsewhere)},
 	}
 	if len(owned) > 0 {
 		rr.Exclude = []rule.Selector{{Namespaces: owned}}

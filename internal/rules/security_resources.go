@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -21,7 +24,7 @@ var SecurityResources = rule.Rule{
 		"neighbours. A cpu limit is not required (it throttles more than it protects). Ephemeral containers " +
 		"cannot set resources and are not checked. A warning by default.",
 	Remediation: "Set resources.requests.cpu, resources.requests.memory and resources.limits.memory on each container.",
-	Kinds:       rule.PodControllers,
+	Kinds:       kinds.Pods(),
 	CheckObject: checkResources,
 	Policy:      policyResources,
 }
@@ -72,14 +75,14 @@ func policyResources(c *rule.CompileContext) []rule.PolicyRule {
 		Match:   rule.ModuleSelectors(r, m, true),
 		Message: "every container and init container sets resources.requests.cpu, resources.requests.memory and resources.limits.memory",
 		Deny: []rule.Condition{{
-			Key: "{{ length(" + rule.JMESContainers(lists...) +
+			Key: "{{ length(" + expr.JMESContainers(lists...) +
 				" | [?!(resources.requests.cpu && resources.requests.memory && resources.limits.memory)]) }}",
 			Operator: "GreaterThan", Value: 0,
 		}},
-		CEL: []string{rule.CELContainers(lists...) + `.all(l, l.all(c, c.?resources.?requests.?cpu.orValue("") != "" && ` +
+		CEL: []string{expr.CELContainers(lists...) + `.all(l, l.all(c, c.?resources.?requests.?cpu.orValue("") != "" && ` +
 			`c.?resources.?requests.?memory.orValue("") != "" && c.?resources.?limits.?memory.orValue("") != ""))`},
-		Pass: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-sized", rule.ExampleImage, nil)},
-		Fail: []map[string]any{rule.ExampleWorkload(r, m, m.Name()+"-unsized", rule.ExampleImage, func(c map[string]any) {
+		Pass: []map[string]any{example.Workload(r, m, m.Name()+"-sized", example.Image, nil)},
+		Fail: []map[string]any{example.Workload(r, m, m.Name()+"-unsized", example.Image, func(c map[string]any) {
 			c["resources"] = map[string]any{"requests": map[string]any{"cpu": "10m"}}
 		})},
 	}}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -114,15 +115,21 @@ func TestPodSecurityLevels(t *testing.T) {
 	// hostNetwork fails baseline; a pod without securityContext passes baseline and fails restricted.
 	const hostNet = "apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: d, namespace: %s}\nspec:\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{name: a, image: x:1}]\n"
 	const plain = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: %s}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: x:1}]\n"
+	restricted := []string{"allowPrivilegeEscalation != false", "unrestricted capabilities", "runAsNonRoot != true", "seccompProfile"}
 	tests := []struct {
 		name, doc, ns string
-		want          string // the start of the message; "" for none
+		want          string   // the start of every message; "" for none
+		controls      []string // the failed control of each violation, in order
+		field         string   // the field of the first violation
 	}{
-		{name: "restricted namespace", doc: plain, ns: "app", want: `pod template violates PodSecurity "restricted:latest" (declared for namespace app by module apps): allowPrivilegeEscalation != false`},
+		{name: "restricted namespace", doc: plain, ns: "app", want: `pod template violates PodSecurity "restricted:latest" (declared for namespace app by module apps): `,
+			controls: restricted, field: "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
 		{name: "baseline namespace, baseline pod", doc: plain, ns: "node"},
-		{name: "baseline namespace, host network", doc: hostNet, ns: "node", want: `pod template violates PodSecurity "baseline:latest" (declared for namespace node by module infra-core): host namespaces (hostNetwork=true)`},
+		{name: "baseline namespace, host network", doc: hostNet, ns: "node", want: `pod template violates PodSecurity "baseline:latest" (declared for namespace node by module infra-core): `,
+			controls: []string{"host namespaces (hostNetwork=true)"}, field: "spec.template.spec.hostNetwork"},
 		{name: "privileged namespace", doc: hostNet, ns: "host"},
-		{name: "undeclared namespace", doc: plain, ns: "elsewhere", want: `pod template violates PodSecurity "restricted:latest" (the default: no module declares namespace elsewhere)`},
+		{name: "undeclared namespace", doc: plain, ns: "elsewhere", want: `pod template violates PodSecurity "restricted:latest" (the default: no module declares namespace elsewhere): `,
+			controls: restricted, field: "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -133,9 +140,11 @@ func TestPodSecurityLevels(t *testing.T) {
 				require.Empty(t, vs)
 				return
 			}
-			require.Len(t, vs, 1)
-			require.Equal(t, "spec.template.spec", vs[0].Field)
-			require.Contains(t, vs[0].Message, tc.want)
+			require.Len(t, vs, len(tc.controls), "one violation per failed control")
+			for i, v := range vs {
+				require.True(t, strings.HasPrefix(v.Message, tc.want+tc.controls[i]), "violation %d: %s", i, v.Message)
+			}
+			require.Equal(t, tc.field, vs[0].Field)
 		})
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -110,7 +112,7 @@ var exactVersionRE = strings.ReplaceAll(exactVersion.String(), `\d`, `[0-9]`)
 // HelmChart sources likewise, and OCIRepositories that pin no digest, exact semver or tag.
 func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
-	meta := func(name string) map[string]any { return rule.ExampleMeta(r, m, name, false, rule.ModuleLabels(r, m)) }
+	meta := func(name string) map[string]any { return example.Meta(r, m, name, false, rule.ModuleLabels(r, m)) }
 	hr := func(name, version string) map[string]any {
 		return map[string]any{"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease", "metadata": meta(name),
 			"spec": map[string]any{"interval": "10m", "chart": map[string]any{"spec": map[string]any{"chart": "app", "version": version,
@@ -129,7 +131,7 @@ func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
 		return "!contains(['GitRepository', 'Bucket'], " + spec + ".sourceRef.kind || '') && !regex_match('" + exactVersionRE + "', " + spec + ".version || '')"
 	}
 	pinned := func(spec string) string { // CEL
-		return spec + `.?sourceRef.?kind.orValue("") in ["GitRepository", "Bucket"] || string(` + spec + `.?version.orValue("")).matches(` + rule.CELString(exactVersionRE) + `)`
+		return spec + `.?sourceRef.?kind.orValue("") in ["GitRepository", "Bucket"] || string(` + spec + `.?version.orValue("")).matches(` + expr.CELString(exactVersionRE) + `)`
 	}
 	chart := "request.object.spec.chart"
 	ref := "request.object.spec.ref"
@@ -163,7 +165,7 @@ func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
 		Deny: []rule.Condition{{Key: "{{ !(" + ref + ".digest || '') && (((" + ref + ".semver || '') != '' && !regex_match('" + exactVersionRE + "', " + ref + ".semver)) || " +
 			"((" + ref + ".semver || '') == '' && contains(['', 'latest'], " + ref + ".tag || ''))) }}", Operator: "Equals", Value: true}},
 		CEL: []string{`object.?spec.?ref.?digest.orValue("") != "" || (object.?spec.?ref.?semver.orValue("") != "" ? ` +
-			`string(object.spec.ref.semver).matches(` + rule.CELString(exactVersionRE) + `) : !(object.?spec.?ref.?tag.orValue("") in ["", "latest"]))`},
+			`string(object.spec.ref.semver).matches(` + expr.CELString(exactVersionRE) + `) : !(object.?spec.?ref.?tag.orValue("") in ["", "latest"]))`},
 		Pass: []map[string]any{oci(m.Name()+"-pinned", "1.2.3")},
 		Fail: []map[string]any{oci(m.Name()+"-latest", "latest")},
 	}}

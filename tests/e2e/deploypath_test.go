@@ -23,6 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/kyvernotest"
+	"polc.dev/polc/internal/kyverno/pack"
+	"polc.dev/polc/internal/kyverno/testgen"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
@@ -82,7 +85,7 @@ func (o object) namespace() string {
 func objectsOf(t *testing.T, repo *rule.Repo, m *module.Module) []object {
 	var out []object
 	for _, o := range repo.Objects[m.Name()] {
-		doc, err := kyverno.AsCluster(repo, m, o)
+		doc, err := kyvernotest.AsCluster(repo, m, o)
 		require.NoError(t, err)
 		// Two modules may render an object of the same name (a shared Namespace): the module tells them apart.
 		out = append(out, object{key: keyOf(o.Ref.Group(), o.Ref.Kind, o.Ref.Namespace, o.Ref.Name) + "#" + m.Name(), module: m.Name(), doc: doc})
@@ -319,17 +322,17 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 			t.Logf("%s: skipped, its metadata does not load: %v", e.Name(), firstLine(err.Error()))
 			continue
 		}
-		pack, err := kyverno.Compile(res.Repo, rules.All(), kyverno.Options{Target: target})
+		pk, err := pack.Build(res.Repo, rules.All(), kyverno.Options{Target: target})
 		if err != nil {
 			t.Logf("%s: skipped, polc compile refuses it: %v", e.Name(), strings.ReplaceAll(err.Error(), "\n", " "))
 			continue
 		}
-		if len(pack.Policies) == 0 {
+		if len(pk.Policies) == 0 {
 			t.Logf("%s: skipped, no rule compiles for it", e.Name())
 			continue
 		}
 		packDir := t.TempDir()
-		require.NoError(t, pack.Write(packDir))
+		require.NoError(t, pk.Write(packDir))
 
 		var objs []object
 		for _, m := range res.Repo.Modules {
@@ -338,7 +341,7 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 			}
 		}
 		for _, o := range res.Repo.Clusters {
-			doc, err := kyverno.EntryPointAsCluster(o)
+			doc, err := kyvernotest.EntryPointAsCluster(o)
 			require.NoError(t, err)
 			// Entry points of several clusters may hold objects of the same name: the file tells them apart.
 			objs = append(objs, object{key: keyOf(o.Ref.Group(), o.Ref.Kind, o.Ref.Namespace, o.Ref.Name) + "@" + o.Pos.File, doc: doc})
@@ -361,7 +364,7 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 			}()
 		}
 		for i := range objs {
-			if !slices.Contains(kyverno.IgnoredNamespaces, objs[i].namespace()) {
+			if !slices.Contains(testgen.IgnoredNamespaces, objs[i].namespace()) {
 				next <- i
 			}
 		}
@@ -371,7 +374,7 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 		repos++
 		var r, f, d int
 		for i, o := range objs {
-			if slices.Contains(kyverno.IgnoredNamespaces, o.namespace()) {
+			if slices.Contains(testgen.IgnoredNamespaces, o.namespace()) {
 				ignored++
 				continue
 			}

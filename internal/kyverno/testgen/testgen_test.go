@@ -1,4 +1,4 @@
-package kyverno
+package testgen
 
 import (
 	"fmt"
@@ -10,10 +10,42 @@ import (
 	policiesv1 "github.com/kyverno/api/api/policies.kyverno.io/v1"
 	kyvernov2 "github.com/kyverno/kyverno/api/kyverno/v2"
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/kyvernotest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
+	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/yaml"
 )
+
+// repoDir is the test repository with modules, namespaces of every level and exceptions.
+const repoDir = "../../../tests/testdata/repos/good-exceptions-excepted"
+
+func load(t *testing.T, dir string) *rule.Repo { return kyvernotest.Load(t, dir) }
+
+func compile(t *testing.T, repo *rule.Repo, target kyverno.Target) *kyverno.Result {
+	t.Helper()
+	res, err := kyverno.Compile(repo, rules.All(), kyverno.Options{Target: target, Now: kyvernotest.Now})
+	require.NoError(t, err)
+	return res
+}
+
+// chainsawYAML returns the chainsaw test that Files generates for policy p, as YAML.
+func chainsawYAML(t *testing.T, repo *rule.Repo, target kyverno.Target, p *kyverno.Policy, all []*kyverno.Policy) []byte {
+	t.Helper()
+	docs, err := Files(repo, target, p, all)
+	require.NoError(t, err)
+	for _, d := range docs {
+		if d.Path == testDir(p.Name)+"/"+ChainsawTestFile {
+			require.Len(t, d.Objects, 1)
+			data, err := yaml.Marshal(d.Objects[0])
+			require.NoError(t, err)
+			return data
+		}
+	}
+	t.Fatalf("%s has no chainsaw test", p.Name)
+	return nil
+}
 
 // sent is how a chainsaw test sends one example object.
 type sent struct {
@@ -98,21 +130,17 @@ func sentObjects(t *testing.T, data []byte) (map[string][]sent, map[string]bool,
 // naming the policy (and rule), audited ones are stored and their PolicyReport entry awaited, and
 // the test-only PolicyException lifts every other policy of the pack, and only those.
 func TestChainsawTests(t *testing.T) {
-	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
+	for _, target := range []kyverno.Target{kyverno.ClusterPolicy, kyverno.ValidatingPolicy} {
 		t.Run(string(target), func(t *testing.T) {
 			// Rules of severity warning audit: their failing examples are stored.
-			pack := compile(t, load(t, repoDir), target)
-			files := map[string][]byte{}
-			for _, f := range pack.Files {
-				files[f.Path] = f.Data
-			}
+			repo := load(t, repoDir)
+			res := compile(t, repo, target)
 			modes := map[string]int{}
-			for _, p := range pack.Policies {
-				data := files[TestDir(p.Name)+"/"+ChainsawTestFile]
-				require.NotNil(t, data, "%s has no chainsaw test", p.Name)
+			for _, p := range res.Policies {
+				data := chainsawYAML(t, repo, target, p, res.Policies)
 				require.Contains(t, string(data), "kubectl apply -k ../..", "the test applies the pack as Flux does")
 				objs, reports, iso := sentObjects(t, data)
-				exs, err := Examples(p)
+				exs, err := examplesOf(p)
 				require.NoError(t, err)
 				for _, e := range exs {
 					key := exampleID(e.Object)
@@ -135,7 +163,7 @@ func TestChainsawTests(t *testing.T) {
 					objs[key] = slices.Delete(objs[key], i, i+1)
 					if want == "rejected" {
 						require.Contains(t, s.check, p.Name, "%s: the rejection of %s must name the policy", p.Name, key)
-						if target == ClusterPolicy {
+						if target == kyverno.ClusterPolicy {
 							require.Contains(t, s.check, "'  "+e.Rule.Name+": '", "%s: the rejection of %s must name the rule", p.Name, key)
 						}
 					}
@@ -149,23 +177,23 @@ func TestChainsawTests(t *testing.T) {
 				y, err := yaml.Marshal(iso)
 				require.NoError(t, err)
 				var others []string
-				if target == ClusterPolicy {
+				if target == kyverno.ClusterPolicy {
 					var pe kyvernov2.PolicyException
-					require.NoError(t, strict(y, &pe))
+					require.NoError(t, kyvernotest.Strict(y, &pe))
 					for _, ex := range pe.Spec.Exceptions {
 						require.Equal(t, []string{"*"}, ex.RuleNames)
 						others = append(others, ex.PolicyName)
 					}
 				} else {
 					var pe policiesv1.PolicyException
-					require.NoError(t, strict(y, &pe))
+					require.NoError(t, kyvernotest.Strict(y, &pe))
 					require.NotContains(t, pe.Spec.MatchConditions[0].Expression, ".?", "exception CEL has no optional syntax")
 					for _, r := range pe.Spec.PolicyRefs {
 						others = append(others, r.Name)
 					}
 				}
 				var want []string
-				for _, o := range pack.Policies {
+				for _, o := range res.Policies {
 					if o.Name != p.Name {
 						want = append(want, o.Name)
 					}
@@ -180,21 +208,17 @@ func TestChainsawTests(t *testing.T) {
 	}
 }
 
-// TestWarningsAudit: a rule of severity warning does not fail polc check, so its compiled form
-// admits and reports (Audit), whatever polc.yaml's action; an error enforces.
-func TestWarningsAudit(t *testing.T) {
-	repo := load(t, repoDir)
-	pack := compile(t, repo, ClusterPolicy)
-	seen := map[rule.Severity]bool{}
-	for _, p := range pack.Policies {
-		for _, r := range p.Rules {
-			want := module.Enforce
-			if p.Severity == rule.Warning {
-				want = module.Audit
-			}
-			require.Equal(t, want, r.Action, "%s rule %s (severity %s)", p.Name, r.Name, p.Severity)
+func TestEveryPolicyHasPassAndFailExamples(t *testing.T) {
+	res := compile(t, load(t, repoDir), kyverno.ClusterPolicy)
+	require.NotEmpty(t, res.Policies)
+	for _, p := range res.Policies {
+		exs, err := examplesOf(p)
+		require.NoError(t, err)
+		got := map[string]int{}
+		for _, e := range exs {
+			got[e.Result]++
 		}
-		seen[p.Severity] = true
+		require.Positive(t, got["pass"], p.Name)
+		require.Positive(t, got["fail"], p.Name)
 	}
-	require.True(t, seen[rule.Warning] && seen[rule.Error], "the pack has policies of both severities")
 }

@@ -1,10 +1,13 @@
-package kyverno
+package testgen
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
+	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/yaml"
@@ -31,13 +34,13 @@ import (
 // ChainsawTestFile is the file name of a policy's in-cluster test in its test directory.
 const ChainsawTestFile = "chainsaw-test.yaml"
 
-// TestLabel marks the example objects that a policy's in-cluster test sends, with the policy's
+// testLabel marks the example objects that a policy's in-cluster test sends, with the policy's
 // name as value: its isolation exception matches them by it, so that tests running in parallel,
 // whose examples may share names (a Namespace), never lift policies from each other's objects.
-const TestLabel = "chainsaw.polc.dev/test"
+const testLabel = "chainsaw.polc.dev/test"
 
-// marked returns a copy of an example object carrying TestLabel for policy p.
-func marked(obj map[string]any, p *Policy) map[string]any {
+// marked returns a copy of an example object carrying testLabel for policy p.
+func marked(obj map[string]any, p *kyverno.Policy) map[string]any {
 	o := clone(obj)
 	meta, _ := o["metadata"].(map[string]any)
 	labels, _ := meta["labels"].(map[string]any)
@@ -45,30 +48,30 @@ func marked(obj map[string]any, p *Policy) map[string]any {
 		labels = map[string]any{}
 		meta["labels"] = labels
 	}
-	labels[TestLabel] = p.Name
+	labels[testLabel] = p.Name
 	return o
 }
 
 // isolationName names the test-only PolicyException of a policy's in-cluster test.
-func isolationName(p *Policy) string {
-	return shorten("polc-test-" + strings.TrimPrefix(p.Name, "polc-"))
+func isolationName(p *kyverno.Policy) string {
+	return kyverno.Shorten("polc-test-" + strings.TrimPrefix(p.Name, "polc-"))
 }
 
-// chainsawFile generates the in-cluster test of policy p of a pack made of all.
-func chainsawFile(repo *rule.Repo, target Target, p *Policy, all []*Policy) (File, error) {
-	examples, err := Examples(p)
+// chainsawTest generates the in-cluster test of policy p of a pack made of all.
+func chainsawTest(repo *rule.Repo, target kyverno.Target, p *kyverno.Policy, all []*kyverno.Policy) (Doc, error) {
+	examples, err := examplesOf(p)
 	if err != nil {
-		return File{}, err
+		return Doc{}, err
 	}
 	// Each test labels its examples, so that its isolation exception matches them and no other.
-	var exs []Example
+	var exs []exampleObject
 	for _, e := range examples {
 		if !inIgnoredNamespace(e.Object) {
 			e.Object = marked(e.Object, p)
 			exs = append(exs, e)
 		}
 	}
-	dir := TestDir(p.Name)
+	dir := testDir(p.Name)
 	steps := []any{
 		step("the pack is applied as Flux applies it, and "+p.Name+" is ready",
 			script("kubectl apply -k "+rel(dir, ".")+" || { sleep 5; kubectl apply -k "+rel(dir, ".")+"; }"),
@@ -133,11 +136,7 @@ func chainsawFile(repo *rule.Repo, target Target, p *Policy, all []*Policy) (Fil
 			"template": false,
 		},
 	}
-	data, err := marshal(test)
-	if err != nil {
-		return File{}, err
-	}
-	return File{Path: dir + "/" + ChainsawTestFile, Data: data}, nil
+	return Doc{Path: dir + "/" + ChainsawTestFile, Objects: []any{test}}, nil
 }
 
 func step(name string, ops ...any) map[string]any {
@@ -155,7 +154,7 @@ func script(content string) map[string]any {
 // IgnoredNamespaces are the namespaces that Kyverno's default resourceFilters (the kyverno
 // ConfigMap) leave alone: its admission controller never sees their objects, so an in-cluster
 // test cannot judge examples there. The Kyverno CLI tests still cover them.
-var IgnoredNamespaces = []string{"kube-node-lease", "kube-public", "kube-system", ExceptionNamespace}
+var IgnoredNamespaces = []string{"kube-node-lease", "kube-public", "kube-system", kyverno.ExceptionNamespace}
 
 // inIgnoredNamespace reports whether Kyverno leaves obj alone by default: a Namespace of that
 // name, or an object in one.
@@ -165,7 +164,7 @@ func inIgnoredNamespace(obj map[string]any) bool {
 	if obj["kind"] == "Namespace" {
 		ns, _ = meta["name"].(string)
 	}
-	return contains(IgnoredNamespaces, ns)
+	return slices.Contains(IgnoredNamespaces, ns)
 }
 
 // dryRun sends obj as a server-side dry run; check, when set, expects it to fail that way.
@@ -210,8 +209,8 @@ func stderrCheck(check map[string]any) map[string]any {
 
 // readyAssert waits until the policy reports ready: a Ready condition for ClusterPolicy,
 // status.conditionStatus.ready for ValidatingPolicy.
-func readyAssert(target Target, name string) map[string]any {
-	if target == ValidatingPolicy {
+func readyAssert(target kyverno.Target, name string) map[string]any {
+	if target == kyverno.ValidatingPolicy {
 		return map[string]any{"assert": map[string]any{"resource": map[string]any{
 			"apiVersion": "policies.kyverno.io/v1", "kind": "ValidatingPolicy", "metadata": map[string]any{"name": name},
 			"status": map[string]any{"conditionStatus": map[string]any{"ready": true}},
@@ -225,8 +224,8 @@ func readyAssert(target Target, name string) map[string]any {
 
 // rejectCheck is what a rejection says: Kyverno's webhook denied the request, and its message
 // names the policy and (ClusterPolicy) the rule, as "<policy>:\n  <rule>: <message>".
-func rejectCheck(target Target, p *Policy, r *ModuleRule) map[string]any {
-	if target == ValidatingPolicy {
+func rejectCheck(target kyverno.Target, p *kyverno.Policy, r *kyverno.ModuleRule) map[string]any {
+	if target == kyverno.ValidatingPolicy {
 		return map[string]any{
 			"($error != null)": true,
 			"(contains($error, 'vpol.validate.kyverno.svc-fail'))": true,
@@ -243,11 +242,11 @@ func rejectCheck(target Target, p *Policy, r *ModuleRule) map[string]any {
 
 // reportAssert waits for the PolicyReport entry of an audited example: Kyverno's reports
 // controller writes one per object, with a fail result for the policy (and rule).
-func reportAssert(target Target, p *Policy, e Example) map[string]any {
+func reportAssert(target kyverno.Target, p *kyverno.Policy, e exampleObject) map[string]any {
 	meta, _ := e.Object["metadata"].(map[string]any)
 	ns, _ := meta["namespace"].(string)
 	filter := "policy == '" + p.Name + "' && result == 'fail'"
-	if target == ClusterPolicy {
+	if target == kyverno.ClusterPolicy {
 		filter += " && rule == '" + e.Rule.Name + "'"
 	}
 	res := map[string]any{
@@ -267,9 +266,9 @@ func reportAssert(target Target, p *Policy, e Example) map[string]any {
 // each labelled with the Pod Security level that its owning module declares, so that creating
 // them meets security/namespace-psa. Namespaces are created once and left in place: examples of
 // several tests share them.
-func exampleNamespaces(repo *rule.Repo, exs []Example) string {
+func exampleNamespaces(repo *rule.Repo, exs []exampleObject) string {
 	levels := map[string]module.Level{}
-	for _, m := range compiledModules(repo) {
+	for _, m := range kyverno.CompiledModules(repo) {
 		for _, n := range m.Spec.Namespaces {
 			if _, ok := levels[n.Name]; !ok {
 				levels[n.Name] = n.Level()
@@ -302,7 +301,7 @@ func exampleNamespaces(repo *rule.Repo, exs []Example) string {
 // isolation is the test-only PolicyException that lifts every other policy of the pack from the
 // examples of p (nil when the pack has no other policy). It lives in the exception namespace next
 // to the compiled exceptions, and chainsaw deletes it when the test ends.
-func isolation(target Target, p *Policy, all []*Policy, exs []Example) any {
+func isolation(target kyverno.Target, p *kyverno.Policy, all []*kyverno.Policy, exs []exampleObject) any {
 	var others []string
 	for _, o := range all {
 		if o.Name != p.Name {
@@ -325,16 +324,16 @@ func isolation(target Target, p *Policy, all []*Policy, exs []Example) any {
 			refs = append(refs, r)
 		}
 	}
-	meta := map[string]any{"name": isolationName(p), "namespace": ExceptionNamespace,
+	meta := map[string]any{"name": isolationName(p), "namespace": kyverno.ExceptionNamespace,
 		"annotations": map[string]any{"polc.dev/reason": "test only: each example meets " + p.Name + " alone, as in its Kyverno CLI test"}}
-	if target == ValidatingPolicy {
+	if target == kyverno.ValidatingPolicy {
 		var objs []string
 		for _, r := range refs {
-			c := `object.kind == ` + rule.CELString(r.kind) + ` && object.metadata.name == ` + rule.CELString(r.name) +
-				` && has(object.metadata.labels) && ` + rule.CELString(TestLabel) + ` in object.metadata.labels && object.metadata.labels[` +
-				rule.CELString(TestLabel) + `] == ` + rule.CELString(p.Name)
+			c := `object.kind == ` + expr.CELString(r.kind) + ` && object.metadata.name == ` + expr.CELString(r.name) +
+				` && has(object.metadata.labels) && ` + expr.CELString(testLabel) + ` in object.metadata.labels && object.metadata.labels[` +
+				expr.CELString(testLabel) + `] == ` + expr.CELString(p.Name)
 			if r.ns != "" {
-				c += ` && ` + celNamespaceIs(r.ns)
+				c += ` && ` + expr.CELNamespaceIs(r.ns)
 			}
 			objs = append(objs, "("+c+")")
 		}
@@ -349,7 +348,7 @@ func isolation(target Target, p *Policy, all []*Policy, exs []Example) any {
 	var filters []any
 	for _, r := range refs {
 		d := map[string]any{"kinds": []any{r.kind}, "names": []any{r.name},
-			"selector": map[string]any{"matchLabels": map[string]any{TestLabel: p.Name}}}
+			"selector": map[string]any{"matchLabels": map[string]any{testLabel: p.Name}}}
 		if r.ns != "" {
 			d["namespaces"] = []any{r.ns}
 		}

@@ -1,4 +1,8 @@
-package kyverno
+// Package testgen generates the tests of a compiled policy pack from the example objects of its
+// rules (rule.PolicyRule's Pass and Fail) and of its exceptions: a Kyverno CLI test per policy
+// (kyverno-test.yaml and resources.yaml, run offline with `kyverno test`) and a chainsaw test per
+// policy that sends the same examples through Kyverno's admission controller in a cluster.
+package testgen
 
 import (
 	"encoding/json"
@@ -6,9 +10,34 @@ import (
 	"path"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
+
+// Doc is one generated test file: its slash-separated path in the pack and the objects it holds,
+// which the pack writes as one YAML stream.
+type Doc struct {
+	// Path is relative to the pack's directory: tests/<policy>/kyverno-test.yaml.
+	Path string
+	// Objects are JSON-like values or structs with JSON tags.
+	Objects []any
+}
+
+// Files generates the tests of policy p, one of the policies all of a pack compiled for target:
+// its Kyverno CLI test and its chainsaw test, in tests/<policy>/.
+func Files(repo *rule.Repo, target kyverno.Target, p *kyverno.Policy, all []*kyverno.Policy) ([]Doc, error) {
+	docs, err := cliTest(target, p)
+	if err != nil {
+		return nil, fmt.Errorf("generate tests for %s: %w", p.Name, err)
+	}
+	cs, err := chainsawTest(repo, target, p, all)
+	if err != nil {
+		return nil, fmt.Errorf("generate the in-cluster test of %s: %w", p.Name, err)
+	}
+	return append(docs, cs), nil
+}
 
 // testResult is one expected result of a Kyverno CLI test (cli.kyverno.io/v1alpha1 Test).
 type testResult struct {
@@ -20,11 +49,16 @@ type testResult struct {
 	Result             string   `json:"result"`
 }
 
-// cliTest is a kyverno-test.yaml.
-type cliTest struct {
+// testMeta is the metadata of a kyverno-test.yaml.
+type testMeta struct {
+	Name string `json:"name"`
+}
+
+// cliTestFile is a kyverno-test.yaml.
+type cliTestFile struct {
 	APIVersion string       `json:"apiVersion"`
 	Kind       string       `json:"kind"`
-	Metadata   objectMeta   `json:"metadata"`
+	Metadata   testMeta     `json:"metadata"`
 	Policies   []string     `json:"policies"`
 	Resources  []string     `json:"resources"`
 	Exceptions []string     `json:"exceptions,omitempty"`
@@ -38,33 +72,33 @@ func resourceID(obj map[string]any) string {
 	return name
 }
 
-// TestDir is where the Kyverno CLI test of a policy lives in the pack.
-func TestDir(policy string) string { return "tests/" + policy }
+// testDir is where the Kyverno CLI test of a policy lives in the pack.
+func testDir(policy string) string { return "tests/" + policy }
 
-// Example is an object of a generated test and the result it must have.
-type Example struct {
+// exampleObject is an object of a generated test and the result it must have.
+type exampleObject struct {
 	// Rule is the per-module rule the example is for.
-	Rule *ModuleRule
+	Rule *kyverno.ModuleRule
 	// Object is the example object.
 	Object map[string]any
 	// Result is pass, fail or skip (an excepted object).
 	Result string
 }
 
-// Examples returns the example objects of a policy: each rule's pass and fail objects, and for
+// examplesOf returns the example objects of a policy: each rule's pass and fail objects, and for
 // each exception an object it excepts (made from the rule's failing example), in a stable order.
-func Examples(p *Policy) ([]Example, error) {
-	var out []Example
+func examplesOf(p *kyverno.Policy) ([]exampleObject, error) {
+	var out []exampleObject
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		if len(r.Fail) == 0 {
 			return nil, fmt.Errorf("rule %s has no failing example", r.Name)
 		}
 		for _, o := range r.Pass {
-			out = append(out, Example{Rule: r, Object: o, Result: "pass"})
+			out = append(out, exampleObject{Rule: r, Object: o, Result: "pass"})
 		}
 		for _, o := range r.Fail {
-			out = append(out, Example{Rule: r, Object: o, Result: "fail"})
+			out = append(out, exampleObject{Rule: r, Object: o, Result: "fail"})
 		}
 	}
 	for _, ex := range p.Exceptions {
@@ -73,7 +107,7 @@ func Examples(p *Policy) ([]Example, error) {
 			if r == nil {
 				continue
 			}
-			out = append(out, Example{Rule: r, Object: retarget(r, r.Fail[0], ref), Result: "skip"})
+			out = append(out, exampleObject{Rule: r, Object: retarget(r, r.Fail[0], ref), Result: "skip"})
 		}
 	}
 	return out, nil
@@ -81,8 +115,8 @@ func Examples(p *Policy) ([]Example, error) {
 
 // exampleRule picks the rule of module m whose failing example an excepted object of kind is
 // made from: a pod rule for pod kinds, else the first rule of m.
-func exampleRule(p *Policy, m *module.Module, kind string) *ModuleRule {
-	var first *ModuleRule
+func exampleRule(p *kyverno.Policy, m *module.Module, kind string) *kyverno.ModuleRule {
+	var first *kyverno.ModuleRule
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		if r.Module != m || len(r.Fail) == 0 {
@@ -92,7 +126,7 @@ func exampleRule(p *Policy, m *module.Module, kind string) *ModuleRule {
 			first = r
 		}
 		for _, k := range r.Kinds {
-			if k.Kind == kind || k.Kind == "*" || (r.IsPodRule() && contains(podControllers, kind)) {
+			if k.Kind == kind || k.Kind == "*" || (r.IsPodRule() && kinds.IsPodController(kind)) {
 				return r
 			}
 		}
@@ -121,29 +155,20 @@ func podOf(o map[string]any) map[string]any {
 		}
 		return m
 	}
-	switch o["kind"] {
-	case "Pod":
+	kind, _ := o["kind"].(string)
+	if kind == "Pod" {
 		return map[string]any{"metadata": map[string]any{}, "spec": o["spec"]}
-	case "CronJob":
-		return get(o, "spec", "jobTemplate", "spec", "template")
+	}
+	if k, ok := kinds.Lookup(kind); ok && len(k.Template) > 0 {
+		return get(o, k.Template...)
 	}
 	return get(o, "spec", "template")
 }
 
-// apiVersions of the kinds an excepted object is commonly of.
-var apiVersions = map[string]string{
-	"Pod": "v1", "ReplicationController": "v1", "ConfigMap": "v1", "Secret": "v1", "Service": "v1",
-	"ServiceAccount": "v1", "Namespace": "v1", "PersistentVolumeClaim": "v1",
-	"Deployment": "apps/v1", "StatefulSet": "apps/v1", "DaemonSet": "apps/v1", "ReplicaSet": "apps/v1",
-	"Job": "batch/v1", "CronJob": "batch/v1",
-	"ClusterRole": "rbac.authorization.k8s.io/v1", "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
-	"Role": "rbac.authorization.k8s.io/v1", "RoleBinding": "rbac.authorization.k8s.io/v1",
-	"HelmRelease": "helm.toolkit.fluxcd.io/v2", "Kustomization": "kustomize.toolkit.fluxcd.io/v1",
-}
-
 // retarget turns a rule's failing example into the excepted object ref: same content, the
-// kind, name and namespace of ref. Pod templates are moved to where ref's kind keeps them.
-func retarget(r *ModuleRule, fail map[string]any, ref module.ResourceRef) map[string]any {
+// kind, name and namespace of ref (and its apiVersion, when the kinds table knows the kind). Pod
+// templates are moved to where ref's kind keeps them.
+func retarget(r *kyverno.ModuleRule, fail map[string]any, ref module.ResourceRef) map[string]any {
 	o := clone(fail)
 	meta, _ := o["metadata"].(map[string]any)
 	if r.IsPodRule() && o["kind"] != ref.Kind {
@@ -155,7 +180,7 @@ func retarget(r *ModuleRule, fail map[string]any, ref module.ResourceRef) map[st
 			pod["metadata"] = tmeta
 		}
 		tmeta["labels"] = labels
-		spec := map[string]any{}
+		var spec map[string]any
 		switch ref.Kind {
 		case "Pod":
 			spec = pod["spec"].(map[string]any)
@@ -171,8 +196,8 @@ func retarget(r *ModuleRule, fail map[string]any, ref module.ResourceRef) map[st
 		o["spec"] = spec
 	}
 	o["kind"] = ref.Kind
-	if v, ok := apiVersions[ref.Kind]; ok {
-		o["apiVersion"] = v
+	if k, ok := kinds.Lookup(ref.Kind); ok {
+		o["apiVersion"] = k.APIVersion
 	}
 	meta["name"] = ref.Name
 	if ref.Namespace != "" {
@@ -187,15 +212,15 @@ func exampleID(o map[string]any) string {
 	return fmt.Sprint(o["kind"], "/", meta["namespace"], "/", meta["name"])
 }
 
-// testFiles generates the Kyverno CLI test of a policy: kyverno-test.yaml and resources.yaml in
+// cliTest generates the Kyverno CLI test of a policy: kyverno-test.yaml and resources.yaml in
 // tests/<policy>/, and in tests/<policy>/case-N/ for examples that share a kind and name with an
 // earlier one (a passing and a failing Namespace of the same name).
-func testFiles(repo *rule.Repo, b backend, p *Policy) ([]File, error) {
-	exs, err := Examples(p)
+func cliTest(target kyverno.Target, p *kyverno.Policy) ([]Doc, error) {
+	exs, err := examplesOf(p)
 	if err != nil {
 		return nil, err
 	}
-	var groups [][]Example
+	var groups [][]exampleObject
 	var seen []map[string]bool
 	for _, e := range exs {
 		id := exampleID(e.Object)
@@ -210,13 +235,13 @@ func testFiles(repo *rule.Repo, b backend, p *Policy) ([]File, error) {
 		groups[g] = append(groups[g], e)
 		seen[g][id] = true
 	}
-	var files []File
+	var docs []Doc
 	for g, group := range groups {
-		dir := TestDir(p.Name)
+		dir := testDir(p.Name)
 		if g > 0 {
 			dir += fmt.Sprintf("/case-%d", g+1)
 		}
-		t := cliTest{APIVersion: "cli.kyverno.io/v1alpha1", Kind: "Test", Metadata: objectMeta{Name: path.Base(dir)},
+		t := cliTestFile{APIVersion: "cli.kyverno.io/v1alpha1", Kind: "Test", Metadata: testMeta{Name: path.Base(dir)},
 			Policies: []string{rel(dir, p.Path)}, Resources: []string{"resources.yaml"}}
 		if g > 0 {
 			t.Metadata.Name = p.Name + "-" + path.Base(dir)
@@ -227,20 +252,24 @@ func testFiles(repo *rule.Repo, b backend, p *Policy) ([]File, error) {
 		var objs []any
 		for _, e := range group {
 			objs = append(objs, e.Object)
-			t.Results = append(t.Results, b.results(p, e.Rule, e.Object, e.Result)...)
+			t.Results = append(t.Results, result(target, p, e))
 		}
-		res, err := marshalAll(objs)
-		if err != nil {
-			return nil, err
-		}
-		test, err := marshal(t)
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, File{Path: dir + "/kyverno-test.yaml", Data: test}, File{Path: dir + "/resources.yaml", Data: res})
+		docs = append(docs, Doc{Path: dir + "/kyverno-test.yaml", Objects: []any{t}}, Doc{Path: dir + "/resources.yaml", Objects: objs})
 	}
-	_ = repo
-	return files, nil
+	return docs, nil
+}
+
+// result is the expected result of an example in a Kyverno CLI test: per rule for ClusterPolicy,
+// per policy for ValidatingPolicy, whose validations are not named.
+func result(target kyverno.Target, p *kyverno.Policy, e exampleObject) testResult {
+	kind, _ := e.Object["kind"].(string)
+	r := testResult{Policy: p.Name, Kind: kind, Resources: []string{resourceID(e.Object)}, Result: e.Result}
+	if target == kyverno.ValidatingPolicy {
+		r.IsValidatingPolicy = true
+	} else {
+		r.Rule = e.Rule.Name
+	}
+	return r
 }
 
 // rel returns the path of target relative to dir (both slash-separated, relative to the pack).
