@@ -83,21 +83,18 @@ func TestCorpus(t *testing.T) {
 		unique := map[string]bool{}
 		objects := 0
 		for _, u := range units {
-			m := repo.ByName[u.dir]
-			for _, o := range u.objects {
-				objects++
-				var fs []rule.Finding
-				require.NotPanics(t, func() { fs = check.CheckObject(repo, m, o, resourceRules) }, "object %s of %s", o.Ref, u.dir)
-				for _, f := range fs {
-					key := fmt.Sprintf("%s:%d:%d %s %s %s", f.Pos.File, f.Pos.Line, f.Pos.Column, f.Rule, f.Object, f.Message)
-					if unique[key] {
-						continue // the same source object rendered by another overlay
-					}
-					unique[key] = true
-					counts[f.Rule]++
-					fmt.Fprintf(&dump, "%s/%s [%s] %s\n", name, key, u.dir, f.Field)
-				}
+			objects += len(u.objects)
+		}
+		found, err := check.Evaluate(context.Background(), repo, resourceRules, nil)
+		require.NoError(t, err)
+		for _, f := range check.Finalize(repo, found) {
+			key := fmt.Sprintf("%s:%d:%d %s %s %s", f.Pos.File, f.Pos.Line, f.Pos.Column, f.Rule, f.Object, f.Message)
+			if unique[key] {
+				continue // the same source object rendered by another overlay
 			}
+			unique[key] = true
+			counts[f.Rule]++
+			fmt.Fprintf(&dump, "%s/%s [%s] %s\n", name, key, f.Module, f.Field)
 		}
 		t.Logf("%d units, %d objects checked, %d units with render findings, %s", len(units), objects, renderFailures, time.Since(start).Round(time.Millisecond))
 		for _, r := range resourceRules {
@@ -186,8 +183,7 @@ func corpusUnits(t testing.TB, root string) (units []corpusUnit, renderFailures 
 // directory, of type infrastructure when the path says so and application otherwise, declaring the
 // namespaces it creates at the default (restricted) level.
 func syntheticRepo(root string, units []corpusUnit) *rule.Repo {
-	repo := &rule.Repo{Root: root, Config: module.DefaultConfig(), ByName: map[string]*module.Module{},
-		Objects: map[string][]*manifest.Object{}, Rendered: map[string]bool{}, NamespaceOwners: map[string][]*module.Module{}}
+	var mods []*module.Module
 	for _, u := range units {
 		typ := module.Application
 		for _, infra := range []string{"infrastructure", "flux-system", "bootstrap", "clusters", "components", "kube-system"} {
@@ -200,13 +196,14 @@ func syntheticRepo(root string, units []corpusUnit) *rule.Repo {
 		for _, o := range u.objects {
 			if o.Ref.Kind == "Namespace" && o.Ref.APIVersion == "v1" {
 				m.Spec.Namespaces = append(m.Spec.Namespaces, module.Namespace{Name: o.Ref.Name})
-				repo.NamespaceOwners[o.Ref.Name] = append(repo.NamespaceOwners[o.Ref.Name], m)
 			}
 		}
-		repo.Modules = append(repo.Modules, m)
-		repo.ByName[m.Name()] = m
-		repo.Objects[m.Name()] = u.objects
-		repo.Rendered[m.Name()] = !u.failed
+		mods = append(mods, m)
+	}
+	repo := rule.NewRepo(root, module.DefaultConfig(), mods)
+	for _, u := range units {
+		repo.Objects[u.dir] = u.objects
+		repo.Rendered[u.dir] = !u.failed
 	}
 	return repo
 }
