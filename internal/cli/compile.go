@@ -12,6 +12,7 @@ import (
 	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/pack"
+	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
 )
@@ -125,24 +126,6 @@ func (o *compileOptions) run(stdout, stderr io.Writer) error {
 	for _, n := range pk.Notes {
 		fmt.Fprintln(stderr, "note:", n)
 	}
-	if o.check {
-		diff, err := pk.Diff(out)
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		if len(diff) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date (%d policies, %d files, target %s)\n", out, len(pk.Policies), len(pk.Files), target)
-			return nil
-		}
-		fmt.Fprintf(stdout, "%s is out of date; run `polc compile`. Differing files:\n", out)
-		for _, f := range diff {
-			fmt.Fprintln(stdout, "  "+f)
-		}
-		return &ExitError{Code: 1}
-	}
-	if err := pk.Write(out); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	fmt.Fprintf(stdout, "wrote %d policies (%d files, target %s) to %s\n", len(pk.Policies), len(pk.Files), target, out)
-	return nil
+	return writeOrCheck(stdout, generation{dir: out, files: pk.Files, ours: pack.Generated,
+		what: report.Count(len(pk.Policies), "policy") + ", target " + string(target), rerun: "polc compile"}, o.check)
 }

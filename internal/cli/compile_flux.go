@@ -41,26 +41,8 @@ func (o *compileOptions) runFlux(stdout, stderr io.Writer, modules []string) err
 		fmt.Fprintf(stderr, "note: added the modules that the chosen ones depend on: %s\n", strings.Join(out.Added, ", "))
 	}
 	warnPolicyPack(stderr, repo, out, o.flux)
-	if o.check {
-		diff, err := out.Diff(o.flux)
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		if len(diff) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date (%d files: the Flux Kustomizations of %s)\n", o.flux, len(out.Files), strings.Join(out.Modules, ", "))
-			return nil
-		}
-		fmt.Fprintf(stdout, "%s is out of date; run `polc compile --flux %s`. Differing files:\n", o.flux, o.flux)
-		for _, f := range diff {
-			fmt.Fprintln(stdout, "  "+f)
-		}
-		return &ExitError{Code: 1}
-	}
-	if err := out.Write(o.flux); err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	fmt.Fprintf(stdout, "wrote %d files to %s: the Flux Kustomizations of %s\n", len(out.Files), o.flux, strings.Join(out.Modules, ", "))
-	return nil
+	return writeOrCheck(stdout, generation{dir: o.flux, files: out.Files, ours: flux.Generated,
+		what: "the Flux Kustomizations of " + strings.Join(out.Modules, ", "), rerun: "polc compile --flux " + o.flux}, o.check)
 }
 
 // warnPolicyPack says on stderr when the entry point written to dir deploys no policy pack. The

@@ -32,20 +32,20 @@ func TestCompileFlux(t *testing.T) {
 		{name: "check before writing", args: []string{"--flux", dir, "--check", "media"}, wantCode: 1, wantOut: "is out of date"},
 		{
 			name: "write media and its dependencies", args: []string{"--flux", dir, "media"},
-			wantOut:    "wrote 5 files to " + dir + ": the Flux Kustomizations of media, networking-core, security-core, storage-core\n",
+			wantOut:    "wrote the Flux Kustomizations of media, networking-core, security-core, storage-core to " + dir + " (5 files; 5 changed, 0 removed)\n",
 			wantStderr: "note: added the modules that the chosen ones depend on: networking-core, security-core, storage-core",
 			wantFiles:  []string{"kustomization.yaml", "media.yaml", "networking-core.yaml", "security-core.yaml", "storage-core.yaml"},
 		},
-		{name: "check after writing", args: []string{"--flux", dir, "--check", "media"}, wantOut: "is up to date (5 files: the Flux Kustomizations of media, networking-core, security-core, storage-core)"},
+		{name: "check after writing", args: []string{"--flux", dir, "--check", "media"}, wantOut: "is up to date (the Flux Kustomizations of media, networking-core, security-core, storage-core; 5 files)"},
 		{
-			name: "check after an edit", args: []string{"--flux", dir, "--check", "media"}, wantCode: 1, wantOut: "Differing files:\n  media.yaml (it was not written by polc (it has no generated header); polc never overwrites it",
+			name: "check after an edit", args: []string{"--flux", dir, "--check", "media"}, wantCode: 1, wantOut: "Differing files:\n  unsafe media.yaml: it was not written by polc (it has no generated header); polc never overwrites it",
 			edit: func(t *testing.T) {
 				require.NoError(t, os.WriteFile(filepath.Join(dir, "media.yaml"), []byte("edited\n"), 0o644))
 			},
 		},
 		{
 			name: "fewer modules remove the others", args: []string{"--flux", dir, "networking-core"},
-			wantOut:   "wrote 2 files to " + dir + ": the Flux Kustomizations of networking-core\n",
+			wantOut:   "wrote the Flux Kustomizations of networking-core to " + dir + " (2 files; 1 changed, 2 removed)\n",
 			wantFiles: []string{"kustomization.yaml", "media.yaml", "networking-core.yaml"}, // media.yaml was edited: not polc's any more
 		},
 	}

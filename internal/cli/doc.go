@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"fmt"
 	"io"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/docgen"
 	"polc.dev/polc/internal/genfiles"
+	"polc.dev/polc/internal/report"
 )
 
 const docLong = `Write the module documentation from module metadata alone: a catalog page (README.md) with a
@@ -70,32 +70,10 @@ func (o *docOptions) run(stdout, stderr io.Writer) error {
 	if err := genfiles.CheckOutputDir(repo.Root, out); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	files, err := docgen.Generate(repo)
+	pages, err := docgen.Generate(repo)
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	if o.check {
-		diff, err := docgen.Diff(out, files)
-		if err != nil {
-			return &ExitError{Code: 2, Err: err}
-		}
-		if len(diff) == 0 {
-			fmt.Fprintf(stdout, "%s is up to date (%d files)\n", out, len(files))
-			return nil
-		}
-		fmt.Fprintf(stdout, "%s is out of date; run `polc doc`. Differing files:\n", out)
-		for _, f := range diff {
-			fmt.Fprintln(stdout, "  "+f)
-		}
-		return &ExitError{Code: 1}
-	}
-	changed, err := docgen.Write(out, files)
-	for _, c := range changed {
-		fmt.Fprintln(stdout, c)
-	}
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
-	}
-	fmt.Fprintf(stdout, "%s: %d files, %d changed\n", out, len(files), len(changed))
-	return nil
+	return writeOrCheck(stdout, generation{dir: out, files: docgen.Files(pages), ours: docgen.Generated,
+		what: "the module catalog and " + report.Count(len(pages)-1, "module page"), rerun: "polc doc"}, o.check)
 }

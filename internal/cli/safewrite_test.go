@@ -185,12 +185,12 @@ func TestChecksReadNoSpecialFiles(t *testing.T) {
 		make func(t *testing.T, p string)
 		want string
 	}{
-		{name: "compile, /dev/zero", args: []string{"compile"}, file: "policies/README.md", make: zero, want: "README.md (it is a symlink"},
-		{name: "compile, FIFO", args: []string{"compile"}, file: "policies/README.md", make: fifo, want: "README.md (it is not a regular file"},
+		{name: "compile, /dev/zero", args: []string{"compile"}, file: "policies/README.md", make: zero, want: "unsafe README.md: it is a symlink"},
+		{name: "compile, FIFO", args: []string{"compile"}, file: "policies/README.md", make: fifo, want: "unsafe README.md: it is not a regular file"},
 		{name: "compile, FIFO not generated", args: []string{"compile"}, file: "policies/fifo.yaml", make: fifo},
-		{name: "compile --flux, /dev/zero", args: []string{"compile", "--flux", "clusters/home"}, file: "clusters/home/kustomization.yaml", make: zero, want: "kustomization.yaml (it is a symlink"},
-		{name: "compile --flux, FIFO", args: []string{"compile", "--flux", "clusters/home"}, file: "clusters/home/media.yaml", make: fifo, want: "media.yaml (it is not a regular file"},
-		{name: "doc, /dev/zero", args: []string{"doc"}, file: "docs/modules/README.md", make: zero, want: filepath.Join("docs", "modules", "README.md") + ": it is a symlink"},
+		{name: "compile --flux, /dev/zero", args: []string{"compile", "--flux", "clusters/home"}, file: "clusters/home/kustomization.yaml", make: zero, want: "unsafe kustomization.yaml: it is a symlink"},
+		{name: "compile --flux, FIFO", args: []string{"compile", "--flux", "clusters/home"}, file: "clusters/home/media.yaml", make: fifo, want: "unsafe media.yaml: it is not a regular file"},
+		{name: "doc, /dev/zero", args: []string{"doc"}, file: "docs/modules/README.md", make: zero, want: "unsafe README.md: it is a symlink"},
 		{name: "doc, FIFO", args: []string{"doc"}, file: "docs/modules/media.md", make: fifo, want: "media.md: it is not a regular file"},
 		{name: "doc, FIFO not generated", args: []string{"doc"}, file: "docs/modules/fifo.md", make: fifo},
 	}

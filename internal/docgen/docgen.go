@@ -294,8 +294,8 @@ func orDash(s string) string { return orValue(s, "-") }
 
 func orNone(s string) string { return orValue(s, "none") }
 
-// files turns the generated pages into genfiles.Files.
-func files(pages map[string][]byte) []genfiles.File {
+// Files turns the generated pages into genfiles.Files, sorted by name.
+func Files(pages map[string][]byte) []genfiles.File {
 	var out []genfiles.File
 	for _, name := range slices.Sorted(maps.Keys(pages)) {
 		out = append(out, genfiles.File{Path: name, Data: pages[name]})
@@ -303,9 +303,9 @@ func files(pages map[string][]byte) []genfiles.File {
 	return out
 }
 
-// generated reports whether a file in the output directory is a page that polc doc wrote: a .md
+// Generated reports whether a file in the output directory is a page that polc doc wrote: a .md
 // file directly in it that starts with Marker.
-func generated(p string, data []byte) bool {
+func Generated(p string, data []byte) bool {
 	return !strings.Contains(p, "/") && path.Ext(p) == ".md" && bytes.HasPrefix(data, []byte(Marker+"\n"))
 }
 
@@ -315,7 +315,7 @@ func generated(p string, data []byte) bool {
 // a special file or a directory where a page goes, which polc never reads). FILE is dir joined
 // with the page's name. Diff writes nothing and reads only regular files of at most 4 MiB.
 func Diff(dir string, pages map[string][]byte) ([]string, error) {
-	diff, err := genfiles.Diff(dir, files(pages), generated)
+	diff, err := genfiles.Diff(dir, Files(pages), Generated)
 	if err != nil {
 		return nil, err
 	}
@@ -333,7 +333,7 @@ func Diff(dir string, pages map[string][]byte) ([]string, error) {
 // symlinks and special files where a page goes (see genfiles.Write), and returns what it
 // changed: "wrote FILE" and "removed FILE", FILE being dir joined with the page's name.
 func Write(dir string, pages map[string][]byte) ([]string, error) {
-	ch, err := genfiles.Write(dir, files(pages), generated)
+	ch, err := genfiles.Write(dir, Files(pages), Generated)
 	var out []string
 	for _, p := range ch.Written {
 		out = append(out, "wrote "+filepath.Join(dir, filepath.FromSlash(p)))

@@ -6,14 +6,14 @@ import (
 	"polc.dev/polc/internal/genfiles"
 )
 
-// generated reports whether a file on disk was written by Generate.
-func generated(_ string, data []byte) bool { return bytes.HasPrefix(data, []byte(Header)) }
+// Generated reports whether a file on disk was written by Generate (it starts with Header).
+func Generated(_ string, data []byte) bool { return bytes.HasPrefix(data, []byte(Header)) }
 
 // Diff compares the output with directory dir and returns the paths that differ: missing,
 // changed, or generated earlier but no longer part of the output. A path where polc finds a
 // symlink or a special file (which it never reads) is followed by the reason in parentheses.
 func (o *Output) Diff(dir string) ([]string, error) {
-	diff, err := genfiles.Diff(dir, o.Files, generated)
+	diff, err := genfiles.Diff(dir, o.Files, Generated)
 	if err != nil {
 		return nil, err
 	}
@@ -24,6 +24,6 @@ func (o *Output) Diff(dir string) ([]string, error) {
 // that are no longer part of the output (modules that left the set). Other files are left alone.
 // It writes every file or none, and refuses symlinks and special files (see genfiles.Write).
 func (o *Output) Write(dir string) error {
-	_, err := genfiles.Write(dir, o.Files, generated)
+	_, err := genfiles.Write(dir, o.Files, Generated)
 	return err
 }

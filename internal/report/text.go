@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"polc.dev/polc/internal/rule"
 )
@@ -52,8 +53,8 @@ func (t *text) Flush(s Summary) error {
 // summaryLine is the one-line summary that ends the text and github reports and that the JUnit
 // report carries as its suite output.
 func summaryLine(s Summary) string {
-	line := fmt.Sprintf("%s, %s: %s, %s, %d excepted", count(s.Modules, "module"), count(s.Objects, "object"),
-		count(s.Errors, "error"), count(s.Warnings, "warning"), s.Excepted)
+	line := fmt.Sprintf("%s, %s: %s, %s, %d excepted", Count(s.Modules, "module"), Count(s.Objects, "object"),
+		Count(s.Errors, "error"), Count(s.Warnings, "warning"), s.Excepted)
 	switch {
 	case s.HelmReleases == 1:
 		line += "; 1 HelmRelease renders workloads that only the in-cluster policies check"
@@ -63,10 +64,14 @@ func summaryLine(s Summary) string {
 	return line
 }
 
-// count is n and noun, with an s unless n is 1: "1 error", "0 errors".
-func count(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
+// Count is n and noun, in the plural unless n is 1: "1 error", "0 errors", "2 policies".
+func Count(n int, noun string) string {
+	switch {
+	case n == 1:
+	case strings.HasSuffix(noun, "y"):
+		noun = strings.TrimSuffix(noun, "y") + "ies"
+	default:
+		noun += "s"
 	}
-	return fmt.Sprintf("%d %ss", n, noun)
+	return fmt.Sprintf("%d %s", n, noun)
 }
