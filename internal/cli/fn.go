@@ -358,14 +358,10 @@ func fnObject(repo *rule.Repo, fm *module.Module, item *yaml.RNode) (m *module.M
 	return m, o, rule.Finding{}
 }
 
-// legacyReaderAnnotations are the annotations older kio readers and kustomize versions add to items
-// (kioutil's deprecated Legacy*Annotation names, spelled out): polc removes them, never reads them.
-var legacyReaderAnnotations = []string{"config.kubernetes.io/path", "config.kubernetes.io/index", "config.k8s.io/id"}
-
 // stripFnAnnotations removes the annotations that kio readers and kustomize add to items.
 func stripFnAnnotations(n *yaml.RNode) {
 	for k := range n.GetAnnotations() {
-		if strings.HasPrefix(k, "internal.config.kubernetes.io/") || slices.Contains(legacyReaderAnnotations, k) {
+		if strings.HasPrefix(k, "internal.config.kubernetes.io/") || slices.Contains(manifest.LegacyReaderAnnotations, k) {
 			_ = n.PipeE(yaml.ClearAnnotation(k))
 		}
 	}

@@ -370,10 +370,14 @@ func scalar(n *yaml.RNode, field string) string {
 	return v.Value.YNode().Value
 }
 
+// LegacyReaderAnnotations are the annotations that older kio readers and kustomize versions add to
+// objects (kioutil's deprecated Legacy*Annotation names, spelled out): polc removes them and never
+// reads them.
+var LegacyReaderAnnotations = []string{"config.kubernetes.io/path", "config.kubernetes.io/index", "config.k8s.io/id"}
+
 // stripInternal removes the annotations kustomize and kyaml add for their own bookkeeping.
 func stripInternal(n *yaml.RNode) error {
-	for _, key := range []string{kioutil.PathAnnotation, kioutil.IndexAnnotation,
-		kioutil.LegacyPathAnnotation, kioutil.LegacyIndexAnnotation, kioutil.IdAnnotation, kioutil.LegacyIdAnnotation} {
+	for _, key := range append([]string{kioutil.PathAnnotation, kioutil.IndexAnnotation, kioutil.IdAnnotation}, LegacyReaderAnnotations...) {
 		if _, err := n.Pipe(yaml.ClearAnnotation(key)); err != nil {
 			return err
 		}
