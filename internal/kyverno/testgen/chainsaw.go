@@ -74,7 +74,7 @@ func chainsawTest(repo *rule.Repo, target kyverno.Target, p *kyverno.Policy, all
 	dir := testDir(p.Name)
 	steps := []any{
 		step("the pack is applied as Flux applies it, and "+p.Name+" is ready",
-			script("kubectl apply -k "+rel(dir, ".")+" || { sleep 5; kubectl apply -k "+rel(dir, ".")+"; }"),
+			script(retryApply(rel(dir, "."))),
 			readyAssert(target, p.Name)),
 	}
 	var setup []any
@@ -360,4 +360,11 @@ func isolation(target kyverno.Target, p *kyverno.Policy, all []*kyverno.Policy, 
 	}
 	return map[string]any{"apiVersion": "kyverno.io/v2", "kind": "PolicyException", "metadata": meta,
 		"spec": map[string]any{"exceptions": ex, "match": map[string]any{"any": filters}}}
+}
+
+// retryApply is a script that applies the kustomization dir, polling for up to 60 s while the API
+// server refuses it (the policy CRDs or Kyverno's webhooks may still be starting), so a test never
+// waits a fixed time nor fails on a transient refusal.
+func retryApply(dir string) string {
+	return "for i in $(seq 60); do kubectl apply -k " + dir + " && exit 0; sleep 1; done; exit 1"
 }
