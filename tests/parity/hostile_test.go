@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/pack"
 	"polc.dev/polc/internal/rules"
 )
 
@@ -29,10 +30,10 @@ func TestHostileMetadataStillLoads(t *testing.T) {
 		}
 	}
 	for _, target := range []kyverno.Target{kyverno.ClusterPolicy, kyverno.ValidatingPolicy} {
-		pack, err := kyverno.Compile(repo, rules.All(), kyverno.Options{Target: target})
+		pk, err := pack.Build(repo, rules.All(), kyverno.Options{Target: target})
 		require.NoError(t, err)
 		dir := t.TempDir()
-		require.NoError(t, pack.Write(dir))
+		require.NoError(t, pk.Write(dir))
 		out, err := exec.Command(bin, "test", dir, "--remove-color").CombinedOutput()
 		require.NoError(t, err, "%s", tail(string(out)))
 		require.Regexp(t, `Test Summary: [1-9][0-9]* tests passed and 0 tests failed`, string(out))

@@ -1,20 +1,19 @@
 // Package parity proves that the compiled policy pack gives polc's offline verdicts: for every
 // resource rule, it renders the test repositories and the real-world corpus, runs polc's offline
-// checks and `kyverno apply` of the compiled policies (both targets) on the same objects, and
-// compares the verdict per (object, rule). It needs the pinned Kyverno CLI in bin/ (make kyverno)
-// and skips, saying so loudly, without it.
+// checks and `kyverno apply` of the compiled policies (both targets) on the same objects, the
+// Flux Kustomizations of the cluster entry points included, and compares the verdict per (object,
+// rule). Every compiled rule must have failing and passing pairs, and a mutant policy that never
+// rejects must be caught. It needs the pinned Kyverno CLI in bin/ (make kyverno) and skips, saying
+// so loudly, without it.
 package parity
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -22,12 +21,15 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
-	"polc.dev/polc/internal/graph"
+	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/kyvernotest"
+	"polc.dev/polc/internal/kyverno/pack"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/rules"
+	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -36,211 +38,117 @@ func kyvernoBin(t *testing.T) string {
 	bin, err := filepath.Abs(filepath.Join("..", "..", "bin", "kyverno"))
 	require.NoError(t, err)
 	if _, err := os.Stat(bin); err != nil {
-		t.Log("!!! PARITY NOT TESTED: bin/kyverno is missing. Build it with `make kyverno` (about 10 minutes).")
-		t.Skip("bin/kyverno missing")
+		testutil.SkipOrFail(t, "PARITY NOT TESTED: bin/kyverno is missing: build it with `make kyverno` (about 10 minutes)")
 	}
 	return bin
 }
 
-// corpusDir is the real-world corpus: POLC_CORPUS, or shared/corpus beside the checkout.
-func corpusDir() string {
-	if d := os.Getenv("POLC_CORPUS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "..", "shared", "corpus")
-}
+// targets are the compiled targets that parity compares.
+var targets = []kyverno.Target{kyverno.ClusterPolicy, kyverno.ValidatingPolicy}
 
-// input is one repository whose objects are compared.
-type input struct {
-	name string
-	repo *rule.Repo
-}
+// ruleCount counts the compared (object, rule) pairs of one rule by offline verdict.
+type ruleCount struct{ failing, passing int }
 
 // totals count what was compared.
 type totals struct {
-	repos, objects, pairs, failing int
+	repos, objects, entries, pairs int
 	disagreements                  []string
-	perRule                        map[string]int
+	perRule                        map[string]*ruleCount
 }
 
+func newTotals() *totals { return &totals{perRule: map[string]*ruleCount{}} }
+
+// count records one compared pair of rule id.
+func (tot *totals) count(id string, fail bool) {
+	c := tot.perRule[id]
+	if c == nil {
+		c = &ruleCount{}
+		tot.perRule[id] = c
+	}
+	tot.pairs++
+	if fail {
+		c.failing++
+	} else {
+		c.passing++
+	}
+}
+
+// uncovered names the rules with a compiled form that lack a failing or a passing compared pair:
+// parity has not shown that their policies reject what the offline check rejects, or admit what
+// it admits.
+func uncovered(all []rule.Rule, tot *totals) []string {
+	var out []string
+	for _, r := range all {
+		if r.Policy == nil {
+			continue
+		}
+		c := tot.perRule[r.ID]
+		if c == nil {
+			c = &ruleCount{}
+		}
+		if c.failing == 0 || c.passing == 0 {
+			out = append(out, fmt.Sprintf("%s (%d failing, %d passing)", r.ID, c.failing, c.passing))
+		}
+	}
+	return out
+}
+
+// TestParity compares the offline verdicts with kyverno apply of each compiled target on every
+// input (POLC_PARITY_ONLY=TEXT keeps the inputs whose name contains TEXT), and requires that every
+// rule with a compiled form has failing and passing pairs.
 func TestParity(t *testing.T) {
 	bin := kyvernoBin(t)
-	inputs := testdataInputs(t)
-	inputs = append(inputs, pssInput())
-	inputs = append(inputs, corpusInputs(t)...)
-	if only := os.Getenv("POLC_PARITY_ONLY"); only != "" {
-		var keep []input
-		for _, in := range inputs {
-			if strings.Contains(in.name, only) {
-				keep = append(keep, in)
+	want, _, err := readGolden()
+	require.NoError(t, err)
+	var inputs []input
+	only := os.Getenv("POLC_PARITY_ONLY")
+	for _, in := range loadInputs(t) {
+		switch {
+		case in.loadErr != nil || in.compileErr != nil:
+			// Only inputs that inputs.golden says do not load or compile may stay out.
+			if line := want[in.name]; !strings.HasSuffix(line, "does not load") && !strings.HasSuffix(line, "does not compile") {
+				t.Errorf("%s is not compared: it does not load or compile: %v%v", in.name, in.loadErr, in.compileErr)
 			}
+		case strings.Contains(in.name, only):
+			inputs = append(inputs, in)
 		}
-		inputs = keep
 	}
 	require.NotEmpty(t, inputs)
-	for _, target := range []kyverno.Target{kyverno.ClusterPolicy, kyverno.ValidatingPolicy} {
-		target := target
+	for _, target := range targets {
 		t.Run(string(target), func(t *testing.T) {
 			t.Parallel()
-			tot := &totals{perRule: map[string]int{}}
+			tot := newTotals()
 			for _, in := range inputs {
 				compare(t, bin, in, target, tot)
 			}
-			t.Logf("%s: compared %d (object, rule) pairs (%d failing offline) over %d objects of %d repositories; %d disagreements",
-				target, tot.pairs, tot.failing, tot.objects, tot.repos, len(tot.disagreements))
-			var ids []string
-			for id := range tot.perRule {
-				ids = append(ids, id)
-			}
-			sort.Strings(ids)
-			for _, id := range ids {
-				t.Logf("  %-28s %d pairs", id, tot.perRule[id])
-			}
+			logTotals(t, target, tot)
 			for _, d := range tot.disagreements {
 				t.Error(d)
+			}
+			if only != "" {
+				t.Logf("!!! POLC_PARITY_ONLY=%s: not checking that every compiled rule has failing and passing pairs", only)
+				return
+			}
+			if miss := uncovered(rules.All(), tot); len(miss) > 0 {
+				t.Errorf("%s: compiled rules without both a failing and a passing compared (object, rule) pair: %s; add inputs that exercise them (tests/parity/testdata/repos)",
+					target, strings.Join(miss, ", "))
 			}
 		})
 	}
 }
 
-// testdataInputs loads and renders every test repository whose metadata loads.
-func testdataInputs(t *testing.T) []input {
-	dir := filepath.Join("..", "testdata", "repos")
-	entries, err := os.ReadDir(dir)
-	require.NoError(t, err)
-	var out []input
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		repo, _, err := check.Load(filepath.Join(dir, e.Name()), rules.All())
-		if err != nil {
-			t.Logf("skip testdata %s: %v", e.Name(), err)
-			continue
-		}
-		check.Render(context.Background(), repo)
-		out = append(out, input{name: "testdata/" + e.Name(), repo: repo})
+// logTotals logs what was compared, per rule.
+func logTotals(t *testing.T, target kyverno.Target, tot *totals) {
+	t.Logf("%s: compared %d (object, rule) pairs over %d objects (%d of cluster entry points) of %d repositories; %d disagreements",
+		target, tot.pairs, tot.objects, tot.entries, tot.repos, len(tot.disagreements))
+	var ids []string
+	for id := range tot.perRule {
+		ids = append(ids, id)
 	}
-	return out
-}
-
-// corpusInputs renders the corpus: each repository is copied into a temporary directory, each of
-// its kustomization directories (or, without kustomizations, each directory of YAML files) becomes
-// a synthetic module that declares the namespaces it creates.
-func corpusInputs(t *testing.T) []input {
-	corpus := corpusDir()
-	entries, err := os.ReadDir(corpus)
-	if err != nil {
-		t.Logf("!!! corpus not compared: no corpus at %s (set POLC_CORPUS): %v", corpus, err)
-		return nil
+	sort.Strings(ids)
+	for _, id := range ids {
+		t.Logf("  %-28s %d failing, %d passing", id, tot.perRule[id].failing, tot.perRule[id].passing)
 	}
-	var out []input
-	for _, e := range entries {
-		if !e.IsDir() {
-			continue
-		}
-		root := t.TempDir()
-		require.NoError(t, os.CopyFS(root, os.DirFS(filepath.Join(corpus, e.Name()))))
-		out = append(out, input{name: "corpus/" + e.Name(), repo: syntheticRepo(t, root)})
-	}
-	return out
-}
-
-var nonDNS = regexp.MustCompile(`[^a-z0-9-]+`)
-
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-
-// syntheticRepo renders the units of a corpus repository as modules.
-func syntheticRepo(t *testing.T, root string) *rule.Repo {
-	var kdirs []string
-	yamlDirs := map[string][]string{}
-	require.NoError(t, filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(root, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch name := d.Name(); {
-		case name == "kustomization.yaml" || name == "kustomization.yml":
-			kdirs = append(kdirs, path.Dir(rel))
-		case (strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) && !strings.HasPrefix(name, "_"):
-			yamlDirs[path.Dir(rel)] = append(yamlDirs[path.Dir(rel)], rel)
-		}
-		return nil
-	}))
-	sources := manifest.NewSources(root)
-	type unit struct {
-		dir  string
-		objs []*manifest.Object
-	}
-	var units []unit
-	if len(kdirs) == 0 {
-		var dirs []string
-		for d := range yamlDirs {
-			dirs = append(dirs, d)
-		}
-		sort.Strings(dirs)
-		for _, dir := range dirs {
-			u := unit{dir: dir}
-			for _, file := range yamlDirs[dir] {
-				f := sources.Get(file)
-				if f.Err != nil {
-					continue
-				}
-				for _, d := range f.Docs {
-					if d.Node.GetKind() == "" || d.Node.GetApiVersion() == "" || d.Node.GetName() == "" {
-						continue
-					}
-					u.objs = append(u.objs, &manifest.Object{Node: d.Node, Module: dir, Ref: manifest.RefOf(d.Node), Pos: d.Pos, Source: d.Node})
-				}
-			}
-			units = append(units, u)
-		}
-	} else {
-		sort.Strings(kdirs)
-		r := &manifest.Renderer{Root: root, Vars: map[string]string{}, Sources: sources}
-		for _, dir := range kdirs {
-			if f := sources.Get(path.Join(dir, "kustomization.yaml")); f.Err == nil && len(f.Docs) > 0 && f.Docs[0].Node.GetKind() == "Component" {
-				continue
-			}
-			objs, _, _ := r.Render(context.Background(), dir, dir)
-			units = append(units, unit{dir: dir, objs: objs})
-		}
-	}
-	repo := &rule.Repo{Root: root, Config: module.DefaultConfig(), ByName: map[string]*module.Module{},
-		Objects: map[string][]*manifest.Object{}, Rendered: map[string]bool{}, NamespaceOwners: map[string][]*module.Module{}}
-	var nodes []graph.Node
-	for i, u := range units {
-		typ := module.Application
-		for _, infra := range []string{"infrastructure", "flux-system", "bootstrap", "clusters", "components", "kube-system"} {
-			if strings.Contains(u.dir, infra) {
-				typ = module.Infrastructure
-			}
-		}
-		name := strings.Trim(nonDNS.ReplaceAllString(strings.ToLower(u.dir), "-"), "-")
-		name = fmt.Sprintf("u%03d-%s", i, name)
-		if len(name) > 50 {
-			name = strings.TrimRight(name[:50], "-")
-		}
-		m := &module.Module{APIVersion: module.APIVersion, Kind: "Module", Metadata: module.Metadata{Name: name},
-			Spec: module.ModuleSpec{Type: typ, Version: "0.0.0"}, Dir: u.dir, File: u.dir + "/module.yaml"}
-		for _, o := range u.objs {
-			if o.Ref.Kind == "Namespace" && o.Ref.APIVersion == "v1" && dnsLabel.MatchString(o.Ref.Name) {
-				m.Spec.Namespaces = append(m.Spec.Namespaces, module.Namespace{Name: o.Ref.Name})
-				repo.NamespaceOwners[o.Ref.Name] = append(repo.NamespaceOwners[o.Ref.Name], m)
-			}
-		}
-		repo.Modules = append(repo.Modules, m)
-		repo.ByName[name] = m
-		repo.Objects[name] = u.objs
-		repo.Rendered[name] = true
-		nodes = append(nodes, graph.Node{Name: name, Type: string(typ)})
-	}
-	repo.Graph = graph.New(nodes, nil)
-	return repo
 }
 
 // maxVPModules bounds the repositories compared for the ValidatingPolicy target by default.
@@ -252,12 +160,81 @@ type verdict struct {
 	msg  string
 }
 
-// subject is one object of one module, as the cluster sees it.
+// subject is one object as the cluster sees it, and the module whose rules judge it.
 type subject struct {
 	m   *module.Module
 	o   *manifest.Object
 	key string
 	doc map[string]any
+	// entry is true for a Flux Kustomization of a cluster entry point (polc.yaml spec.clusters)
+	// that deploys module m: offline, only the rules with ClusterObjects judge it.
+	entry bool
+}
+
+// entryPoint returns the module that a cluster entry-point object deploys, when it is the Flux
+// Kustomization of a module, as polc check finds it; else nil.
+func entryPoint(repo *rule.Repo, o *manifest.Object) *module.Module {
+	if o.Ref.Group() != flux.Group || o.Ref.Kind != flux.Kind {
+		return nil
+	}
+	return flux.ModuleOf(repo, o.Ref.Name)
+}
+
+// subjects returns the rendered objects of every module, labelled as Flux labels what it applies,
+// then the Flux Kustomizations of the cluster entry points that deploy a module, labelled as the
+// entry point's own Kustomization labels them.
+func subjects(in input) ([]subject, error) {
+	var out []subject
+	add := func(m *module.Module, o *manifest.Object, doc map[string]any, err error, entry bool) error {
+		if err != nil {
+			return fmt.Errorf("%s: %s %s: %w", in.name, o.Pos, o.Ref, err)
+		}
+		out = append(out, subject{m: m, o: o, doc: doc, entry: entry,
+			key: identity(o.Ref.Group(), o.Ref.Kind, o.Ref.Namespace, o.Ref.Name)})
+		return nil
+	}
+	for _, m := range in.repo.Modules {
+		if in.repo.ByName[m.Name()] != m || m.Spec.Type == module.Component {
+			continue
+		}
+		for _, o := range in.repo.Objects[m.Name()] {
+			doc, err := kyvernotest.AsCluster(in.repo, m, o)
+			if err := add(m, o, doc, err, false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, o := range in.repo.Clusters {
+		if m := entryPoint(in.repo, o); m != nil {
+			doc, err := kyvernotest.EntryPointAsCluster(o)
+			if err := add(m, o, doc, err, true); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// batches splits subjects into batches without duplicate identities. Kyverno defaults the
+// namespace of namespaced objects that have none, and keeps kinds it does not know as
+// cluster-scoped: batch by group, kind and name alone.
+func batches(subs []subject) [][]subject {
+	var out [][]subject
+	var seen []map[string]bool
+	for _, s := range subs {
+		key := identity(s.o.Ref.Group(), s.o.Ref.Kind, "*", s.o.Ref.Name)
+		b := 0
+		for b < len(out) && seen[b][key] {
+			b++
+		}
+		if b == len(out) {
+			out = append(out, nil)
+			seen = append(seen, map[string]bool{})
+		}
+		out[b] = append(out[b], s)
+		seen[b][key] = true
+	}
+	return out
 }
 
 // compare compiles one input for one target, applies the policies to its objects and compares
@@ -268,100 +245,105 @@ func compare(t *testing.T, bin string, in input, target kyverno.Target, tot *tot
 		return
 	}
 	now := time.Now()
-	all := rules.All()
-	pack, err := kyverno.Compile(in.repo, all, kyverno.Options{Target: target, Now: now})
+	pk, err := pack.Build(in.repo, rules.All(), kyverno.Options{Target: target, Now: now})
 	if err != nil {
-		t.Logf("skip %s: does not compile: %.200v", in.name, err)
+		t.Errorf("%s: %s pack does not compile: %v", in.name, target, err)
 		return
 	}
+	comparePack(t, bin, in, target, pk, now, tot)
+}
+
+// comparePack applies a compiled pack to the objects of one input and compares the verdicts with
+// polc's offline checks of the rules the pack compiles, adding to tot.
+func comparePack(t *testing.T, bin string, in input, target kyverno.Target, pk *pack.Pack, now time.Time, tot *totals) {
 	tot.repos++
 	dir := t.TempDir()
 	if keep := os.Getenv("POLC_PARITY_KEEP"); keep != "" {
 		dir = filepath.Join(keep, string(target), strings.ReplaceAll(in.name, "/", "_"))
 		require.NoError(t, os.MkdirAll(dir, 0o755))
 	}
-	var policyFiles, exceptionFiles []string
-	wanted := map[string]bool{}
-	compiled := map[string]*rule.Rule{}
-	for _, p := range pack.Policies {
-		wanted[p.Path] = true
-		compiled[p.Rule.ID] = p.Rule
-		for _, ex := range p.Exceptions {
-			wanted[ex.Path] = true
-			exceptionFiles = append(exceptionFiles, filepath.Join(dir, filepath.FromSlash(ex.Path)))
+	policyFiles, exceptionFiles := writePack(t, dir, pk)
+	compiled := map[string]bool{}
+	for _, p := range pk.Policies {
+		compiled[p.Rule.ID] = true
+	}
+	var checked []rule.Rule
+	for _, r := range rules.All() {
+		if compiled[r.ID] {
+			checked = append(checked, r)
 		}
 	}
-	for _, f := range pack.Files {
+	subs, err := subjects(in)
+	if err != nil {
+		t.Errorf("%s %s: not compared: %v", in.name, target, err)
+		return
+	}
+	for i, batch := range batches(subs) {
+		start := time.Now()
+		results := apply(t, bin, filepath.Join(dir, fmt.Sprintf("resources-%d.yaml", i)), batch, policyFiles, exceptionFiles, pk)
+		t.Logf("%s: kyverno apply of %d policies on %d objects took %s", in.name, len(policyFiles), len(batch), time.Since(start).Round(time.Millisecond))
+		for _, s := range batch {
+			judge(in, target, s, checked, lookup(results, s), now, tot)
+		}
+	}
+}
+
+// writePack writes the policies and exceptions of a pack to dir and returns their files.
+func writePack(t *testing.T, dir string, pk *pack.Pack) (policies, exceptions []string) {
+	wanted := map[string]bool{}
+	for _, p := range pk.Policies {
+		wanted[p.Path] = true
+		for _, ex := range p.Exceptions {
+			wanted[ex.Path] = true
+		}
+	}
+	for _, f := range pk.Files {
 		if !wanted[f.Path] {
 			continue
 		}
 		p := filepath.Join(dir, filepath.FromSlash(f.Path))
 		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		require.NoError(t, os.WriteFile(p, f.Data, 0o644))
-		if !strings.HasPrefix(f.Path, "exceptions/") {
-			policyFiles = append(policyFiles, p)
+		if strings.HasPrefix(f.Path, "exceptions/") {
+			exceptions = append(exceptions, p)
+		} else {
+			policies = append(policies, p)
 		}
 	}
-	var checked []rule.Rule
-	for _, r := range all {
-		if compiled[r.ID] != nil {
-			checked = append(checked, r)
-		}
+	return policies, exceptions
+}
+
+// judge compares kyverno's verdicts on one subject (cluster) with the offline ones, rule by rule.
+// An object of a kind a rule does not check offline must not fail in the cluster either. Cluster
+// entry points are not modules: offline, only rules with ClusterObjects see them, so only those
+// pairs are compared there.
+func judge(in input, target kyverno.Target, s subject, checked []rule.Rule, cluster map[string]verdict, now time.Time, tot *totals) {
+	tot.objects++
+	if s.entry {
+		tot.entries++
 	}
-	// The objects, labelled as Flux labels what it applies, in batches without duplicate identities.
-	var batches [][]subject
-	var seen []map[string]bool
-	for _, m := range in.repo.Modules {
-		if in.repo.ByName[m.Name()] != m || m.Spec.Type == module.Component {
+	offline := offlineVerdicts(in.repo, s, checked, now)
+	where := fmt.Sprintf("%s %s: %s of module %s", in.name, target, s.o.Ref, s.m.Name())
+	if s.entry {
+		where = fmt.Sprintf("%s %s: %s of cluster entry point %s, deploying module %s", in.name, target, s.o.Ref, s.o.Pos.File, s.m.Name())
+	}
+	for _, r := range checked {
+		cl := cluster[r.ID]
+		switch {
+		case s.entry && !r.ClusterObjects:
+			continue
+		case len(r.Kinds) > 0 && !slices.Contains(r.Kinds, s.o.Ref.Kind):
+			if cl.fail {
+				tot.disagreements = append(tot.disagreements, fmt.Sprintf("%s [%s]: offline does not check this kind; %s fails it: %s",
+					where, r.ID, target, cl.msg))
+			}
 			continue
 		}
-		for _, o := range in.repo.Objects[m.Name()] {
-			doc, err := kyverno.AsCluster(in.repo, m, o)
-			if err != nil {
-				continue
-			}
-			s := subject{m: m, o: o, key: identity(o.Ref.Group(), o.Ref.Kind, o.Ref.Namespace, o.Ref.Name), doc: doc}
-			// Kyverno defaults the namespace of namespaced objects that have none, and keeps
-			// kinds it does not know as cluster-scoped: batch by group, kind and name alone.
-			batchKey := identity(o.Ref.Group(), o.Ref.Kind, "*", o.Ref.Name)
-			b := 0
-			for b < len(batches) && seen[b][batchKey] {
-				b++
-			}
-			if b == len(batches) {
-				batches = append(batches, nil)
-				seen = append(seen, map[string]bool{})
-			}
-			batches[b] = append(batches[b], s)
-			seen[b][batchKey] = true
-		}
-	}
-	for i, batch := range batches {
-		start := time.Now()
-		results := apply(t, bin, filepath.Join(dir, fmt.Sprintf("resources-%d.yaml", i)), batch, policyFiles, exceptionFiles, pack)
-		t.Logf("%s: kyverno apply of %d policies on %d objects took %s", in.name, len(policyFiles), len(batch), time.Since(start).Round(time.Millisecond))
-		for _, s := range batch {
-			tot.objects++
-			offline := offlineVerdicts(in.repo, s, checked, now)
-			for _, r := range checked {
-				if len(r.Kinds) > 0 && !contains(r.Kinds, s.o.Ref.Kind) {
-					if cl := lookup(results, s)[r.ID]; cl.fail {
-						tot.disagreements = append(tot.disagreements, fmt.Sprintf("%s %s: %s [%s]: offline does not check this kind; %s fails it: %s",
-							in.name, target, s.o.Ref, r.ID, target, cl.msg))
-					}
-					continue
-				}
-				tot.pairs++
-				tot.perRule[r.ID]++
-				off, cl := offline[r.ID], lookup(results, s)[r.ID]
-				if off.fail {
-					tot.failing++
-				}
-				if off.fail != cl.fail {
-					tot.disagreements = append(tot.disagreements, fmt.Sprintf("%s %s: %s of module %s [%s]: offline fail=%v (%s); %s fail=%v (%s)",
-						in.name, target, s.o.Ref, s.m.Name(), r.ID, off.fail, off.msg, target, cl.fail, cl.msg))
-				}
-			}
+		off := offline[r.ID]
+		tot.count(r.ID, off.fail)
+		if off.fail != cl.fail {
+			tot.disagreements = append(tot.disagreements, fmt.Sprintf("%s [%s]: offline fail=%v (%s); %s fail=%v (%s)",
+				where, r.ID, off.fail, off.msg, target, cl.fail, cl.msg))
 		}
 	}
 }
@@ -382,15 +364,6 @@ func lookup(results map[string]map[string]verdict, s subject) map[string]verdict
 	return results[identity(s.o.Ref.Group(), s.o.Ref.Kind, "*", s.o.Ref.Name)]
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // offlineVerdicts runs polc's offline checks of the compiled rules on one object, with the module's
 // exceptions applied as polc check applies them.
 func offlineVerdicts(repo *rule.Repo, s subject, checked []rule.Rule, now time.Time) map[string]verdict {
@@ -398,7 +371,7 @@ func offlineVerdicts(repo *rule.Repo, s subject, checked []rule.Rule, now time.T
 	for _, f := range check.CheckObject(repo, s.m, s.o, checked) {
 		excepted := false
 		for _, ex := range s.m.Spec.Exceptions {
-			if check.Excuses(ex, f.Rule, s.o.Ref, now) {
+			if ex.Excuses(f.Rule, s.o.Ref.Kind, s.o.Ref.Namespace, s.o.Ref.Name, now) {
 				excepted = true
 			}
 		}
@@ -430,7 +403,7 @@ type report struct {
 
 // apply runs kyverno apply on a batch and returns the verdicts per object identity and rule ID: a
 // fail or error result fails the pair.
-func apply(t *testing.T, bin, file string, batch []subject, policies, exceptions []string, pack *kyverno.Pack) map[string]map[string]verdict {
+func apply(t *testing.T, bin, file string, batch []subject, policies, exceptions []string, pk *pack.Pack) map[string]map[string]verdict {
 	var b strings.Builder
 	for i, s := range batch {
 		if i > 0 {
@@ -459,7 +432,7 @@ func apply(t *testing.T, bin, file string, batch []subject, policies, exceptions
 	var rep report
 	require.NoError(t, json.Unmarshal(out[start:], &rep), "kyverno report")
 	ruleOf := map[string]string{}
-	for _, p := range pack.Policies {
+	for _, p := range pk.Policies {
 		ruleOf[p.Name] = p.Rule.ID
 	}
 	res := map[string]map[string]verdict{}

@@ -3,7 +3,7 @@ package parity
 import (
 	"fmt"
 
-	"polc.dev/polc/internal/graph"
+	"polc.dev/polc/internal/kyverno/example"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -134,12 +134,8 @@ func pssInput() input {
 		Spec: module.ModuleSpec{Type: module.Application, Version: "1.0.0", Namespaces: []module.Namespace{
 			{Name: "pss-restricted"}, {Name: "pss-baseline", PodSecurity: module.Baseline, Reason: "test"},
 			{Name: "pss-privileged", PodSecurity: module.Privileged, Reason: "test"}}}, Dir: "modules/apps/pss"}
-	repo := &rule.Repo{Root: ".", Config: module.DefaultConfig(), Modules: []*module.Module{m}, ByName: map[string]*module.Module{"pss": m},
-		Objects: map[string][]*manifest.Object{}, Rendered: map[string]bool{"pss": true}, NamespaceOwners: map[string][]*module.Module{},
-		Graph: graph.New([]graph.Node{{Name: "pss", Type: "application"}}, nil)}
-	for _, ns := range m.Spec.Namespaces {
-		repo.NamespaceOwners[ns.Name] = []*module.Module{m}
-	}
+	repo := rule.NewRepo(".", module.DefaultConfig(), []*module.Module{m})
+	repo.Rendered["pss"] = true
 	for _, v := range pssVariants {
 		for _, ns := range []string{"pss-restricted", "pss-baseline", "pss-privileged"} {
 			repo.Objects["pss"] = append(repo.Objects["pss"], pssObject(repo, m, v, "Deployment", ns))
@@ -148,12 +144,12 @@ func pssInput() input {
 			repo.Objects["pss"] = append(repo.Objects["pss"], pssObject(repo, m, v, kind, "pss-restricted"))
 		}
 	}
-	return input{name: "synthetic/pod-security", repo: repo}
+	return input{name: "synthetic/pod-security", repo: repo, units: 1}
 }
 
 // pssObject builds one variant as a kind in a namespace.
 func pssObject(repo *rule.Repo, m *module.Module, v pssVariant, kind, ns string) *manifest.Object {
-	c := map[string]any{"name": "app", "image": rule.ExampleImage,
+	c := map[string]any{"name": "app", "image": example.Image,
 		"securityContext": map[string]any{"allowPrivilegeEscalation": false, "capabilities": map[string]any{"drop": []any{"ALL"}}, "runAsNonRoot": true},
 		"resources":       map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "16Mi"}, "limits": map[string]any{"memory": "64Mi"}}}
 	pod := map[string]any{"containers": []any{c},

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
+	"polc.dev/polc/internal/kyverno/kyvernotest"
+	"polc.dev/polc/internal/kyverno/pack"
 	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -40,7 +42,7 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 	objects := 0
 	for _, m := range res.Repo.Modules {
 		for _, o := range res.Repo.Objects[m.Name()] {
-			doc, err := kyverno.AsCluster(res.Repo, m, o)
+			doc, err := kyvernotest.AsCluster(res.Repo, m, o)
 			require.NoError(t, err)
 			y, err := yaml.Marshal(doc)
 			require.NoError(t, err)
@@ -60,12 +62,12 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 		targets = append(targets, kyverno.ValidatingPolicy)
 	}
 	for _, target := range targets {
-		pack, err := kyverno.Compile(res.Repo, rules.All(), kyverno.Options{Target: target})
+		pk, err := pack.Build(res.Repo, rules.All(), kyverno.Options{Target: target})
 		require.NoError(t, err)
 		out := filepath.Join(work, string(target))
 		var policies []string
-		for _, p := range pack.Policies {
-			for _, f := range pack.Files {
+		for _, p := range pk.Policies {
+			for _, f := range pk.Files {
 				if f.Path == p.Path {
 					path := filepath.Join(out, filepath.FromSlash(f.Path))
 					require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
@@ -82,7 +84,7 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
 			require.NoError(t, err, "kyverno apply: %.500s", cmdOut)
 		}
-		report += fmt.Sprintf("\nkyverno apply, %s pack (%d policies): %s, %.1fx polc check", target, len(pack.Policies),
+		report += fmt.Sprintf("\nkyverno apply, %s pack (%d policies): %s, %.1fx polc check", target, len(pk.Policies),
 			elapsed.Round(time.Millisecond), elapsed.Seconds()/polcTime.Seconds())
 	}
 	t.Log(report)

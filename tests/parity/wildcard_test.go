@@ -7,7 +7,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
-	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -36,9 +35,9 @@ func TestWildcardValues(t *testing.T) {
 		require.NoError(t, err)
 		repo.Objects["media"] = append(repo.Objects["media"], &manifest.Object{Node: n, Module: "media", Ref: manifest.RefOf(n), Source: n})
 	}
-	for _, target := range []kyverno.Target{kyverno.ClusterPolicy, kyverno.ValidatingPolicy} {
+	for _, target := range targets {
 		t.Run(string(target), func(t *testing.T) {
-			tot := &totals{perRule: map[string]int{}}
+			tot := newTotals()
 			compare(t, bin, input{name: "wildcards", repo: repo}, target, tot)
 			for _, d := range tot.disagreements {
 				t.Error(d)
