@@ -14,8 +14,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/report"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -112,7 +112,7 @@ func TestEveryRuleHasABadRepo(t *testing.T) {
 		}
 	}
 	var missing []string
-	for _, r := range rules.All() {
+	for _, r := range builtin.All() {
 		if !seen[r.ID] {
 			missing = append(missing, r.ID)
 		}

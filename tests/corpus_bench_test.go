@@ -6,9 +6,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -24,7 +24,7 @@ func BenchmarkCorpus(b *testing.B) {
 		testutil.SkipOrFail(b, fmt.Sprintf("no corpus at %s (%v): put the corpus at ../shared/corpus beside the repository or set POLC_CORPUS to its directory", corpus, err))
 	}
 	var resourceRules []rule.Rule
-	for _, r := range rules.All() {
+	for _, r := range builtin.All() {
 		if r.CheckObject != nil {
 			resourceRules = append(resourceRules, r)
 		}

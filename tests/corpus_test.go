@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -68,7 +68,7 @@ type corpusUnit struct {
 // writes every finding for review.
 func TestCorpus(t *testing.T) {
 	var resourceRules []rule.Rule
-	for _, r := range rules.All() {
+	for _, r := range builtin.All() {
 		if r.CheckObject != nil {
 			resourceRules = append(resourceRules, r)
 		}

@@ -10,11 +10,11 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rego"
 	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 )
 
 const checkLong = `Render every module (or the named ones) and check it against polc's rules.
@@ -85,7 +85,7 @@ func newCheckCmd() *cobra.Command {
 // reads every FILE as a path, even one named like a flag (--format=text=x.txt); without "--",
 // arguments are read as before and interspersed flags still count.
 func (o *checkOptions) options(args []string) check.Options {
-	opts := check.Options{Root: o.repo, Rules: rules.All(), ChangedSince: o.changedSince, PolicyDirs: o.policyDirs()}
+	opts := check.Options{Root: o.repo, Rules: builtin.All(), ChangedSince: o.changedSince, PolicyDirs: o.policyDirs()}
 	opts.ByFiles = o.files || o.changedSince != ""
 	if !o.files {
 		opts.Modules = args

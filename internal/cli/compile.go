@@ -8,13 +8,13 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/pack"
 	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 )
 
 const compileLong = `Compile the resource rules into a Kyverno policy pack, from module metadata alone: one policy
@@ -86,7 +86,7 @@ func newCompileCmd() *cobra.Command {
 // loadForGenerating loads the repository's metadata for a command that writes files from it (before
 // what it is doing): metadata problems are printed with their positions and refuse the run.
 func loadForGenerating(root string, stderr io.Writer, before string) (*rule.Repo, error) {
-	repo, findings, err := check.Load(root, rules.All())
+	repo, findings, err := check.Load(root, builtin.All())
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
@@ -100,7 +100,7 @@ func loadForGenerating(root string, stderr io.Writer, before string) (*rule.Repo
 }
 
 func (o *compileOptions) run(stdout, stderr io.Writer) error {
-	all := rules.All()
+	all := builtin.All()
 	repo, err := loadForGenerating(o.repo, stderr, "compiling")
 	if err != nil {
 		return err

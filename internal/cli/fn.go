@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rego"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/fn/framework"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
@@ -186,7 +186,7 @@ func (p *fnProcessor) context() context.Context {
 // resourceRules returns the built-in rules that check one object: the rules of a KRM function.
 func resourceRules() []rule.Rule {
 	var out []rule.Rule
-	for _, ru := range rules.All() {
+	for _, ru := range builtin.All() {
 		if ru.CheckObject != nil {
 			out = append(out, ru)
 		}
@@ -254,7 +254,7 @@ func (p *fnProcessor) loadRepo(fm *module.Module) (*rule.Repo, error) {
 		}
 		repo = rule.NewRepo(root, cfg, nil)
 		if info, err := os.Stat(filepath.Join(root, cfg.Spec.ModulesDir)); err == nil && info.IsDir() {
-			if repo, _, err = check.Load(root, rules.All()); err != nil {
+			if repo, _, err = check.Load(root, builtin.All()); err != nil {
 				return nil, fmt.Errorf("load repository %s: %w", root, err)
 			}
 		}

@@ -7,9 +7,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/graph"
-	"polc.dev/polc/internal/rules"
 )
 
 func newGraphCmd() *cobra.Command {
@@ -28,7 +28,7 @@ func newGraphCmd() *cobra.Command {
 			if !ok {
 				return usageError("invalid --format %q; valid formats: dot, json, mermaid, text", format)
 			}
-			r, _, err := check.Load(repo, rules.All())
+			r, _, err := check.Load(repo, builtin.All())
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}

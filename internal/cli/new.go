@@ -8,10 +8,10 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/module"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/scaffold"
 )
 
@@ -93,7 +93,7 @@ func loadForNew(repo string) (string, *module.Config, map[string]*module.Module,
 	if _, err := module.Resolve(root, cfg.Spec.ModulesDir); errors.Is(err, fs.ErrNotExist) {
 		return root, cfg, map[string]*module.Module{}, nil
 	}
-	r, _, err := check.Load(root, rules.All())
+	r, _, err := check.Load(root, builtin.All())
 	if err != nil {
 		return "", nil, nil, err
 	}

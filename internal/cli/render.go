@@ -6,9 +6,9 @@ import (
 	"sort"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -22,7 +22,7 @@ func newRenderCmd() *cobra.Command {
 objects as one YAML stream, in module order, exactly as polc check sees them.
 Render errors go to stderr and make the exit code 1.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, _, err := check.Load(repo, rules.All())
+			r, _, err := check.Load(repo, builtin.All())
 			if err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}

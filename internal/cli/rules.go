@@ -9,8 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 )
 
 // ruleSource says where the rules of rules and explain come from: the built-in registry, plus the
@@ -26,7 +26,7 @@ func (s *ruleSource) flags(cmd *cobra.Command) {
 
 // all returns the built-in rules, then the Rego rules.
 func (s *ruleSource) all() ([]rule.Rule, error) {
-	out := rules.All()
+	out := builtin.All()
 	srcs, err := policySources(io.Discard, s.repo, s.policy) // polc check reports the warnings
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ The markdown format is the catalog of the built-in rules, docs/rules.md.`,
 		Args: argsUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format == "markdown" {
-				return RulesMarkdown(cmd.OutOrStdout(), rules.All())
+				return RulesMarkdown(cmd.OutOrStdout(), builtin.All())
 			}
 			if format != "table" && format != "json" {
 				return usageError("invalid --format %q; valid formats: table, markdown, json", format)

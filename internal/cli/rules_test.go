@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"polc.dev/polc/internal/rules"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -14,7 +14,7 @@ import (
 // (run `make generate`, or this test with -update).
 func TestRulesDocUpToDate(t *testing.T) {
 	var b bytes.Buffer
-	require.NoError(t, RulesMarkdown(&b, rules.All()))
+	require.NoError(t, RulesMarkdown(&b, builtin.All()))
 	testutil.Golden(t, "../../docs/rules.md", b.Bytes())
 }
 

@@ -8,15 +8,15 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
 func load(t *testing.T, root string) *rule.Repo {
 	t.Helper()
-	repo, findings, err := check.Load(root, rules.All())
+	repo, findings, err := check.Load(root, builtin.All())
 	require.NoError(t, err)
 	require.Empty(t, findings)
 	return repo

@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -34,7 +34,7 @@ func TestExampleClusterUpToDate(t *testing.T) {
 // loadRepo loads a repository's metadata as polc compile does.
 func loadRepo(t *testing.T, root string) *rule.Repo {
 	t.Helper()
-	repo, findings, err := check.Load(root, rules.All())
+	repo, findings, err := check.Load(root, builtin.All())
 	require.NoError(t, err)
 	require.Empty(t, findings)
 	return repo

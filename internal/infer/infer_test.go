@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/module"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -80,7 +80,7 @@ func TestInferWriteThenCheck(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, string(before), string(after), "an existing module.yaml was rewritten")
 
-	result, err := check.Run(context.Background(), check.Options{Root: root, Rules: rules.All(), Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+	result, err := check.Run(context.Background(), check.Options{Root: root, Rules: builtin.All(), Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 	require.NoError(t, err)
 	require.Equal(t, 8, len(result.Repo.Reported()))
 	byRule := map[string]int{}

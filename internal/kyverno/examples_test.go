@@ -6,10 +6,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -19,11 +19,11 @@ import (
 // finding and a Fail example at least one. An example that only the policy rejects would make the
 // Kyverno tests prove nothing about the offline check.
 func TestExamplesAgreeWithOfflineCheck(t *testing.T) {
-	repo, findings, err := check.Load("../..", rules.All())
+	repo, findings, err := check.Load("../..", builtin.All())
 	require.NoError(t, err)
 	require.Empty(t, findings)
 	check.Render(context.Background(), repo)
-	res, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: repo.Clock()})
+	res, err := Compile(repo, builtin.All(), Options{Target: ClusterPolicy, Now: repo.Clock()})
 	require.NoError(t, err)
 	checked := map[string]int{}
 	for _, p := range res.Policies {
@@ -40,7 +40,7 @@ func TestExamplesAgreeWithOfflineCheck(t *testing.T) {
 			}
 		}
 	}
-	for _, ru := range rules.All() {
+	for _, ru := range builtin.All() {
 		if ru.Policy != nil {
 			require.NotZero(t, checked[ru.ID], "rule %s has no examples checked", ru.ID)
 		}

@@ -6,10 +6,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/kyverno/kyvernotest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 )
 
 // repoDir is the test repository with modules, namespaces of every level and exceptions.
@@ -22,7 +22,7 @@ func load(t *testing.T, dir string) *rule.Repo { return kyvernotest.Load(t, dir)
 
 func compile(t *testing.T, repo *rule.Repo, target Target) *Result {
 	t.Helper()
-	res, err := Compile(repo, rules.All(), Options{Target: target, Now: now})
+	res, err := Compile(repo, builtin.All(), Options{Target: target, Now: now})
 	require.NoError(t, err)
 	return res
 }
@@ -48,7 +48,7 @@ func TestExceptions(t *testing.T) {
 				}
 			}
 			require.Positive(t, live)
-			res, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: tc.now})
+			res, err := Compile(repo, builtin.All(), Options{Target: ClusterPolicy, Now: tc.now})
 			require.NoError(t, err)
 			var exceptions int
 			for _, p := range res.Policies {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	"polc.dev/polc/internal/rules"
+	"polc.dev/polc/internal/builtin"
 )
 
 // TestModuleDirectoryIsLiteral: a module directory reaches the naming/flux-kustomization rule's
@@ -19,7 +19,7 @@ func TestModuleDirectoryIsLiteral(t *testing.T) {
 				repo := load(t, repoDir)
 				m := repo.Modules[0]
 				m.Dir = dir
-				_, err := Compile(repo, rules.All(), Options{Target: target, Now: now})
+				_, err := Compile(repo, builtin.All(), Options{Target: target, Now: now})
 				require.Error(t, err)
 				require.Regexp(t, regexp.QuoteMeta(m.File)+`:\d+:\d+: module directory ".*" cannot be matched exactly by Kyverno`, err.Error())
 			})
@@ -28,7 +28,7 @@ func TestModuleDirectoryIsLiteral(t *testing.T) {
 	for _, target := range []Target{ClusterPolicy, ValidatingPolicy} {
 		repo := load(t, repoDir)
 		repo.Modules[0].Dir = "modules/Apps_v2/media.x-1"
-		_, err := Compile(repo, rules.All(), Options{Target: target, Now: now})
+		_, err := Compile(repo, builtin.All(), Options{Target: target, Now: now})
 		require.NoError(t, err, target)
 	}
 }

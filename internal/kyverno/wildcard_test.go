@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/yaml"
 )
 
@@ -32,9 +32,9 @@ func TestConditionsCompareLiterally(t *testing.T) {
 	checked := map[string]int{}
 	known := map[string]bool{}
 	for _, dir := range []string{repoDir, "../..", "../../tests/testdata/repos/bad-deps-flux-dependson"} {
-		repo, _, err := check.Load(filepath.Clean(dir), rules.All())
+		repo, _, err := check.Load(filepath.Clean(dir), builtin.All())
 		require.NoError(t, err, dir)
-		res, err := Compile(repo, rules.All(), Options{Target: ClusterPolicy, Now: now})
+		res, err := Compile(repo, builtin.All(), Options{Target: ClusterPolicy, Now: now})
 		require.NoError(t, err, dir)
 		for _, p := range res.Policies {
 			// As written: numbers decode as float64.

@@ -171,6 +171,9 @@ func (r *Renderer) Render(ctx context.Context, dir, mod string) ([]*Object, []Re
 func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration) (resmap.ResMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	if ctx.Err() != nil { // ended before the build starts: never race the build against it
+		return nil, buildStopped(ctx, timeout)
+	}
 	type result struct {
 		m   resmap.ResMap
 		err error
@@ -184,11 +187,16 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration)
 	case res := <-done:
 		return res.m, res.err
 	case <-ctx.Done():
-		if ctx.Err() == context.DeadlineExceeded {
-			return nil, fmt.Errorf("kustomize did not finish within %s (limit: polc.yaml spec.render.timeout)", timeout)
-		}
-		return nil, fmt.Errorf("render: %w", ctx.Err())
+		return nil, buildStopped(ctx, timeout)
 	}
+}
+
+// buildStopped is the error of a build that ctx ended: past the render timeout, or cancelled.
+func buildStopped(ctx context.Context, timeout time.Duration) error {
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("kustomize did not finish within %s (limit: polc.yaml spec.render.timeout)", timeout)
+	}
+	return fmt.Errorf("render: %w", ctx.Err())
 }
 
 // overlaid returns the in-memory copy of a kustomization file without its remote references.

@@ -12,8 +12,8 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -113,7 +113,7 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	}
 	t.Run("the real rule registry", func(t *testing.T) {
 		var buf bytes.Buffer
-		f, err := New(&buf, "sarif", Options{Rules: rules.All(), Version: "0.0.0-test"})
+		f, err := New(&buf, "sarif", Options{Rules: builtin.All(), Version: "0.0.0-test"})
 		require.NoError(t, err)
 		require.NoError(t, Write(f, testFindings, testSummary))
 		doc, err := jsonschema.UnmarshalJSON(&buf)

@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/report"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 )
 
@@ -20,7 +20,7 @@ func BenchmarkCheckGenerated200(b *testing.B) {
 	objects := 0
 	b.ResetTimer()
 	for b.Loop() {
-		res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
+		res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: builtin.All()})
 		require.NoError(b, err)
 		objects = report.Summarize(res.Repo, res.Findings).Objects
 	}
@@ -32,7 +32,7 @@ func BenchmarkCheckGenerated200(b *testing.B) {
 func TestGeneratedRepoIsClean(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, testutil.GenerateRepo(dir, 20))
-	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
+	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: builtin.All()})
 	require.NoError(t, err)
 	require.Equal(t, 500, report.Summarize(res.Repo, res.Findings).Objects)
 	require.Empty(t, res.Findings)
@@ -45,7 +45,7 @@ func BenchmarkCheckChangedOne(b *testing.B) {
 	require.NoError(b, testutil.GenerateRepo(dir, 200))
 	b.ResetTimer()
 	for b.Loop() {
-		_, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All(), ByFiles: true, Files: []string{"modules/apps/app005/config.yaml"}})
+		_, err := check.Run(context.Background(), check.Options{Root: dir, Rules: builtin.All(), ByFiles: true, Files: []string{"modules/apps/app005/config.yaml"}})
 		require.NoError(b, err)
 	}
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/kyvernotest"
@@ -28,7 +29,6 @@ import (
 	"polc.dev/polc/internal/kyverno/testgen"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/yaml"
 )
 
@@ -225,7 +225,7 @@ func TestDeploymentPath(t *testing.T) {
 }
 
 func testStarterCatalog(t *testing.T) {
-	repo, _, err := check.Load(root, rules.All())
+	repo, _, err := check.Load(root, builtin.All())
 	require.NoError(t, err)
 	require.Empty(t, check.Render(context.Background(), repo), "the starter catalog renders")
 	waves, stuck := repo.Graph.Waves()
@@ -261,7 +261,7 @@ func testStarterCatalog(t *testing.T) {
 // whose findings polc check reports as errors (not excepted) for modules that enforce.
 func expected(t *testing.T, res *check.Result) map[string][]string {
 	compiled := map[string]bool{}
-	for _, r := range rules.All() {
+	for _, r := range builtin.All() {
 		compiled[r.ID] = r.Policy != nil
 	}
 	out := map[string][]string{}
@@ -317,12 +317,12 @@ func testRepositories(t *testing.T, target kyverno.Target) {
 		}
 		path := filepath.Join(dir, e.Name())
 		start := time.Now()
-		res, err := check.Run(context.Background(), check.Options{Root: path, Rules: rules.All(), Now: time.Now()})
+		res, err := check.Run(context.Background(), check.Options{Root: path, Rules: builtin.All(), Now: time.Now()})
 		if err != nil {
 			t.Logf("%s: skipped, its metadata does not load: %v", e.Name(), firstLine(err.Error()))
 			continue
 		}
-		pk, err := pack.Build(res.Repo, rules.All(), kyverno.Options{Target: target})
+		pk, err := pack.Build(res.Repo, builtin.All(), kyverno.Options{Target: target})
 		if err != nil {
 			t.Logf("%s: skipped, polc compile refuses it: %v", e.Name(), strings.ReplaceAll(err.Error(), "\n", " "))
 			continue

@@ -8,11 +8,11 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -52,7 +52,7 @@ var fluxPathCases = [][2]string{
 // a clean path or not a string, or points at a module whose directory ends with another's.
 func TestFluxPathWildcards(t *testing.T) {
 	bin := kyvernoBin(t)
-	loaded, _, err := check.Load(filepath.Join("..", "testdata", "repos", "bad-naming-flux-kustomization"), rules.All())
+	loaded, _, err := check.Load(filepath.Join("..", "testdata", "repos", "bad-naming-flux-kustomization"), builtin.All())
 	require.NoError(t, err)
 	check.Render(context.Background(), loaded)
 	// A module whose directory ends with media's: paths pointing at it point at media's too, and
@@ -83,8 +83,8 @@ func TestFluxPathWildcards(t *testing.T) {
 	// The offline verdicts this test is about, so that it cannot pass by checking nothing.
 	failing := map[string]bool{}
 	for _, o := range objs {
-		for _, f := range check.CheckObject(repo, platform, o, []rule.Rule{rules.NamingFluxKustomization}) {
-			failing[o.Ref.Name] = failing[o.Ref.Name] || f.Rule == rules.NamingFluxKustomization.ID
+		for _, f := range check.CheckObject(repo, platform, o, []rule.Rule{builtin.NamingFluxKustomization}) {
+			failing[o.Ref.Name] = failing[o.Ref.Name] || f.Rule == builtin.NamingFluxKustomization.ID
 		}
 	}
 	require.Equal(t, map[string]bool{"wild-prefix-wrong-name": true, "wild-dir-wrong-name": true, "apps-me?ia": true, "apps-*": true,
@@ -95,7 +95,7 @@ func TestFluxPathWildcards(t *testing.T) {
 			tot := newTotals()
 			compare(t, bin, input{name: "flux-path-wildcards", repo: repo}, target, tot)
 			require.Equal(t, 1, tot.repos, "the repository compiles")
-			c := tot.perRule[rules.NamingFluxKustomization.ID]
+			c := tot.perRule[builtin.NamingFluxKustomization.ID]
 			require.NotNil(t, c)
 			require.GreaterOrEqual(t, c.failing+c.passing, len(objs))
 			for _, d := range tot.disagreements {

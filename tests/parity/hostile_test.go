@@ -8,10 +8,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/pack"
-	"polc.dev/polc/internal/rules"
 )
 
 // TestHostileMetadataStillLoads compiles module metadata whose free text tries to break out of
@@ -19,7 +19,7 @@ import (
 // runs its generated Kyverno CLI tests: every policy loads and matches only what it should.
 func TestHostileMetadataStillLoads(t *testing.T) {
 	bin := kyvernoBin(t)
-	repo, _, err := check.Load(filepath.Join("..", "testdata", "repos", "good-exceptions-excepted"), rules.All())
+	repo, _, err := check.Load(filepath.Join("..", "testdata", "repos", "good-exceptions-excepted"), builtin.All())
 	require.NoError(t, err)
 	hostile := "x\"\n---\napiVersion: v1\nkind: Secret\n{{ request.object.metadata.name }} ' || true || ' ${VAR} | *"
 	for _, m := range repo.Modules {
@@ -30,7 +30,7 @@ func TestHostileMetadataStillLoads(t *testing.T) {
 		}
 	}
 	for _, target := range []kyverno.Target{kyverno.ClusterPolicy, kyverno.ValidatingPolicy} {
-		pk, err := pack.Build(repo, rules.All(), kyverno.Options{Target: target})
+		pk, err := pack.Build(repo, builtin.All(), kyverno.Options{Target: target})
 		require.NoError(t, err)
 		dir := t.TempDir()
 		require.NoError(t, pk.Write(dir))

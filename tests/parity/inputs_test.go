@@ -16,12 +16,12 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -93,7 +93,7 @@ func loadInputs(t *testing.T) []input {
 		allInputs = append(out, corpus...)
 		for i := range allInputs {
 			if allInputs[i].repo != nil {
-				_, allInputs[i].compileErr = kyverno.Compile(allInputs[i].repo, rules.All(), kyverno.Options{Target: kyverno.ClusterPolicy})
+				_, allInputs[i].compileErr = kyverno.Compile(allInputs[i].repo, builtin.All(), kyverno.Options{Target: kyverno.ClusterPolicy})
 			}
 		}
 	})
@@ -114,7 +114,7 @@ func repoInputs(prefix, dir string) ([]input, error) {
 			continue
 		}
 		name := prefix + e.Name()
-		res, err := check.Run(context.Background(), check.Options{Root: filepath.Join(dir, e.Name()), Rules: rules.All()})
+		res, err := check.Run(context.Background(), check.Options{Root: filepath.Join(dir, e.Name()), Rules: builtin.All()})
 		if err != nil {
 			out = append(out, input{name: name, loadErr: err})
 			continue

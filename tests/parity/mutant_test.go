@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/pack"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -36,12 +36,12 @@ func TestParityCatchesMutant(t *testing.T) {
 	repo := *in.repo
 	repo.Clusters = nil
 	in.repo = &repo
-	id := rules.DepsFluxDependsOn.ID
+	id := builtin.DepsFluxDependsOn.ID
 	for _, target := range targets {
 		t.Run(string(target), func(t *testing.T) {
 			t.Parallel()
 			now := time.Now()
-			pk, err := pack.Build(in.repo, rules.All(), kyverno.Options{Target: target, Now: now})
+			pk, err := pack.Build(in.repo, builtin.All(), kyverno.Options{Target: target, Now: now})
 			require.NoError(t, err)
 			n, err := neverRejects(pk, id, target)
 			require.NoError(t, err)
@@ -121,13 +121,13 @@ func mutateEach(doc *yaml.RNode, path []string, field, value string) error {
 // needs a failing and a passing pair, and offline-only rules need none.
 func TestUncovered(t *testing.T) {
 	tot := newTotals()
-	tot.count(rules.DepsFluxDependsOn.ID, false)
-	tot.count(rules.DepsFluxDependsOn.ID, false)
-	tot.count(rules.SecurityImageTag.ID, true)
-	tot.count(rules.SecurityImageTag.ID, false)
-	tot.count(rules.LabelsModule.ID, true)
-	all := []rule.Rule{rules.DepsFluxDependsOn, rules.SecurityImageTag, rules.LabelsModule, rules.SecurityResources, rules.DepsCycle}
-	require.Nil(t, rules.DepsCycle.Policy, "deps/cycle is offline only")
+	tot.count(builtin.DepsFluxDependsOn.ID, false)
+	tot.count(builtin.DepsFluxDependsOn.ID, false)
+	tot.count(builtin.SecurityImageTag.ID, true)
+	tot.count(builtin.SecurityImageTag.ID, false)
+	tot.count(builtin.LabelsModule.ID, true)
+	all := []rule.Rule{builtin.DepsFluxDependsOn, builtin.SecurityImageTag, builtin.LabelsModule, builtin.SecurityResources, builtin.DepsCycle}
+	require.Nil(t, builtin.DepsCycle.Policy, "deps/cycle is offline only")
 	require.Equal(t, []string{
 		"deps/flux-dependson (0 failing, 2 passing)",
 		"labels/module (1 failing, 0 passing)",

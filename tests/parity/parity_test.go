@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/kyverno"
@@ -28,7 +29,6 @@ import (
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -129,7 +129,7 @@ func TestParity(t *testing.T) {
 				t.Logf("!!! POLC_PARITY_ONLY=%s: not checking that every compiled rule has failing and passing pairs", only)
 				return
 			}
-			if miss := uncovered(rules.All(), tot); len(miss) > 0 {
+			if miss := uncovered(builtin.All(), tot); len(miss) > 0 {
 				t.Errorf("%s: compiled rules without both a failing and a passing compared (object, rule) pair: %s; add inputs that exercise them (tests/parity/testdata/repos)",
 					target, strings.Join(miss, ", "))
 			}
@@ -245,7 +245,7 @@ func compare(t *testing.T, bin string, in input, target kyverno.Target, tot *tot
 		return
 	}
 	now := time.Now()
-	pk, err := pack.Build(in.repo, rules.All(), kyverno.Options{Target: target, Now: now})
+	pk, err := pack.Build(in.repo, builtin.All(), kyverno.Options{Target: target, Now: now})
 	if err != nil {
 		t.Errorf("%s: %s pack does not compile: %v", in.name, target, err)
 		return
@@ -268,7 +268,7 @@ func comparePack(t *testing.T, bin string, in input, target kyverno.Target, pk *
 		compiled[p.Rule.ID] = true
 	}
 	var checked []rule.Rule
-	for _, r := range rules.All() {
+	for _, r := range builtin.All() {
 		if compiled[r.ID] {
 			checked = append(checked, r)
 		}

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/kyvernotest"
 	"polc.dev/polc/internal/kyverno/pack"
-	"polc.dev/polc/internal/rules"
 	"polc.dev/polc/internal/testutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -32,7 +32,7 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 	require.NoError(t, testutil.GenerateRepo(dir, 200))
 
 	start := time.Now()
-	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: rules.All()})
+	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: builtin.All()})
 	require.NoError(t, err)
 	polcTime := time.Since(start)
 
@@ -62,7 +62,7 @@ func TestSpeedAgainstKyverno(t *testing.T) {
 		targets = append(targets, kyverno.ValidatingPolicy)
 	}
 	for _, target := range targets {
-		pk, err := pack.Build(res.Repo, rules.All(), kyverno.Options{Target: target})
+		pk, err := pack.Build(res.Repo, builtin.All(), kyverno.Options{Target: target})
 		require.NoError(t, err)
 		out := filepath.Join(work, string(target))
 		var policies []string

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -19,7 +19,7 @@ import (
 // disagreement fails.
 func TestWildcardValues(t *testing.T) {
 	bin := kyvernoBin(t)
-	repo, _, err := check.Load(filepath.Join("..", "testdata", "repos", "bad-deps-flux-dependson"), rules.All())
+	repo, _, err := check.Load(filepath.Join("..", "testdata", "repos", "bad-deps-flux-dependson"), builtin.All())
 	require.NoError(t, err)
 	check.Render(context.Background(), repo)
 	docs := []string{

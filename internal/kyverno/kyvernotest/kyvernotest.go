@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 )
@@ -71,7 +71,7 @@ var Now = time.Date(2026, 1, 15, 12, 0, 0, 0, time.UTC)
 // Load loads the repository at dir with the built-in rules; it must load without findings.
 func Load(t testing.TB, dir string) *rule.Repo {
 	t.Helper()
-	repo, findings, err := check.Load(dir, rules.All())
+	repo, findings, err := check.Load(dir, builtin.All())
 	require.NoError(t, err)
 	require.Empty(t, findings)
 	return repo

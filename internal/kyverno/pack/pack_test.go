@@ -10,12 +10,12 @@ import (
 	kyvernov1 "github.com/kyverno/kyverno/api/kyverno/v1"
 	kyvernov2 "github.com/kyverno/kyverno/api/kyverno/v2"
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/kyvernotest"
 	"polc.dev/polc/internal/kyverno/testgen"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/yaml"
 )
 
@@ -32,7 +32,7 @@ func load(t *testing.T, dir string) *rule.Repo { return kyvernotest.Load(t, dir)
 
 func build(t *testing.T, repo *rule.Repo, target kyverno.Target) *Pack {
 	t.Helper()
-	pack, err := Build(repo, rules.All(), kyverno.Options{Target: target, Now: kyvernotest.Now})
+	pack, err := Build(repo, builtin.All(), kyverno.Options{Target: target, Now: kyvernotest.Now})
 	require.NoError(t, err)
 	return pack
 }
@@ -129,7 +129,7 @@ func TestHostileMetadataIsRefused(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			repo := load(t, repoDir)
 			tc.edit(repo.Modules[0])
-			pack, err := Build(repo, rules.All(), kyverno.Options{Target: ValidatingPolicy, Now: kyvernotest.Now})
+			pack, err := Build(repo, builtin.All(), kyverno.Options{Target: ValidatingPolicy, Now: kyvernotest.Now})
 			if tc.error != "" {
 				require.ErrorContains(t, err, tc.error)
 				return

@@ -10,11 +10,11 @@ import (
 	policiesv1 "github.com/kyverno/api/api/policies.kyverno.io/v1"
 	kyvernov2 "github.com/kyverno/kyverno/api/kyverno/v2"
 	"github.com/stretchr/testify/require"
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/kyverno"
 	"polc.dev/polc/internal/kyverno/kyvernotest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
-	"polc.dev/polc/internal/rules"
 	"sigs.k8s.io/yaml"
 )
 
@@ -25,7 +25,7 @@ func load(t *testing.T, dir string) *rule.Repo { return kyvernotest.Load(t, dir)
 
 func compile(t *testing.T, repo *rule.Repo, target kyverno.Target) *kyverno.Result {
 	t.Helper()
-	res, err := kyverno.Compile(repo, rules.All(), kyverno.Options{Target: target, Now: kyvernotest.Now})
+	res, err := kyverno.Compile(repo, builtin.All(), kyverno.Options{Target: target, Now: kyvernotest.Now})
 	require.NoError(t, err)
 	return res
 }

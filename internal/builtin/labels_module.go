@@ -1,0 +1,65 @@
+package builtin
+
+import (
+	"fmt"
+
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+)
+
+// LabelsModule requires the module labels on every rendered object.
+var LabelsModule = rule.Rule{
+	ID:       "labels/module",
+	Title:    "Objects carry the module and module-type labels",
+	Severity: rule.Error,
+	Scope:    rule.ResourceScope,
+	Doc: "Every rendered object carries <domain>/module with its module's name and <domain>/module-type with " +
+		"its type, so that admission policies, PolicyReports and humans can tell which module an object " +
+		"belongs to.",
+	Remediation: "Add a kustomize `labels:` transformer with both labels to the module's kustomization.yaml.",
+	CheckObject: checkLabelsModule,
+	Policy:      policyLabelsModule,
+}
+
+// policyLabelsModule requires the module's labels on every object the cluster attributes to it:
+// applied by its Flux Kustomization or carrying its module label.
+func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	want := rule.ModuleLabels(r, m)
+	key, typeKey := r.Config.ModuleLabel(), r.Config.ModuleTypeLabel()
+	cm := func(name string, labels map[string]any) map[string]any {
+		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": example.Meta(r, m, name, false, labels)}
+	}
+	return []rule.PolicyRule{{
+		Name:    m.Name(),
+		Kinds:   []rule.Kind{rule.AnyKind},
+		Match:   rule.ModuleSelectors(r, m, false),
+		Message: fmt.Sprintf("objects of module %s carry the labels %s=%s and %s=%s", m.Name(), key, m.Name(), typeKey, m.Spec.Type),
+		Pattern: map[string]any{"metadata": map[string]any{"labels": want}},
+		CEL: []string{expr.CELLabel(key) + " == " + expr.CELString(m.Name()) + " && " +
+			expr.CELLabel(typeKey) + " == " + expr.CELString(string(m.Spec.Type))},
+		Pass: []map[string]any{cm(m.Name()+"-labelled", want)},
+		Fail: []map[string]any{cm(m.Name()+"-unlabelled", map[string]any{key: m.Name()})},
+	}}
+}
+
+func checkLabelsModule(r *rule.Repo, m *module.Module, o *manifest.Object) []rule.Violation {
+	labels := o.Node.GetLabels()
+	var out []rule.Violation
+	for _, want := range []struct{ key, value string }{
+		{r.Config.ModuleLabel(), m.Name()},
+		{r.Config.ModuleTypeLabel(), string(m.Spec.Type)},
+	} {
+		got, ok := labels[want.key]
+		switch {
+		case !ok:
+			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is missing; expected %q", want.key, want.value), Field: "metadata.labels"})
+		case got != want.value:
+			out = append(out, rule.Violation{Message: fmt.Sprintf("label %s is %q; expected %q", want.key, got, want.value), Field: "metadata.labels[" + want.key + "]"})
+		}
+	}
+	return out
+}

@@ -1,0 +1,154 @@
+package builtin
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// fluxKustomizeGroup is the API group of Flux Kustomizations.
+const fluxKustomizeGroup = "kustomize.toolkit.fluxcd.io"
+
+// NamingFluxKustomization requires the Flux Kustomization that deploys a module to be named
+// <prefix>-<module>.
+var NamingFluxKustomization = rule.Rule{
+	ID:       "naming/flux-kustomization",
+	Title:    "Flux Kustomizations of modules are named <prefix>-<module>",
+	Severity: rule.Error,
+	Scope:    rule.ResourceScope,
+	Doc: "A Flux Kustomization (kustomize.toolkit.fluxcd.io) whose spec.path points at a module " +
+		"directory deploys that module, and is named after it: the prefix that polc.yaml " +
+		"spec.fluxPrefixes gives the module's type, a dash, and the module name (infra-storage-core, " +
+		"apps-media). Other Kustomizations refer to it by that name in their spec.dependsOn, and " +
+		"polc derives those dependencies from the module graph, so a different name breaks ordering " +
+		"silently. The path matches when, after removing a leading ./, it ends with the module's " +
+		"directory.",
+	Remediation: "Rename the Flux Kustomization to <prefix>-<module> as configured in polc.yaml spec.fluxPrefixes.",
+	Kinds:       []string{"Kustomization"},
+	CheckObject: checkFluxKustomization,
+	Policy:      policyFluxKustomization,
+}
+
+func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) []rule.Violation {
+	if o.Ref.Group() != fluxKustomizeGroup {
+		return nil
+	}
+	p, err := o.Node.Pipe(yaml.Lookup("spec", "path"))
+	if err != nil || p == nil || p.YNode().Kind != yaml.ScalarNode || p.YNode().ShortTag() != yaml.NodeTagString {
+		return nil // Flux's schema makes spec.path a string; anything else points at no module
+	}
+	target := moduleAtPath(r, p.YNode().Value)
+	if target == nil {
+		return nil
+	}
+	if want := r.Config.FluxName(target); o.Ref.Name != want {
+		return []rule.Violation{{Field: "metadata.name",
+			Message: fmt.Sprintf("Flux Kustomization for module %q is named %q; expected %q", target.Name(), o.Ref.Name, want)}}
+	}
+	return nil
+}
+
+// pathIsDir reports whether a Flux spec.path points at directory dir: it is dir or ends with
+// /dir, either optionally followed by one slash (so ./dir matches). The comparison is literal
+// (no cleaning, no wildcards), as both compiled forms make it.
+func pathIsDir(p, dir string) bool {
+	return p == dir || p == dir+"/" || strings.HasSuffix(p, "/"+dir) || strings.HasSuffix(p, "/"+dir+"/")
+}
+
+// pathModules are the modules a Flux spec.path can point at: every non-component module that
+// owns its name, as polc compiles them.
+func pathModules(r *rule.Repo) []*module.Module {
+	var out []*module.Module
+	for _, m := range r.Modules {
+		if r.ByName[m.Name()] == m && m.Spec.Type != module.Component {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// moduleAtPath returns the module whose directory a Flux spec.path points at (the longest match),
+// or nil.
+func moduleAtPath(r *rule.Repo, p string) *module.Module {
+	var best *module.Module
+	for _, m := range pathModules(r) {
+		if pathIsDir(p, m.Dir) && (best == nil || len(m.Dir) > len(best.Dir)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// deeperDirs are the directories of the other modules that a path pointing at m's directory may
+// point at too (they end with /<m's directory>): moduleAtPath prefers them, so m's compiled rule
+// leaves their paths alone.
+func deeperDirs(r *rule.Repo, m *module.Module) []string {
+	var out []string
+	for _, o := range pathModules(r) {
+		if o != m && strings.HasSuffix(o.Dir, "/"+m.Dir) {
+			out = append(out, o.Dir)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// jmesRaw quotes s as a JMESPath raw string literal.
+func jmesRaw(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
+
+// policyFluxKustomization names every Flux Kustomization whose spec.path points at the module's
+// directory <prefix>-<module>, whoever applies it.
+//
+// The ClusterPolicy form never hands the object's spec.path or name to a Kyverno condition
+// operator: Equals, AnyIn and the others read * and ? as wildcards (AnyIn on both sides, so a
+// spec.path of * would be "in" every module's list) and compare durations and quantities by
+// value. JMESPath compares the strings literally, as the offline check and the CEL do, and only
+// its boolean result reaches the operator.
+func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
+	r, m := c.Repo, c.Module
+	want := r.Config.FluxName(m)
+	ks := func(name string) map[string]any {
+		meta := example.Meta(r, m, name, false, nil)
+		meta["namespace"] = "flux-system"
+		return map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta,
+			"spec": map[string]any{"path": "./" + m.Dir, "interval": "10m", "prune": true,
+				"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}}}
+	}
+	deeper := deeperDirs(r, m)
+
+	// JMESPath: spec.path is a string that points at the directory and at no deeper one.
+	const jp = "request.object.spec.path"
+	jIs := func(dir string) string {
+		return fmt.Sprintf("(contains([%s, %s], %s) || ends_with(%s, %s) || ends_with(%s, %s))",
+			jmesRaw(dir), jmesRaw(dir+"/"), jp, jp, jmesRaw("/"+dir), jp, jmesRaw("/"+dir+"/"))
+	}
+	jAt := "type(" + jp + ") == 'string' && " + jIs(m.Dir)
+	// CEL: the same.
+	const cp = `object.?spec.?path.orValue("")`
+	cIs := func(dir string) string {
+		return fmt.Sprintf("(%s in %s || %s.endsWith(%s) || %s.endsWith(%s))",
+			cp, expr.CELStrings([]string{dir, dir + "/"}), cp, expr.CELString("/"+dir), cp, expr.CELString("/"+dir+"/"))
+	}
+	cAt := "type(" + cp + ") == string && " + cIs(m.Dir)
+	for _, d := range deeper {
+		jAt += " && !" + jIs(d)
+		cAt += " && !" + cIs(d)
+	}
+	return []rule.PolicyRule{{
+		Name:          m.Name(),
+		Kinds:         []rule.Kind{rule.FluxKustomizationKind},
+		Preconditions: []rule.Condition{{Key: "{{ " + jAt + " }}", Operator: "Equals", Value: true}},
+		Message:       fmt.Sprintf("the Flux Kustomization of module %s (spec.path %s) is named %s", m.Name(), m.Dir, want),
+		Deny:          []rule.Condition{{Key: "{{ request.object.metadata.name != " + jmesRaw(want) + " }}", Operator: "Equals", Value: true}},
+		CEL:           []string{fmt.Sprintf("!(%s) || object.metadata.name == %s", cAt, expr.CELString(want))},
+		Pass:          []map[string]any{ks(want)},
+		Fail:          []map[string]any{ks(m.Name())},
+	}}
+}
