@@ -1,13 +1,12 @@
 package builtin
 
 import (
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
-// ModuleMetadata is reported by the loader (check.Load) for module.yaml files that do not load.
+// ModuleMetadata is reported by the loader for module.yaml files that do not load.
 var ModuleMetadata = rule.Rule{
-	ID:       check.MetadataRule,
+	ID:       rule.MetadataRule,
 	Title:    "module.yaml parses strictly against the schema",
 	Severity: rule.Error,
 	Scope:    rule.ModuleScope,

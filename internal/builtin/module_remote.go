@@ -1,14 +1,13 @@
 package builtin
 
 import (
-	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 )
 
-// ModuleRemote is reported by the renderer (check.Render) for each remote reference of a
+// ModuleRemote is reported by the renderer for each remote reference of a
 // kustomization that polc does not fetch.
 var ModuleRemote = rule.Rule{
-	ID:       manifest.RemoteRule,
+	ID:       rule.RemoteRule,
 	Title:    "Kustomizations reference only content in the repository",
 	Severity: rule.Warning,
 	Scope:    rule.ModuleScope,

@@ -1,13 +1,12 @@
 package builtin
 
 import (
-	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rule"
 )
 
-// ModuleRender is reported by the renderer (check.Render) for modules that kustomize cannot build.
+// ModuleRender is reported by the renderer for modules that kustomize cannot build.
 var ModuleRender = rule.Rule{
-	ID:       check.RenderRule,
+	ID:       rule.RenderRule,
 	Title:    "The module renders with kustomize and Flux substitution",
 	Severity: rule.Error,
 	Scope:    rule.ModuleScope,

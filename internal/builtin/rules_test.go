@@ -13,7 +13,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"polc.dev/polc/internal/check"
-	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 	"polc.dev/polc/internal/testutil"
 )
@@ -27,7 +26,7 @@ func TestRulesWellFormed(t *testing.T) {
 	all := All()
 	require.NotEmpty(t, all)
 	// The loader and the renderer report these two; they have no check function of their own.
-	engineRules := map[string]bool{check.MetadataRule: true, check.RenderRule: true, manifest.RemoteRule: true}
+	engineRules := map[string]bool{rule.MetadataRule: true, rule.RenderRule: true, rule.RemoteRule: true}
 	seen := map[string]bool{}
 	for i, ru := range all {
 		t.Run(ru.ID, func(t *testing.T) {

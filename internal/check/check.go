@@ -20,12 +20,6 @@ import (
 	"polc.dev/polc/internal/rule"
 )
 
-// MetadataRule is the rule ID reported for module.yaml files that do not load.
-const MetadataRule = "module/metadata"
-
-// RenderRule is the rule ID reported for modules that do not render.
-const RenderRule = "module/render"
-
 // Options say what to check.
 type Options struct {
 	// Root is the repository root.
@@ -125,7 +119,7 @@ func index(rules []rule.Rule) map[string]*rule.Rule {
 // metadataFindings turns a module.yaml load error into findings, one per problem.
 func metadataFindings(c module.Candidate) []rule.Finding {
 	mk := func(pos module.Pos, msg string) rule.Finding {
-		return rule.Finding{Rule: MetadataRule, Module: filepath.Base(c.Dir), Pos: pos, Message: msg}
+		return rule.Finding{Rule: rule.MetadataRule, Module: filepath.Base(c.Dir), Pos: pos, Message: msg}
 	}
 	if de, ok := c.Err.(*module.DecodeError); ok {
 		out := make([]rule.Finding, 0, len(de.Errors))
@@ -347,7 +341,7 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 		if re, ok := err.(*manifest.RenderError); ok {
 			pos = re.Pos
 		}
-		return append(out, rule.Finding{Rule: RenderRule, Module: m.Name(), Pos: pos,
+		return append(out, rule.Finding{Rule: rule.RenderRule, Module: m.Name(), Pos: pos,
 			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."})
 	})
 }
@@ -356,7 +350,7 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 func RemoteFindings(mod string, remotes []manifest.Remote) []rule.Finding {
 	var out []rule.Finding
 	for _, rem := range remotes {
-		out = append(out, rule.Finding{Rule: manifest.RemoteRule, Module: mod, Pos: rem.Pos,
+		out = append(out, rule.Finding{Rule: rule.RemoteRule, Module: mod, Pos: rem.Pos,
 			Message: fmt.Sprintf("%s entry %q is remote: polc does not fetch it, so what it adds is not checked here (only in the cluster)", rem.Field, rem.Ref),
 			Hint:    "Vendor the remote content into the repository, or accept the gap with a module exception for module/remote."})
 	}

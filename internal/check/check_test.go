@@ -240,7 +240,7 @@ func TestLoadReportsBrokenMetadataAsFindings(t *testing.T) {
 	require.Equal(t, []string{"sso"}, moduleNames(repo), "the broken module is left out")
 	var got []string
 	for _, f := range findings {
-		require.Equal(t, MetadataRule, f.Rule)
+		require.Equal(t, rule.MetadataRule, f.Rule)
 		require.Equal(t, "media", f.Module)
 		got = append(got, f.Pos.String()+": "+f.Message)
 	}
@@ -313,17 +313,17 @@ func TestEngineStampsModuleAndRepoFindings(t *testing.T) {
 
 func TestFinalizeTakesEngineRulesFromTheRegistry(t *testing.T) {
 	repo := rule.NewRepo("", module.DefaultConfig(), nil)
-	repo.Rules = index([]rule.Rule{{ID: RenderRule, Severity: rule.Warning, Remediation: "Registry hint."}})
+	repo.Rules = index([]rule.Rule{{ID: rule.RenderRule, Severity: rule.Warning, Remediation: "Registry hint."}})
 	got := Finalize(repo, []rule.Finding{
-		{Rule: RenderRule, Message: "a"},
-		{Rule: RenderRule, Message: "b", Hint: "Specific hint."},
+		{Rule: rule.RenderRule, Message: "a"},
+		{Rule: rule.RenderRule, Message: "b", Hint: "Specific hint."},
 		{Rule: "test/unknown", Message: "c"},
-		{Rule: RenderRule, Severity: rule.Error, Message: "d"},
+		{Rule: rule.RenderRule, Severity: rule.Error, Message: "d"},
 	})
 	require.Equal(t, []rule.Finding{
-		{Rule: RenderRule, Severity: rule.Warning, Message: "a", Hint: "Registry hint."},
-		{Rule: RenderRule, Severity: rule.Warning, Message: "b", Hint: "Specific hint."},
-		{Rule: RenderRule, Severity: rule.Error, Message: "d"},
+		{Rule: rule.RenderRule, Severity: rule.Warning, Message: "a", Hint: "Registry hint."},
+		{Rule: rule.RenderRule, Severity: rule.Warning, Message: "b", Hint: "Specific hint."},
+		{Rule: rule.RenderRule, Severity: rule.Error, Message: "d"},
 		{Rule: "test/unknown", Severity: rule.Error, Message: "c"},
 	}, got, "severity and hint from the registry unless set; a rule the run lacks reports errors")
 }

@@ -331,7 +331,7 @@ func (p *fnProcessor) sources(repo *rule.Repo) ([]check.Source, error) {
 // names. When there is no such module, m is nil and f says why.
 func fnObject(repo *rule.Repo, fm *module.Module, item *yaml.RNode) (m *module.Module, o *manifest.Object, f rule.Finding) {
 	if err := manifest.NotObject(item); err != nil {
-		return nil, nil, rule.Finding{Rule: check.RenderRule,
+		return nil, nil, rule.Finding{Rule: rule.RenderRule,
 			Message: "item " + err.Error(), Hint: "Pass only Kubernetes objects (mappings with mapping metadata) to polc fn."}
 	}
 	path, _, _ := kioutil.GetFileAnnotations(item)

@@ -46,6 +46,14 @@ type Pos = module.Pos
 // ObjectRef identifies a Kubernetes object.
 type ObjectRef = manifest.ObjectRef
 
+// IDs of the rules whose findings the engine reports itself: metadata that does not load, modules
+// that do not render, and remote references that are not fetched. The registry describes them.
+const (
+	MetadataRule = "module/metadata"
+	RenderRule   = "module/render"
+	RemoteRule   = manifest.RemoteRule
+)
+
 // Rule is everything about one rule: its metadata, its offline check and (for resource rules) its
 // compiled in-cluster form. Exactly one of the Check functions is set, matching Scope.
 type Rule struct {

@@ -121,7 +121,7 @@ func repoInputs(prefix, dir string) ([]input, error) {
 		}
 		in := input{name: name, repo: res.Repo, units: len(res.Repo.Modules)}
 		for _, f := range res.Findings {
-			if f.Rule == check.RenderRule && !slices.Contains(in.failed, f.Module) {
+			if f.Rule == rule.RenderRule && !slices.Contains(in.failed, f.Module) {
 				in.failed = append(in.failed, f.Module)
 				in.why = append(in.why, fmt.Sprintf("%s: %s", f.Pos, f.Message))
 			}
