@@ -2,6 +2,7 @@ package builtin
 
 import (
 	"fmt"
+	"polc.dev/polc/internal/flux"
 	"slices"
 	"strings"
 
@@ -44,7 +45,7 @@ func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) 
 	if err != nil || p == nil || p.YNode().Kind != yaml.ScalarNode || p.YNode().ShortTag() != yaml.NodeTagString {
 		return nil // Flux's schema makes spec.path a string; anything else points at no module
 	}
-	target := moduleAtPath(r, p.YNode().Value)
+	target := flux.ModuleAtPath(r, p.YNode().Value)
 	if target == nil {
 		return nil
 	}
@@ -55,43 +56,12 @@ func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) 
 	return nil
 }
 
-// pathIsDir reports whether a Flux spec.path points at directory dir: it is dir or ends with
-// /dir, either optionally followed by one slash (so ./dir matches). The comparison is literal
-// (no cleaning, no wildcards), as both compiled forms make it.
-func pathIsDir(p, dir string) bool {
-	return p == dir || p == dir+"/" || strings.HasSuffix(p, "/"+dir) || strings.HasSuffix(p, "/"+dir+"/")
-}
-
-// pathModules are the modules a Flux spec.path can point at: every non-component module that
-// owns its name, as polc compiles them.
-func pathModules(r *rule.Repo) []*module.Module {
-	var out []*module.Module
-	for _, m := range r.Modules {
-		if r.ByName[m.Name()] == m && m.Spec.Type != module.Component {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// moduleAtPath returns the module whose directory a Flux spec.path points at (the longest match),
-// or nil.
-func moduleAtPath(r *rule.Repo, p string) *module.Module {
-	var best *module.Module
-	for _, m := range pathModules(r) {
-		if pathIsDir(p, m.Dir) && (best == nil || len(m.Dir) > len(best.Dir)) {
-			best = m
-		}
-	}
-	return best
-}
-
 // deeperDirs are the directories of the other modules that a path pointing at m's directory may
-// point at too (they end with /<m's directory>): moduleAtPath prefers them, so m's compiled rule
+// point at too (they end with /<m's directory>): flux.ModuleAtPath prefers them, so m's compiled rule
 // leaves their paths alone.
 func deeperDirs(r *rule.Repo, m *module.Module) []string {
 	var out []string
-	for _, o := range pathModules(r) {
+	for _, o := range flux.PathModules(r) {
 		if o != m && strings.HasSuffix(o.Dir, "/"+m.Dir) {
 			out = append(out, o.Dir)
 		}

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"polc.dev/polc/internal/flux"
 	"strings"
 	"testing"
 
@@ -64,7 +65,7 @@ func TestModuleAtPathIsLiteral(t *testing.T) {
 		"":                                       "",
 	} {
 		got := ""
-		if m := moduleAtPath(r, path); m != nil {
+		if m := flux.ModuleAtPath(r, path); m != nil {
 			got = m.Name()
 		}
 		require.Equal(t, want, got, "spec.path %q", path)
@@ -111,7 +112,7 @@ func TestNamingFluxKustomizationHostilePaths(t *testing.T) {
 // directory ends with its own to them, in both forms, as the offline check does.
 func TestPolicyFluxKustomizationIsLiteral(t *testing.T) {
 	r := fluxPathRepo()
-	for _, m := range pathModules(r) {
+	for _, m := range flux.PathModules(r) {
 		prs := policyFluxKustomization(&rule.CompileContext{Repo: r, Module: m})
 		require.Len(t, prs, 1)
 		pr := prs[0]

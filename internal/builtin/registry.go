@@ -11,7 +11,7 @@ import (
 // listed here does not exist.
 func All() []rule.Rule {
 	all := []rule.Rule{
-		ModuleMetadata,
+		CoverageUnrendered, ModuleMetadata,
 		ModuleRender, ModuleRemote,
 		LabelsModule,
 		ModuleName, ModuleTier, ModuleExtraNeedsCore, ModuleFiles, ModuleVersion, DepsUnknown, DepsCycle, DepsDirection, DepsUndeclared, DepsNamespaceAnnotation, DepsFluxDependsOn, NamingNamespaceOwnership, NamingFluxKustomization, LabelsAppName,

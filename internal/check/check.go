@@ -320,10 +320,12 @@ func NewRenderer(repo *rule.Repo) *manifest.Renderer {
 
 // Render renders every selected non-component module in parallel into repo.Objects and returns a
 // module/render finding for each module that fails and a module/remote finding for each remote
-// reference that was not fetched.
+// reference that was not fetched. It records in repo.Gaps what the rendered objects deploy that
+// polc does not render.
 func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 	r := NewRenderer(repo)
 	var mu sync.Mutex
+	defer func() { repo.Gaps = gaps(repo) }()
 	return parallel(repo, func(m *module.Module) []rule.Finding {
 		if m.Spec.Type == module.Component || !repo.Exists(m.Dir+"/kustomization.yaml") {
 			return nil

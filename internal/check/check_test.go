@@ -211,7 +211,8 @@ metadata:
 		{rule: "test/configmap", sev: "error", at: file + ":14:9", msg: "ConfigMap unexplained"},
 		{rule: "test/secret", sev: "warning", at: file + ":19:9", msg: "Secret creds"},
 	}, got, "on its expiry day the exception still applies; a blank reason excuses nothing; overrides and off applied")
-	require.Equal(t, report.Summary{Modules: 1, Objects: 5, Errors: 2, Warnings: 1, Excepted: 1}, sum)
+	require.Equal(t, report.Summary{Modules: 1, Objects: 5, Errors: 2, Warnings: 1, Excepted: 1,
+		Coverage: report.Coverage{Objects: map[string]int{"kustomize": 5}, NotRendered: []report.Unrendered{}}}, sum)
 
 	got, sum = run(time.Date(2027, 7, 1, 0, 0, 1, 0, time.UTC))
 	require.False(t, got[0].excepted, "the day after the expiry the exception no longer applies")

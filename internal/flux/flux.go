@@ -73,6 +73,37 @@ func DependsOn(r *rule.Repo, m *module.Module) []string {
 	return slices.Compact(out)
 }
 
+// PathIsDir reports whether a Flux spec.path points at directory dir: it is dir or ends with
+// /dir, either optionally followed by one slash (so ./dir matches). The comparison is literal
+// (no cleaning, no wildcards), as both compiled forms make it.
+func PathIsDir(p, dir string) bool {
+	return p == dir || p == dir+"/" || strings.HasSuffix(p, "/"+dir) || strings.HasSuffix(p, "/"+dir+"/")
+}
+
+// PathModules are the modules a Flux spec.path can point at: every non-component module that
+// owns its name, as polc compiles them.
+func PathModules(r *rule.Repo) []*module.Module {
+	var out []*module.Module
+	for _, m := range r.Modules {
+		if r.ByName[m.Name()] == m && m.Spec.Type != module.Component {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// ModuleAtPath returns the module whose directory a Flux spec.path points at (the longest match),
+// or nil.
+func ModuleAtPath(r *rule.Repo, p string) *module.Module {
+	var best *module.Module
+	for _, m := range PathModules(r) {
+		if PathIsDir(p, m.Dir) && (best == nil || len(m.Dir) > len(best.Dir)) {
+			best = m
+		}
+	}
+	return best
+}
+
 // PolicyModule returns the module that installs Kyverno (it provides the kyverno.io API), which
 // deploys the policy pack; nil when there is none.
 func PolicyModule(r *rule.Repo) *module.Module { return r.ProviderOf(PolicyAPI) }

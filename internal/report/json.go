@@ -24,6 +24,8 @@ type JSONSummary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Excepted int `json:"excepted"`
+	// Coverage says what was rendered and what only the cluster checks (added in version 1).
+	Coverage Coverage `json:"coverage"`
 }
 
 // JSONFinding is one finding; file is relative to the repository root.
@@ -63,6 +65,13 @@ func (j *jsonFormatter) Write(f rule.Finding) error {
 func (j *jsonFormatter) Flush(s Summary) error {
 	enc := json.NewEncoder(j.w)
 	enc.SetIndent("", "  ")
+	c := s.Coverage
+	if c.Objects == nil {
+		c.Objects = map[string]int{}
+	}
+	if c.NotRendered == nil {
+		c.NotRendered = []Unrendered{}
+	}
 	return enc.Encode(JSONReport{Version: JSONVersion, Summary: JSONSummary{Modules: s.Modules, Objects: s.Objects,
-		Errors: s.Errors, Warnings: s.Warnings, Excepted: s.Excepted}, Findings: j.findings})
+		Errors: s.Errors, Warnings: s.Warnings, Excepted: s.Excepted, Coverage: c}, Findings: j.findings})
 }

@@ -27,12 +27,36 @@ type Summary struct {
 	Excepted int `json:"excepted"`
 	// HelmReleases counts HelmReleases, whose rendered workloads only in-cluster policies see.
 	HelmReleases int `json:"helmReleases"`
+	// Coverage says what the run rendered, and what it did not.
+	Coverage Coverage `json:"coverage"`
+}
+
+// Coverage says what a run rendered and checked offline, and what only the cluster checks.
+type Coverage struct {
+	// Objects counts the rendered objects by origin: "kustomize" for a module's own build.
+	Objects map[string]int `json:"objects"`
+	// NotRendered lists what the selected modules deploy that polc did not render (HelmReleases,
+	// Flux Kustomization paths that are not module directories), sorted by file and line.
+	NotRendered []Unrendered `json:"notRendered"`
+	// RemoteReferences counts the kustomization entries that were not fetched (module/remote).
+	RemoteReferences int `json:"remoteReferences"`
+}
+
+// Unrendered is one deployment polc did not render: the object that deploys it, and why.
+type Unrendered struct {
+	Kind      string `json:"kind"`
+	Module    string `json:"module"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name"`
+	File      string `json:"file"`
+	Line      int    `json:"line,omitempty"`
+	Reason    string `json:"reason"`
 }
 
 // Summarize counts the modules the run reported on, the objects it rendered and the findings by
 // severity (excepted findings apart).
 func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
-	s := Summary{Modules: len(repo.Reported())}
+	s := Summary{Modules: len(repo.Reported()), Coverage: coverage(repo, findings)}
 	for _, objs := range repo.Objects {
 		s.Objects += len(objs)
 		for _, o := range objs {
@@ -52,6 +76,34 @@ func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
 		}
 	}
 	return s
+}
+
+// coverage summarizes what the run rendered and what it did not.
+func coverage(repo *rule.Repo, findings []rule.Finding) Coverage {
+	c := Coverage{Objects: map[string]int{}, NotRendered: []Unrendered{}}
+	for _, objs := range repo.Objects {
+		if len(objs) > 0 {
+			c.Objects["kustomize"] += len(objs)
+		}
+	}
+	for _, g := range repo.Gaps {
+		pos := g.Object.FieldPos(g.Field)
+		c.NotRendered = append(c.NotRendered, Unrendered{Kind: string(g.Kind), Module: g.Module, Namespace: g.Object.Ref.Namespace,
+			Name: g.Object.Ref.Name, File: pos.File, Line: pos.Line, Reason: g.Reason})
+	}
+	sort.SliceStable(c.NotRendered, func(i, j int) bool {
+		a, b := c.NotRendered[i], c.NotRendered[j]
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	for _, f := range findings {
+		if f.Rule == rule.RemoteRule {
+			c.RemoteReferences++
+		}
+	}
+	return c
 }
 
 // Options carry what some formats need besides the findings.

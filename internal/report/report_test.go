@@ -64,7 +64,12 @@ var cases = []struct {
 	summary  Summary
 }{
 	{name: "findings", findings: testFindings, summary: testSummary},
-	{name: "clean", findings: nil, summary: Summary{Modules: 4, Objects: 37, HelmReleases: 2}},
+	{name: "clean", findings: nil, summary: Summary{Modules: 4, Objects: 37, HelmReleases: 2, Coverage: Coverage{
+		Objects: map[string]int{"kustomize": 37}, RemoteReferences: 1, NotRendered: []Unrendered{
+			{Kind: "HelmRelease", Module: "media", Namespace: "media", Name: "jellyfin", File: "modules/apps/media/helmrelease.yaml", Line: 9, Reason: "not rendered"},
+			{Kind: "HelmRelease", Module: "media", Namespace: "media", Name: "sonarr", File: "modules/apps/media/helmrelease.yaml", Line: 30, Reason: "not rendered"},
+			{Kind: "FluxKustomization", Module: "apps", Namespace: "flux-system", Name: "apps-tools", File: "modules/apps/apps/ks.yaml", Line: 8, Reason: "not followed"},
+		}}}},
 }
 
 func TestFormatsGolden(t *testing.T) {

@@ -55,11 +55,8 @@ func (t *text) Flush(s Summary) error {
 func summaryLine(s Summary) string {
 	line := fmt.Sprintf("%s, %s: %s, %s, %d excepted", Count(s.Modules, "module"), Count(s.Objects, "object"),
 		Count(s.Errors, "error"), Count(s.Warnings, "warning"), s.Excepted)
-	switch {
-	case s.HelmReleases == 1:
-		line += "; 1 HelmRelease renders workloads that only the in-cluster policies check"
-	case s.HelmReleases > 1:
-		line += fmt.Sprintf("; %d HelmReleases render workloads that only the in-cluster policies check", s.HelmReleases)
+	if gaps := unrenderedKinds(s.Coverage); gaps != "" {
+		line += "; not rendered, so checked only in the cluster: " + gaps + " (coverage/unrendered)"
 	}
 	return line
 }
@@ -74,4 +71,21 @@ func Count(n int, noun string) string {
 		noun += "s"
 	}
 	return fmt.Sprintf("%d %s", n, noun)
+}
+
+// unrenderedKinds counts what was not rendered by kind: "2 HelmReleases, 1 Flux Kustomization
+// path"; "" when everything was.
+func unrenderedKinds(c Coverage) string {
+	n := map[string]int{}
+	for _, u := range c.NotRendered {
+		n[u.Kind]++
+	}
+	var parts []string
+	if n[string(rule.GapHelmRelease)] > 0 {
+		parts = append(parts, Count(n[string(rule.GapHelmRelease)], "HelmRelease"))
+	}
+	if n[string(rule.GapFluxKustomization)] > 0 {
+		parts = append(parts, Count(n[string(rule.GapFluxKustomization)], "Flux Kustomization path"))
+	}
+	return strings.Join(parts, ", ")
 }

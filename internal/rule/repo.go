@@ -37,6 +37,8 @@ type Repo struct {
 	// Now is the run's clock: it decides whether exceptions have expired, the same way for the
 	// findings they excuse and for rule exceptions/valid. Zero means the current time.
 	Now time.Time
+	// Gaps are what the selected modules deploy that polc did not render, found after rendering.
+	Gaps []Gap
 	// Rules are the run's rules by ID, built-in and from extra sources such as Rego; the engine
 	// sets them before checks run.
 	Rules map[string]*Rule

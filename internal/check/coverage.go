@@ -1,0 +1,58 @@
+package check
+
+import (
+	"fmt"
+
+	"polc.dev/polc/internal/flux"
+	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/rule"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// helmGroup is the API group of Flux HelmReleases.
+const helmGroup = "helm.toolkit.fluxcd.io"
+
+// gaps lists, in module and object order, what the rendered objects of the selected modules
+// deploy that polc does not render: HelmReleases (the objects of their charts) and Flux
+// Kustomizations whose spec.path is not a module directory (the objects under that path). A Flux
+// Kustomization that deploys a module is no gap: polc renders that module itself.
+func gaps(repo *rule.Repo) []rule.Gap {
+	var out []rule.Gap
+	for _, m := range selected(repo) {
+		for _, o := range repo.Objects[m.Name()] {
+			switch {
+			case o.Ref.Group() == helmGroup && o.Ref.Kind == "HelmRelease":
+				out = append(out, rule.Gap{Kind: rule.GapHelmRelease, Module: m.Name(), Object: o, Field: chartField(o),
+					Reason: o.Ref.String() + " is not rendered: polc does not template Helm charts yet, so what the chart deploys is checked only in the cluster, by the compiled policies"})
+			case o.Ref.Group() == flux.Group && o.Ref.Kind == flux.Kind:
+				p := str(o, "spec", "path")
+				if flux.ModuleAtPath(repo, p) != nil {
+					continue
+				}
+				out = append(out, rule.Gap{Kind: rule.GapFluxKustomization, Module: m.Name(), Object: o, Field: "spec.path",
+					Reason: fmt.Sprintf("%s is not followed: polc does not render Flux Kustomization paths other than module directories yet, so the objects under spec.path %q are checked only in the cluster, by the compiled policies", o.Ref, p)})
+			}
+		}
+	}
+	return out
+}
+
+// chartField is the field of a HelmRelease that names its chart: spec.chart, spec.chartRef, or
+// none when it has neither.
+func chartField(o *manifest.Object) string {
+	for _, f := range []string{"chart", "chartRef"} {
+		if n, err := o.Node.Pipe(yaml.Lookup("spec", f)); err == nil && n != nil {
+			return "spec." + f
+		}
+	}
+	return ""
+}
+
+// str returns the string at path in o, or "" when there is none.
+func str(o *manifest.Object, path ...string) string {
+	n, err := o.Node.Pipe(yaml.Lookup(path...))
+	if err != nil || n == nil || n.YNode().Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.YNode().Value
+}
