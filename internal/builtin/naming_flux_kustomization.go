@@ -61,7 +61,7 @@ func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) 
 // leaves their paths alone.
 func deeperDirs(r *rule.Repo, m *module.Module) []string {
 	var out []string
-	for _, o := range flux.PathModules(r) {
+	for _, o := range r.Deployable() {
 		if o != m && strings.HasSuffix(o.Dir, "/"+m.Dir) {
 			out = append(out, o.Dir)
 		}

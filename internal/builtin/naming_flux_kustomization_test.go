@@ -112,7 +112,7 @@ func TestNamingFluxKustomizationHostilePaths(t *testing.T) {
 // directory ends with its own to them, in both forms, as the offline check does.
 func TestPolicyFluxKustomizationIsLiteral(t *testing.T) {
 	r := fluxPathRepo()
-	for _, m := range flux.PathModules(r) {
+	for _, m := range r.Deployable() {
 		prs := policyFluxKustomization(&rule.CompileContext{Repo: r, Module: m})
 		require.Len(t, prs, 1)
 		pr := prs[0]

@@ -80,23 +80,11 @@ func PathIsDir(p, dir string) bool {
 	return p == dir || p == dir+"/" || strings.HasSuffix(p, "/"+dir) || strings.HasSuffix(p, "/"+dir+"/")
 }
 
-// PathModules are the modules a Flux spec.path can point at: every non-component module that
-// owns its name, as polc compiles them.
-func PathModules(r *rule.Repo) []*module.Module {
-	var out []*module.Module
-	for _, m := range r.Modules {
-		if r.ByName[m.Name()] == m && m.Spec.Type != module.Component {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // ModuleAtPath returns the module whose directory a Flux spec.path points at (the longest match),
 // or nil.
 func ModuleAtPath(r *rule.Repo, p string) *module.Module {
 	var best *module.Module
-	for _, m := range PathModules(r) {
+	for _, m := range r.Deployable() {
 		if PathIsDir(p, m.Dir) && (best == nil || len(m.Dir) > len(best.Dir)) {
 			best = m
 		}

@@ -181,22 +181,10 @@ func Shorten(name string) string {
 	return strings.TrimRight(name[:maxName-9], "-") + "-" + hex.EncodeToString(sum[:4])
 }
 
-// CompiledModules are the modules whose rules are compiled: every module that owns its name,
-// components excepted (they render nothing on their own).
-func CompiledModules(repo *rule.Repo) []*module.Module {
-	var out []*module.Module
-	for _, m := range repo.Modules {
-		if repo.ByName[m.Name()] == m && m.Spec.Type != module.Component {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 // buildPolicies runs every compiled rule for every module and groups the results into policies.
 func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy, error) {
 	var out []*Policy
-	mods := CompiledModules(repo)
+	mods := repo.Deployable()
 	for i := range rules {
 		ru := &rules[i]
 		sev := repo.SeverityOf(ru)
@@ -265,7 +253,7 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 // notes about the exceptions it left out.
 func attachExceptions(repo *rule.Repo, policies []*Policy, now time.Time) []string {
 	var notes []string
-	for _, m := range CompiledModules(repo) {
+	for _, m := range repo.Deployable() {
 		count := map[string]int{}
 		for i, ex := range m.Spec.Exceptions {
 			var target *Policy

@@ -85,6 +85,18 @@ func (r *Repo) Reported() []*module.Module {
 	return out
 }
 
+// Deployable returns the modules that Flux can deploy and polc compiles: each module that owns
+// its name, components excepted (they render nothing on their own), in name order.
+func (r *Repo) Deployable() []*module.Module {
+	var out []*module.Module
+	for _, m := range r.Modules {
+		if r.ByName[m.Name()] == m && m.Spec.Type != module.Component {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // IsSelected reports whether the run reports on the named module.
 func (r *Repo) IsSelected(name string) bool { return r.Selected == nil || r.Selected[name] }
 

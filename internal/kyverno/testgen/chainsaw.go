@@ -268,7 +268,7 @@ func reportAssert(target kyverno.Target, p *kyverno.Policy, e exampleObject) map
 // several tests share them.
 func exampleNamespaces(repo *rule.Repo, exs []exampleObject) string {
 	levels := map[string]module.Level{}
-	for _, m := range kyverno.CompiledModules(repo) {
+	for _, m := range repo.Deployable() {
 		for _, n := range m.Spec.Namespaces {
 			if _, ok := levels[n.Name]; !ok {
 				levels[n.Name] = n.Level()
