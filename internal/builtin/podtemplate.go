@@ -92,7 +92,7 @@ func (t *podTemplate) Containers(lists ...string) []container {
 				continue
 			}
 			c := container{Node: yaml.NewRNode(n), List: list, Path: fmt.Sprintf("%s.%s[%d]", t.SpecPath(), list, i)}
-			c.Name = stringField(c.Node, "name")
+			c.Name = manifest.String(c.Node, "name")
 			out = append(out, c)
 		}
 	}
@@ -101,18 +101,6 @@ func (t *podTemplate) Containers(lists ...string) []container {
 
 // allContainerLists are the three container lists of a pod spec.
 var allContainerLists = []string{"containers", "initContainers", "ephemeralContainers"}
-
-// stringField returns the scalar value at path below n, or "" when it is missing or not a scalar.
-func stringField(n *yaml.RNode, path ...string) string {
-	if n == nil {
-		return ""
-	}
-	v, err := n.Pipe(yaml.Lookup(path...))
-	if err != nil || v == nil || v.YNode().Kind != yaml.ScalarNode || v.YNode().Tag == yaml.NodeTagNull {
-		return ""
-	}
-	return v.YNode().Value
-}
 
 // join joins field path parts, skipping empty ones.
 func join(parts ...string) string {

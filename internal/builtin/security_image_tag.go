@@ -64,7 +64,7 @@ func imageViolations(o *manifest.Object, message func(c container, image string,
 	}
 	var out []rule.Violation
 	for _, c := range t.Containers(allContainerLists...) {
-		image := stringField(c.Node, "image")
+		image := manifest.String(c.Node, "image")
 		msg := message(c, image, parseImage(image))
 		if msg == "" {
 			continue

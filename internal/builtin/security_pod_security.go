@@ -158,7 +158,7 @@ func hostProbeField(t *podTemplate) string {
 		for _, h := range handlers {
 			for _, action := range []string{"httpGet", "tcpSocket"} {
 				path := strings.Split(h+"."+action+".host", ".")
-				if stringField(c.Node, path...) != "" {
+				if manifest.String(c.Node, path...) != "" {
 					return c.Field(strings.Join(path, "."))
 				}
 			}

@@ -45,7 +45,7 @@ func checkResources(_ *rule.Repo, _ *module.Module, o *manifest.Object) []rule.V
 	for _, c := range t.Containers("containers", "initContainers") {
 		var missing []string
 		for _, r := range requiredResources {
-			if stringField(c.Node, "resources", r.section, r.name) == "" {
+			if manifest.String(c.Node, "resources", r.section, r.name) == "" {
 				missing = append(missing, "resources."+r.section+"."+r.name)
 			}
 		}

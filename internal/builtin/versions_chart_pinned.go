@@ -69,11 +69,11 @@ func helmReleaseUnpinned(o *manifest.Object) []rule.Violation {
 // versionUnpinned checks the version of a chart template (HelmRelease spec.chart) or a HelmChart,
 // whose fields live under specKey; field names the version field in messages.
 func versionUnpinned(n *yaml.RNode, specKey, field string) []rule.Violation {
-	switch stringField(n, specKey, "sourceRef", "kind") {
+	switch manifest.String(n, specKey, "sourceRef", "kind") {
 	case "GitRepository", "Bucket":
 		return nil // Flux ignores the version of charts read from a path
 	}
-	v := stringField(n, specKey, "version")
+	v := manifest.String(n, specKey, "version")
 	switch {
 	case v == "":
 		return []rule.Violation{{Message: field + " is empty or not set, so Flux installs the newest chart; expected an exact version such as 1.2.3", Field: field}}
@@ -86,16 +86,16 @@ func versionUnpinned(n *yaml.RNode, specKey, field string) []rule.Violation {
 // ociUnpinned says why an OCIRepository does not pin one artifact version, or "". Flux's
 // precedence: digest, then semver, then tag (latest when nothing is set).
 func ociUnpinned(n *yaml.RNode) string {
-	if stringField(n, "spec", "ref", "digest") != "" {
+	if manifest.String(n, "spec", "ref", "digest") != "" {
 		return ""
 	}
-	if sv := stringField(n, "spec", "ref", "semver"); sv != "" {
+	if sv := manifest.String(n, "spec", "ref", "semver"); sv != "" {
 		if exactVersion.MatchString(sv) {
 			return ""
 		}
 		return fmt.Sprintf("spec.ref.semver is %q, a range; expected spec.ref.tag with an exact version or spec.ref.digest", sv)
 	}
-	switch tag := stringField(n, "spec", "ref", "tag"); tag {
+	switch tag := manifest.String(n, "spec", "ref", "tag"); tag {
 	case "":
 		return "spec.ref sets no tag, semver or digest, so Flux pulls latest; expected spec.ref.tag with an exact version or spec.ref.digest"
 	case "latest":

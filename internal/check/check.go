@@ -498,11 +498,21 @@ func mergeComponentFindings(repo *rule.Repo, findings []rule.Finding) []rule.Fin
 		line, col                      int
 		excepted                       bool
 	}
+	var comps []*module.Module
+	for _, m := range repo.Modules {
+		if m.Spec.Type == module.Component && m.Dir != "" && repo.ByName[m.Name()] == m {
+			comps = append(comps, m)
+		}
+	}
+	if len(comps) == 0 {
+		return findings
+	}
 	first := map[key]int{}
 	modules := map[int][]string{}
+	owner := map[int]*module.Module{}
 	out := findings[:0]
 	for _, f := range findings {
-		comp := componentOf(repo, f.Pos.File)
+		comp := componentOf(comps, f.Pos.File)
 		if comp == nil || f.Module == "" || f.Module == comp.Name() {
 			out = append(out, f)
 			continue
@@ -520,6 +530,7 @@ func mergeComponentFindings(repo *rule.Repo, findings []rule.Finding) []rule.Fin
 			i = len(out)
 			first[k] = i
 			out = append(out, f)
+			owner[i] = comp
 		case f.Object != nil && out[i].Object.Namespace != f.Object.Namespace:
 			ref := *out[i].Object
 			ref.Namespace = ""
@@ -530,7 +541,7 @@ func mergeComponentFindings(repo *rule.Repo, findings []rule.Finding) []rule.Fin
 	for i, mods := range modules {
 		sort.Strings(mods)
 		mods = slices.Compact(mods)
-		comp := componentOf(repo, out[i].Pos.File)
+		comp := owner[i]
 		word := "module"
 		if len(mods) > 1 {
 			word = "modules"
@@ -541,10 +552,10 @@ func mergeComponentFindings(repo *rule.Repo, findings []rule.Finding) []rule.Fin
 	return out
 }
 
-// componentOf returns the component module whose directory holds the repository file rel, or nil.
-func componentOf(repo *rule.Repo, rel string) *module.Module {
-	for _, m := range repo.Modules {
-		if m.Spec.Type == module.Component && m.Dir != "" && strings.HasPrefix(rel, m.Dir+"/") && repo.ByName[m.Name()] == m {
+// componentOf returns the component of comps whose directory holds the repository file rel, or nil.
+func componentOf(comps []*module.Module, rel string) *module.Module {
+	for _, m := range comps {
+		if strings.HasPrefix(rel, m.Dir+"/") {
 			return m
 		}
 	}

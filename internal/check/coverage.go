@@ -25,7 +25,7 @@ func gaps(repo *rule.Repo) []rule.Gap {
 				out = append(out, rule.Gap{Kind: rule.GapHelmRelease, Module: m.Name(), Object: o, Field: chartField(o),
 					Reason: o.Ref.String() + " is not rendered: polc does not template Helm charts yet, so what the chart deploys is checked only in the cluster, by the compiled policies"})
 			case o.Ref.Group() == flux.Group && o.Ref.Kind == flux.Kind:
-				p := str(o, "spec", "path")
+				p := manifest.String(o.Node, "spec", "path")
 				if flux.ModuleAtPath(repo, p) != nil {
 					continue
 				}
@@ -46,13 +46,4 @@ func chartField(o *manifest.Object) string {
 		}
 	}
 	return ""
-}
-
-// str returns the string at path in o, or "" when there is none.
-func str(o *manifest.Object, path ...string) string {
-	n, err := o.Node.Pipe(yaml.Lookup(path...))
-	if err != nil || n == nil || n.YNode().Kind != yaml.ScalarNode {
-		return ""
-	}
-	return n.YNode().Value
 }

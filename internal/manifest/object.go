@@ -152,3 +152,16 @@ func child(n *yaml.Node, part string) *yaml.Node {
 	}
 	return nil
 }
+
+// String returns the scalar value at path below n, or "" when it is missing, null or not a
+// scalar.
+func String(n *yaml.RNode, path ...string) string {
+	if n == nil {
+		return ""
+	}
+	v, err := n.Pipe(yaml.Lookup(path...))
+	if err != nil || v == nil || v.YNode().Kind != yaml.ScalarNode || v.YNode().Tag == yaml.NodeTagNull {
+		return ""
+	}
+	return v.YNode().Value
+}

@@ -353,7 +353,7 @@ func indexGenerators(x sourceIndex, kfile string, k *yaml.RNode) {
 				continue
 			}
 			n := yaml.NewRNode(e)
-			x.add(g.kind, scalar(n, "name"), scalar(n, "namespace"), Doc{Node: n, Pos: Pos{File: kfile, Line: e.Line, Column: e.Column}})
+			x.add(g.kind, String(n, "name"), String(n, "namespace"), Doc{Node: n, Pos: Pos{File: kfile, Line: e.Line, Column: e.Column}})
 		}
 	}
 }
@@ -366,16 +366,6 @@ func sequence(n *yaml.RNode, field string) []*yaml.Node {
 		return nil
 	}
 	return list.Content()
-}
-
-// scalar returns the scalar value at field of the mapping n, or "" when it is missing or not a
-// scalar.
-func scalar(n *yaml.RNode, field string) string {
-	v := n.Field(field)
-	if v == nil || v.Value.YNode().Kind != yaml.ScalarNode || v.Value.YNode().Tag == yaml.NodeTagNull {
-		return ""
-	}
-	return v.Value.YNode().Value
 }
 
 // LegacyReaderAnnotations are the annotations that older kio readers and kustomize versions add to
