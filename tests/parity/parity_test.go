@@ -102,6 +102,9 @@ func TestParity(t *testing.T) {
 	require.NoError(t, err)
 	var inputs []input
 	only := os.Getenv("POLC_PARITY_ONLY")
+	if only != "" {
+		testutil.MissingOrFail(t, "POLC_PARITY_ONLY="+only+" narrows the compared inputs; unset it to compare all of them")
+	}
 	for _, in := range loadInputs(t) {
 		switch {
 		case in.loadErr != nil || in.compileErr != nil:
