@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"polc.dev/polc/internal/report"
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/infer"
@@ -111,7 +112,7 @@ func (o *initOptions) run(stdout io.Writer) error {
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	fmt.Fprintf(stdout, "%s written; run polc check to see what the repository still needs\n", plural(len(written), "file"))
+	fmt.Fprintf(stdout, "%s written; run polc check to see what the repository still needs\n", report.Count(len(written), "file"))
 	return nil
 }
 
@@ -129,12 +130,4 @@ func (o *initOptions) starter(stdout io.Writer) error {
 	}
 	fmt.Fprintln(stdout, "next: polc new module NAME --type application|infrastructure|component, then polc check")
 	return nil
-}
-
-// plural is n and noun, with an s unless n is 1: "1 file", "0 files".
-func plural(n int, noun string) string {
-	if n == 1 {
-		return fmt.Sprintf("%d %s", n, noun)
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
