@@ -320,13 +320,12 @@ func NewRenderer(repo *rule.Repo) *manifest.Renderer {
 
 // Render renders every selected non-component module in parallel into repo.Objects and returns a
 // module/render finding for each module that fails and a module/remote finding for each remote
-// reference that was not fetched. It records in repo.Gaps what the rendered objects deploy that
-// polc does not render.
+// reference that was not fetched. It then follows the Flux Kustomizations of the rendered objects
+// (follow), and records in repo.Gaps what the selected modules deploy that polc does not render.
 func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 	r := NewRenderer(repo)
 	var mu sync.Mutex
-	defer func() { repo.Gaps = gaps(repo) }()
-	return parallel(repo, func(m *module.Module) []rule.Finding {
+	findings := parallel(repo, func(m *module.Module) []rule.Finding {
 		if m.Spec.Type == module.Component || !repo.Exists(m.Dir+"/kustomization.yaml") {
 			return nil
 		}
@@ -346,6 +345,9 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 		return append(out, rule.Finding{Rule: rule.RenderRule, Module: m.Name(), Pos: pos,
 			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."})
 	})
+	followFindings, followGaps := follow(ctx, r, repo)
+	repo.Gaps = append(followGaps, gaps(repo)...)
+	return append(findings, followFindings...)
 }
 
 // RemoteFindings reports the remote references of module mod that polc did not fetch.

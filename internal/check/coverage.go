@@ -1,9 +1,6 @@
 package check
 
 import (
-	"fmt"
-
-	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -22,15 +19,8 @@ func gaps(repo *rule.Repo) []rule.Gap {
 		for _, o := range repo.Objects[m.Name()] {
 			switch {
 			case o.Ref.Group() == helmGroup && o.Ref.Kind == "HelmRelease":
-				out = append(out, rule.Gap{Kind: rule.GapHelmRelease, Module: m.Name(), Object: o, Field: chartField(o),
+				out = append(out, rule.Gap{Kind: rule.GapHelmRelease, Module: m.Name(), Object: o, Field: chartField(o), Cause: "not-templated",
 					Reason: o.Ref.String() + " is not rendered: polc does not template Helm charts yet, so what the chart deploys is checked only in the cluster, by the compiled policies"})
-			case o.Ref.Group() == flux.Group && o.Ref.Kind == flux.Kind:
-				p := manifest.String(o.Node, "spec", "path")
-				if flux.ModuleAtPath(repo, p) != nil {
-					continue
-				}
-				out = append(out, rule.Gap{Kind: rule.GapFluxKustomization, Module: m.Name(), Object: o, Field: "spec.path",
-					Reason: fmt.Sprintf("%s is not followed: polc does not render Flux Kustomization paths other than module directories yet, so the objects under spec.path %q are checked only in the cluster, by the compiled policies", o.Ref, p)})
 			}
 		}
 	}

@@ -47,6 +47,39 @@ type Object struct {
 	// Source is the object's source document, or its generator entry (where fields of the object
 	// fall back to the entry), for field positions; nil when unknown.
 	Source *yaml.RNode
+	// Origin says how polc rendered the object.
+	Origin Origin
+}
+
+// OriginKind says how an object was rendered.
+type OriginKind string
+
+// Origin kinds.
+const (
+	// FromKustomize is an object of a module's own kustomize build (the zero Origin).
+	FromKustomize OriginKind = "kustomize"
+	// FromFluxKustomization is an object under the spec.path of a Flux Kustomization.
+	FromFluxKustomization OriginKind = "flux-kustomization"
+	// FromHelm is an object of a HelmRelease's chart.
+	FromHelm OriginKind = "helm"
+)
+
+// Origin says how an object was rendered: by the module's kustomize build, or through the Flux
+// Kustomization or HelmRelease named By (namespace/name), with the chart (name@version) and the
+// chart's template file for Helm.
+type Origin struct {
+	Kind     OriginKind `json:"kind"`
+	By       string     `json:"by,omitempty"`
+	Chart    string     `json:"chart,omitempty"`
+	Template string     `json:"template,omitempty"`
+}
+
+// KindOrDefault returns the origin kind, FromKustomize when unset.
+func (o Origin) KindOrDefault() OriginKind {
+	if o.Kind == "" {
+		return FromKustomize
+	}
+	return o.Kind
 }
 
 // NotObject says why n cannot be a Kubernetes object, or returns nil: the document must be a

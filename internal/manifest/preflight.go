@@ -32,6 +32,21 @@ type walk struct {
 	cost map[string]*cost
 	// remotes are the remote references dropped, in walk order.
 	remotes []Remote
+	// local holds, by repository-relative path, kustomization files that exist only for this
+	// build: generated from a Flux Kustomization, or a file with a Flux Kustomization's settings
+	// applied. They replace the file on disk, if any.
+	local map[string][]byte
+	// extraIndex are more files or directories (relative) to index for the positions of the
+	// build's objects: the components that a Flux Kustomization adds.
+	extraIndex []string
+}
+
+// source returns the parsed kustomization file kfile as this build reads it.
+func (r *Renderer) source(w *walk, kfile string) *File {
+	if data, ok := w.local[kfile]; ok {
+		return ParseFile(kfile, data)
+	}
+	return r.Sources.Get(kfile)
 }
 
 // cost is the work kustomize does for one directory.
@@ -62,7 +77,7 @@ func (r *Renderer) preflight(dir string, w *walk) (cost, *RenderError) {
 	c := &cost{builds: 1}
 	w.cost[dir] = c
 	kfile := r.kustomizationFile(dir)
-	f := r.Sources.Get(kfile)
+	f := r.source(w, kfile)
 	if err := refused(f.Err, Pos{File: kfile}); err != nil {
 		return *c, err
 	}
@@ -84,7 +99,11 @@ func (r *Renderer) preflight(dir string, w *walk) (cost, *RenderError) {
 	w.remotes = append(w.remotes, dropRemote(k, kfile)...)
 	if len(w.remotes) > remotes {
 		if s, err := k.String(); err == nil {
-			r.overlay.Store(kfile, []byte(s))
+			if _, ok := w.local[kfile]; ok {
+				w.local[kfile] = []byte(s)
+			} else {
+				r.overlay.Store(kfile, []byte(s))
+			}
 		}
 	}
 	c.done = true

@@ -105,14 +105,32 @@ func options() *krusty.Options {
 }
 
 // Render builds the kustomization in dir (relative to the root) and returns its objects in
-// kustomize's output order, attributed to module mod, and the remote references it did not
-// fetch. It never reaches the network: remote entries are dropped before kustomize sees the
-// kustomization. It stops at ctx's end or at Limits.Timeout, whichever comes first.
+// kustomize's output order, attributed to module mod, after Flux substitution with r.Vars, and
+// the remote references it did not fetch. It never reaches the network: remote entries are
+// dropped before kustomize sees the kustomization. It stops at ctx's end or at Limits.Timeout,
+// whichever comes first.
 func (r *Renderer) Render(ctx context.Context, dir, mod string) ([]*Object, []Remote, error) {
+	objs, remotes, err := r.buildObjects(ctx, dir, mod, newWalk(), options())
+	if err != nil {
+		return nil, remotes, err
+	}
+	objs, err = r.SubstituteObjects(objs, r.Vars, Pos{File: r.kustomizationFile(dir)}, "set them in polc.yaml spec.substitute")
+	return objs, remotes, err
+}
+
+// newWalk returns the state of one build's preflight walk.
+func newWalk() *walk {
+	return &walk{cost: map[string]*cost{}, local: map[string][]byte{}}
+}
+
+// buildObjects builds the kustomization in dir with krusty options opts (after the preflight
+// checks and limits) and returns its objects before substitution, each located in its source
+// document, and the remote references dropped. w.local may hold kustomization files that exist
+// only for this build (generated from a Flux Kustomization).
+func (r *Renderer) buildObjects(ctx context.Context, dir, mod string, w *walk, opts *krusty.Options) ([]*Object, []Remote, error) {
 	lim := r.Limits.withDefaults()
 	abs := filepath.Join(r.Root, filepath.FromSlash(dir))
 	kfile := r.kustomizationFile(dir)
-	w := &walk{cost: map[string]*cost{}}
 	c, perr := r.preflight(dir, w)
 	slices.SortStableFunc(w.remotes, func(a, b Remote) int {
 		return cmp.Or(cmp.Compare(a.Pos.File, b.Pos.File), cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column))
@@ -126,24 +144,20 @@ func (r *Renderer) Render(ctx context.Context, dir, mod string) ([]*Object, []Re
 	case c.docs > lim.MaxObjects:
 		return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("kustomize would read %d documents for this module; the limit is %d objects", c.docs, lim.MaxObjects), Pos: Pos{File: kfile}}
 	}
-	resMap, err := r.build(ctx, abs, lim.Timeout)
+	resMap, err := r.build(ctx, abs, lim.Timeout, w, opts)
 	if err != nil {
 		return nil, w.remotes, &RenderError{Msg: strings.ReplaceAll(err.Error(), r.Root+string(filepath.Separator), ""), Pos: Pos{File: kfile}, Err: err}
 	}
 	if n := resMap.Size(); n > lim.MaxObjects {
 		return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("the module renders %d objects; the limit is %d", n, lim.MaxObjects), Pos: Pos{File: kfile}}
 	}
-	index := r.index(dir)
-	var objs []*Object
-	var unresolved []string
+	index := r.index(dir, w.extraIndex)
+	objs := make([]*Object, 0, resMap.Size())
 	for _, res := range resMap.Resources() {
 		if err := stripInternal(&res.RNode); err != nil {
 			return nil, w.remotes, err
 		}
-		node, missing, err := r.substitute(&res.RNode, lim.MaxObjectBytes)
-		if err != nil {
-			return nil, w.remotes, &RenderError{Msg: fmt.Sprintf("substitute variables in %s: %v", RefOf(&res.RNode), err), Pos: Pos{File: kfile}}
-		}
+		node := &res.RNode
 		o := &Object{Node: node, Module: mod, Ref: RefOf(node), Pos: Pos{File: kfile}}
 		// krusty drops the build annotations that keep earlier ids, so this is the id after
 		// kustomize's transformers and before substitution.
@@ -151,24 +165,43 @@ func (r *Renderer) Render(ctx context.Context, dir, mod string) ([]*Object, []Re
 		if d, ok := index.find(id.Kind, id.Name, id.Namespace); ok {
 			o.Source, o.Pos = d.Node, d.Pos
 		}
+		objs = append(objs, o)
+	}
+	return objs, w.remotes, nil
+}
+
+// SubstituteObjects applies Flux post-build substitution with vars to each object in place of its
+// node (objects that opt out are left as they are). Variables without a value or default make a
+// RenderError at pos, listing them, whose message ends with hint; the objects are returned
+// anyway, substituted as far as possible.
+func (r *Renderer) SubstituteObjects(objs []*Object, vars map[string]string, pos Pos, hint string) ([]*Object, error) {
+	lim := r.Limits.withDefaults()
+	var unresolved []string
+	for _, o := range objs {
+		node, missing, err := substitute(o.Node, vars, lim.MaxObjectBytes)
+		if err != nil {
+			return nil, &RenderError{Msg: fmt.Sprintf("substitute variables in %s: %v", o.Ref, err), Pos: pos}
+		}
+		if node != o.Node {
+			o.Node, o.Ref = node, RefOf(node)
+		}
 		for _, v := range missing {
 			unresolved = append(unresolved, fmt.Sprintf("${%s} in %s", v, o.Ref))
 		}
-		objs = append(objs, o)
 	}
 	if len(unresolved) > 0 {
 		slices.Sort(unresolved)
 		unresolved = slices.Compact(unresolved)
-		return objs, w.remotes, &RenderError{Msg: "variables without a value or default (set them in polc.yaml spec.substitute): " + strings.Join(unresolved, ", "), Pos: Pos{File: kfile}}
+		return objs, &RenderError{Msg: "variables without a value or default (" + hint + "): " + strings.Join(unresolved, ", "), Pos: pos}
 	}
-	return objs, w.remotes, nil
+	return objs, nil
 }
 
 // build runs krusty on the absolute directory abs, over the read-only repository view with the
 // overlay of kustomizations without remote references. krusty cannot be interrupted: past the
 // deadline, build returns an error and leaves the build to finish (or the process to end) on its
 // own; the preflight limits keep such builds rare and finite.
-func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration) (resmap.ResMap, error) {
+func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration, w *walk, opts *krusty.Options) (resmap.ResMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if ctx.Err() != nil { // ended before the build starts: never race the build against it
@@ -180,7 +213,7 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration)
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := krusty.MakeKustomizer(options()).Run(newRepoFS(r.Root, r.overlaid), abs)
+		m, err := krusty.MakeKustomizer(opts).Run(newRepoFS(r.Root, w.overlaid(r)), abs)
 		done <- result{m, err}
 	}()
 	select {
@@ -199,13 +232,20 @@ func buildStopped(ctx context.Context, timeout time.Duration) error {
 	return fmt.Errorf("render: %w", ctx.Err())
 }
 
-// overlaid returns the in-memory copy of a kustomization file without its remote references.
-func (r *Renderer) overlaid(rel string) ([]byte, bool) {
-	v, ok := r.overlay.Load(rel)
-	if !ok {
-		return nil, false
+// overlaid returns the function that gives, by repository-relative path, the in-memory content
+// that kustomize reads instead of a file: the build's own kustomization files (w.local), then the
+// run's copies of kustomization files without their remote references.
+func (w *walk) overlaid(r *Renderer) func(rel string) ([]byte, bool) {
+	return func(rel string) ([]byte, bool) {
+		if data, ok := w.local[rel]; ok {
+			return data, true
+		}
+		v, ok := r.overlay.Load(rel)
+		if !ok {
+			return nil, false
+		}
+		return v.([]byte), true
 	}
-	return v.([]byte), true
 }
 
 // kustomizationFiles are the names kustomize accepts, in its order of preference.
@@ -294,9 +334,13 @@ func (x sourceIndex) add(kind, name, ns string, d Doc) {
 // index reads the kustomization in dir and what it includes through resources, components and
 // bases, recursively, and indexes the documents of the manifest files and the generator entries
 // of the kustomizations.
-func (r *Renderer) index(dir string) sourceIndex {
+func (r *Renderer) index(dir string, extra []string) sourceIndex {
 	x := sourceIndex{byName: map[string][]indexed{}, byKind: map[string][]indexed{}}
-	r.indexDir(x, dir, map[string]bool{})
+	seen := map[string]bool{}
+	r.indexDir(x, dir, seen)
+	for _, p := range extra {
+		r.indexEntry(x, p, seen)
+	}
 	return x
 }
 
@@ -320,17 +364,21 @@ func (r *Renderer) indexDir(x sourceIndex, dir string, seen map[string]bool) {
 			if e.Kind != yaml.ScalarNode || strings.Contains(e.Value, "://") || strings.HasPrefix(e.Value, "github.com/") {
 				continue
 			}
-			p := path.Join(dir, e.Value)
-			abs, err := module.Resolve(r.Root, p)
-			if err != nil {
-				continue
-			}
-			if st, err := os.Stat(abs); err == nil && st.IsDir() {
-				r.indexDir(x, p, seen)
-			} else {
-				r.indexFile(x, p)
-			}
+			r.indexEntry(x, path.Join(dir, e.Value), seen)
 		}
+	}
+}
+
+// indexEntry indexes the directory or the manifest file p (relative).
+func (r *Renderer) indexEntry(x sourceIndex, p string, seen map[string]bool) {
+	abs, err := module.Resolve(r.Root, p)
+	if err != nil {
+		return
+	}
+	if st, err := os.Stat(abs); err == nil && st.IsDir() {
+		r.indexDir(x, p, seen)
+	} else {
+		r.indexFile(x, p)
 	}
 }
 
@@ -385,7 +433,7 @@ func stripInternal(n *yaml.RNode) error {
 
 // substitute applies Flux substitution to one object, unless the object opts out with the label
 // or the annotation kustomize.toolkit.fluxcd.io/substitute: disabled (Flux honours both).
-func (r *Renderer) substitute(n *yaml.RNode, limit int) (*yaml.RNode, []string, error) {
+func substitute(n *yaml.RNode, vars map[string]string, limit int) (*yaml.RNode, []string, error) {
 	if !hasVariable(n.YNode()) || n.GetAnnotations()[disableSubstitution] == "disabled" || n.GetLabels()[disableSubstitution] == "disabled" {
 		return n, nil, nil
 	}
@@ -393,7 +441,7 @@ func (r *Renderer) substitute(n *yaml.RNode, limit int) (*yaml.RNode, []string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	out, missing, err := SubstituteLimit(s, r.Vars, limit)
+	out, missing, err := SubstituteLimit(s, vars, limit)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -249,6 +249,10 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	if s.FluxPrefixes == nil {
 		s.FluxPrefixes = def.Spec.FluxPrefixes
 	}
+	setDefault(&s.Source.Kind, def.Spec.Source.Kind)
+	setDefault(&s.Source.Name, def.Spec.Source.Name)
+	setDefault(&s.Source.Namespace, def.Spec.Source.Namespace)
+	setDefault(&s.Render.KubeVersion, def.Spec.Render.KubeVersion)
 	if s.Substitute == nil {
 		s.Substitute = map[string]string{}
 	}

@@ -229,16 +229,35 @@ type ConfigSpec struct {
 	// Kustomizations that deploy the modules to a cluster (rendered as a kustomization when the
 	// directory has one, else read file by file). Rule deps/flux-dependson checks them.
 	Clusters []string `yaml:"clusters"`
-	// Render bounds the rendering of each module.
+	// Render bounds the rendering of each module and sets what charts are rendered for.
 	Render RenderConfig `yaml:"render"`
+	// Source is the repository's own Flux source: Flux Kustomizations and charts that read it are
+	// rendered from the repository (default GitRepository flux-system/flux-system).
+	Source SourceRef `yaml:"source"`
 }
+
+// SourceRef names a Flux source object.
+type SourceRef struct {
+	Kind      string `yaml:"kind"`
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace"`
+}
+
+// String renders the reference as Kind/namespace/name.
+func (s SourceRef) String() string { return s.Kind + "/" + s.Namespace + "/" + s.Name }
 
 // RenderConfig bounds rendering, so that no module can make a run last or grow without end.
 type RenderConfig struct {
 	// Timeout is the deadline of one module's render, as a Go duration such as 30s or 2m
 	// (default 30s). A module that takes longer fails with module/render.
 	Timeout string `yaml:"timeout"`
+	// KubeVersion is the Kubernetes version Helm charts are rendered for (.Capabilities.KubeVersion),
+	// such as 1.35 (default DefaultKubeVersion).
+	KubeVersion string `yaml:"kubeVersion"`
 }
+
+// DefaultKubeVersion is the Kubernetes version charts are rendered for by default.
+const DefaultKubeVersion = "1.35"
 
 // RenderTimeout returns the configured render deadline, or 0 for the default.
 func (c *Config) RenderTimeout() (time.Duration, error) {
@@ -355,6 +374,8 @@ func DefaultConfig() *Config {
 			Substitute:   map[string]string{},
 			Kyverno:      KyvernoConfig{Target: ClusterPolicy, Action: Enforce},
 			Rules:        map[string]RuleConfig{},
+			Render:       RenderConfig{KubeVersion: DefaultKubeVersion},
+			Source:       SourceRef{Kind: "GitRepository", Name: "flux-system", Namespace: "flux-system"},
 		},
 	}
 }

@@ -15,12 +15,12 @@ import (
 // override cannot make a line read differently from its bytes. github keeps line breaks, which
 // the workflow command escaping encodes (%0A) into the one annotation, and escapes the rest.
 
-// oneLine escapes what would break a line or change how it reads: C0 controls (tab and newline
+// OneLine escapes what would break a line or change how it reads: C0 controls (tab and newline
 // included), DEL, C1 controls, the Unicode line and paragraph separators, the bidirectional
 // formatting characters and invalid UTF-8. Newline, carriage return and tab become \n, \r and
 // \t; other ASCII controls and invalid bytes \xHH; other characters \uHHHH. The rest is kept,
 // backslashes included, so ordinary text prints unchanged.
-func oneLine(s string) string { return escapeText(s, false) }
+func OneLine(s string) string { return escapeText(s, false) }
 
 // escapeText is oneLine, except that it keeps newlines and carriage returns when keepBreaks is
 // set.

@@ -27,7 +27,7 @@ func TestOneLine(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			require.Equal(t, tc.want, oneLine(tc.in))
+			require.Equal(t, tc.want, OneLine(tc.in))
 		})
 	}
 	require.Equal(t, "a\nb\r\n\\x1b\\u202e", escapeText("a\nb\r\n\x1b\u202e", true), "keepBreaks keeps only line breaks")

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -33,8 +34,13 @@ type Summary struct {
 
 // Coverage says what a run rendered and checked offline, and what only the cluster checks.
 type Coverage struct {
-	// Objects counts the rendered objects by origin: "kustomize" for a module's own build.
+	// Objects counts the rendered objects by origin: "kustomize" for a module's own build,
+	// "flux-kustomization" for the paths of Flux Kustomizations, "helm" for charts.
 	Objects map[string]int `json:"objects"`
+	// FluxKustomizations and HelmReleases count the Flux Kustomizations followed and the
+	// HelmReleases templated, which rendered the objects of those origins.
+	FluxKustomizations int `json:"fluxKustomizations"`
+	HelmReleases       int `json:"helmReleases"`
 	// NotRendered lists what the selected modules deploy that polc did not render (HelmReleases,
 	// Flux Kustomization paths that are not module directories), sorted by file and line.
 	NotRendered []Unrendered `json:"notRendered"`
@@ -50,7 +56,10 @@ type Unrendered struct {
 	Name      string `json:"name"`
 	File      string `json:"file"`
 	Line      int    `json:"line,omitempty"`
-	Reason    string `json:"reason"`
+	// Cause is a short code for Reason: other-source, outside-repository, cycle, limit,
+	// not-templated, chart-not-cached, version-not-pinned...
+	Cause  string `json:"cause,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Summarize counts the modules the run reported on, the objects it rendered and the findings by
@@ -81,15 +90,21 @@ func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
 // coverage summarizes what the run rendered and what it did not.
 func coverage(repo *rule.Repo, findings []rule.Finding) Coverage {
 	c := Coverage{Objects: map[string]int{}, NotRendered: []Unrendered{}}
-	for _, objs := range repo.Objects {
-		if len(objs) > 0 {
-			c.Objects["kustomize"] += len(objs)
+	by := map[manifest.OriginKind]map[string]bool{manifest.FromFluxKustomization: {}, manifest.FromHelm: {}}
+	for mod, objs := range repo.Objects {
+		for _, o := range objs {
+			k := o.Origin.KindOrDefault()
+			c.Objects[string(k)]++
+			if by[k] != nil {
+				by[k][mod+"\x00"+o.Origin.By] = true
+			}
 		}
 	}
+	c.FluxKustomizations, c.HelmReleases = len(by[manifest.FromFluxKustomization]), len(by[manifest.FromHelm])
 	for _, g := range repo.Gaps {
 		pos := g.Object.FieldPos(g.Field)
 		c.NotRendered = append(c.NotRendered, Unrendered{Kind: string(g.Kind), Module: g.Module, Namespace: g.Object.Ref.Namespace,
-			Name: g.Object.Ref.Name, File: pos.File, Line: pos.Line, Reason: g.Reason})
+			Name: g.Object.Ref.Name, File: pos.File, Line: pos.Line, Cause: g.Cause, Reason: g.Reason})
 	}
 	sort.SliceStable(c.NotRendered, func(i, j int) bool {
 		a, b := c.NotRendered[i], c.NotRendered[j]

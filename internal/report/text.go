@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -22,24 +23,24 @@ func (t *text) Write(f rule.Finding) error {
 	if f.Excepted {
 		sev = "excepted"
 	}
-	file := oneLine(f.Pos.File)
+	file := OneLine(f.Pos.File)
 	loc := file
 	if f.Pos.Line > 0 {
 		loc = fmt.Sprintf("%s:%d:%d", file, f.Pos.Line, max(f.Pos.Column, 1))
 	}
 	mod := ""
 	if f.Module != "" {
-		mod = " [" + oneLine(f.Module) + "]"
+		mod = " [" + OneLine(f.Module) + "]"
 	}
-	if _, err := fmt.Fprintf(t.w, "%s: %s %s: %s%s\n", loc, sev, oneLine(f.Rule), oneLine(f.Message), mod); err != nil {
+	if _, err := fmt.Fprintf(t.w, "%s: %s %s: %s%s\n", loc, sev, OneLine(f.Rule), OneLine(f.Message), mod); err != nil {
 		return err
 	}
 	if f.Excepted {
-		_, err := fmt.Fprintf(t.w, "    excepted: %s\n", oneLine(f.Reason))
+		_, err := fmt.Fprintf(t.w, "    excepted: %s\n", OneLine(f.Reason))
 		return err
 	}
 	if f.Hint != "" {
-		_, err := fmt.Fprintf(t.w, "    hint: %s\n", oneLine(f.Hint))
+		_, err := fmt.Fprintf(t.w, "    hint: %s\n", OneLine(f.Hint))
 		return err
 	}
 	return nil
@@ -53,12 +54,28 @@ func (t *text) Flush(s Summary) error {
 // summaryLine is the one-line summary that ends the text and github reports and that the JUnit
 // report carries as its suite output.
 func summaryLine(s Summary) string {
-	line := fmt.Sprintf("%s, %s: %s, %s, %d excepted", Count(s.Modules, "module"), Count(s.Objects, "object"),
+	line := fmt.Sprintf("%s, %s%s: %s, %s, %d excepted", Count(s.Modules, "module"), Count(s.Objects, "object"), origins(s.Coverage),
 		Count(s.Errors, "error"), Count(s.Warnings, "warning"), s.Excepted)
 	if gaps := unrenderedKinds(s.Coverage); gaps != "" {
 		line += "; not rendered, so checked only in the cluster: " + gaps + " (coverage/unrendered)"
 	}
 	return line
+}
+
+// origins says how many objects came through Flux Kustomizations and Helm charts, when any did:
+// " (9 from 2 Flux Kustomizations, 40 from 1 HelmRelease)".
+func origins(c Coverage) string {
+	var parts []string
+	if n := c.Objects[string(manifest.FromFluxKustomization)]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d from %s", n, Count(c.FluxKustomizations, "Flux Kustomization")))
+	}
+	if n := c.Objects[string(manifest.FromHelm)]; n > 0 {
+		parts = append(parts, fmt.Sprintf("%d from %s", n, Count(c.HelmReleases, "HelmRelease")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // Count is n and noun, in the plural unless n is 1: "1 error", "0 errors", "2 policies".

@@ -24,6 +24,8 @@ type Gap struct {
 	// Object is that rendered object; Field is its field that names what was not rendered.
 	Object *manifest.Object
 	Field  string
-	// Reason says why polc did not render it.
+	// Cause is a short code for why it was not rendered (other-source, outside-repository, cycle,
+	// limit, not-templated...); Reason says it in a sentence.
+	Cause  string
 	Reason string
 }
