@@ -378,6 +378,62 @@ func TestHostile(t *testing.T) {
 				require.NotContains(t, string(page), "<script>")
 			},
 		},
+		// Flux Kustomization paths, which polc follows.
+		{
+			name:     "a FIFO in a Flux Kustomization path does not hang the generator",
+			files:    followed("kubernetes/app", nil),
+			fifos:    []string{"kubernetes/app/pipe.yaml"},
+			args:     []string{"check"},
+			wantCode: 1,
+			want:     []string{"kubernetes/app/pipe.yaml is not a regular file"},
+		},
+		{
+			name:     "a manifest in a Flux Kustomization path linked to /dev/zero is not read",
+			files:    followed("kubernetes/app", nil),
+			links:    map[string]string{"kubernetes/app/zero.yaml": "/dev/zero"},
+			args:     []string{"check"},
+			wantCode: 1,
+			want:     []string{"kubernetes/app/zero.yaml", "error module/render"},
+		},
+		{
+			name:     "a Flux Kustomization path linked outside the repository is not followed",
+			files: map[string]string{
+				"modules/apps/media/kustomization.yaml": mediaKustomization("flux.yaml"),
+				"modules/apps/media/flux.yaml":          fluxKustomization("app", "./kubernetes/app"),
+			},
+			links:    map[string]string{"kubernetes/app": "{{OUTSIDE}}"},
+			args:     []string{"check"},
+			wantCode: 1,
+			want:     []string{"error module/render", "kubernetes/app"},
+			wantNot:  []string{"victim"},
+		},
+		{
+			name:     "an alias bomb in a Flux Kustomization path is refused before kustomize reads it",
+			files:    followed("kubernetes/app", map[string]string{"kubernetes/app/bomb.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n" + indent(bomb("a"), 2) + "\n"}),
+			args:     []string{"check"},
+			wantCode: 1,
+			want:     []string{"alias bomb"},
+		},
+		{
+			name: "a remote resource in a Flux Kustomization path is reported, never fetched",
+			files: followed("kubernetes/app", map[string]string{
+				"kubernetes/app/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - cm.yaml\n  - {{URL}}/remote.yaml\n",
+				"kubernetes/app/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local\n  namespace: media\n",
+			}),
+			args:     []string{"check"},
+			wantCode: 0,
+			want:     []string{"warning module/remote", "kubernetes/app/kustomization.yaml:5"},
+		},
+		{
+			name: "Flux Kustomizations that deploy each other stop at the cycle",
+			files: followed("kubernetes/a", map[string]string{
+				"kubernetes/a/ks.yaml": fluxKustomization("b", "./kubernetes/b"),
+				"kubernetes/b/ks.yaml": fluxKustomization("app", "./kubernetes/a"),
+			}),
+			args:     []string{"check"},
+			wantCode: 0,
+			want:     []string{"warning coverage/unrendered", "media/app -> media/b -> media/app"},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { runCase(t, tc) })
@@ -583,4 +639,38 @@ func bomb(first string) string {
 func indent(s string, n int) string {
 	pad := strings.Repeat(" ", n)
 	return pad + strings.ReplaceAll(s, "\n", "\n"+pad)
+}
+
+// followed adds to media a Flux Kustomization named app that deploys dir from this repository,
+// and the files given.
+func followed(dir string, files map[string]string) map[string]string {
+	out := map[string]string{
+		"modules/apps/media/kustomization.yaml": mediaKustomization("flux.yaml"),
+		"modules/apps/media/flux.yaml":          fluxKustomization("app", "./"+dir),
+		dir + "/cm.yaml":                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: media\n",
+	}
+	for p, c := range files {
+		out[p] = c
+	}
+	return out
+}
+
+// fluxKustomization is a Flux Kustomization in media that deploys path from this repository.
+func fluxKustomization(name, path string) string {
+	return fmt.Sprintf(`apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: %s
+  namespace: media
+spec:
+  interval: 10m
+  path: %s
+  prune: true
+  sourceRef:
+    kind: GitRepository
+    name: flux-system
+    namespace: flux-system
+  commonMetadata:
+    labels: {polc.dev/module: media, polc.dev/module-type: application}
+`, name, path)
 }
