@@ -345,9 +345,17 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 		return append(out, rule.Finding{Rule: rule.RenderRule, Module: m.Name(), Pos: pos,
 			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."})
 	})
-	followFindings, followGaps := follow(ctx, r, repo)
+	return append(findings, Follow(ctx, r, repo)...)
+}
+
+// Follow renders the Flux Kustomizations among the rendered objects of the selected modules (see
+// follow), adds their objects to the modules, and sets repo.Gaps to what the selected modules
+// deploy that polc does not render. It returns the module/render and module/remote findings of
+// the followed paths.
+func Follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) []rule.Finding {
+	findings, followGaps := follow(ctx, r, repo)
 	repo.Gaps = append(followGaps, gaps(repo)...)
-	return append(findings, followFindings...)
+	return findings
 }
 
 // RemoteFindings reports the remote references of module mod that polc did not fetch.

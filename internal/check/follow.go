@@ -57,13 +57,13 @@ func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) ([]rule.
 	for len(work) > 0 && ctx.Err() == nil {
 		var round []pending
 		for _, p := range work {
-			key := p.mod + "\x00" + p.ks.Ref.String()
+			key := fmt.Sprintf("%s\x00%s\x00%s", p.mod, p.ks.Ref, p.ks.Pos)
 			switch {
 			case slices.Contains(p.chain, p.ks.Ref.Namespace+"/"+p.ks.Ref.Name):
 				gaps = append(gaps, fluxGap(p, "cycle", fmt.Sprintf("%s is not followed again: it is deployed by its own chain of Flux Kustomizations (%s)", p.ks.Ref, strings.Join(append(p.chain, p.ks.Ref.Namespace+"/"+p.ks.Ref.Name), " -> "))))
 				continue
 			case seen[key]:
-				continue // listed twice in a module (a component included twice)
+				continue // the same document listed twice in a module (a component included twice)
 			case p.depth > maxFollowDepth, count >= maxFollowed:
 				gaps = append(gaps, fluxGap(p, "limit", fmt.Sprintf("%s is not followed: polc follows Flux Kustomizations %d deep and %d per run", p.ks.Ref, maxFollowDepth, maxFollowed)))
 				continue
