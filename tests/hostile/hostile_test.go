@@ -396,7 +396,7 @@ func TestHostile(t *testing.T) {
 			want:     []string{"kubernetes/app/zero.yaml", "error module/render"},
 		},
 		{
-			name:     "a Flux Kustomization path linked outside the repository is not followed",
+			name: "a Flux Kustomization path linked outside the repository is not followed",
 			files: map[string]string{
 				"modules/apps/media/kustomization.yaml": mediaKustomization("flux.yaml"),
 				"modules/apps/media/flux.yaml":          fluxKustomization("app", "./kubernetes/app"),
