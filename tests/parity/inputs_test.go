@@ -322,9 +322,14 @@ func (in input) summary() string {
 	if in.loadErr != nil {
 		return in.name + ": does not load"
 	}
-	objects, entries := 0, 0
+	objects, entries, followed := 0, 0, map[manifest.OriginKind]int{}
 	for _, objs := range in.repo.Objects {
 		objects += len(objs)
+		for _, o := range objs {
+			if o.Origin.Kind != "" {
+				followed[o.Origin.Kind]++
+			}
+		}
 	}
 	for _, o := range in.repo.Clusters {
 		if entryPoint(in.repo, o) != nil {
@@ -333,6 +338,11 @@ func (in input) summary() string {
 	}
 	s := fmt.Sprintf("%s: %d units, %d rendered, %d objects, %d cluster entry-point Kustomizations of modules", in.name,
 		in.units, in.units-len(in.failed), objects, entries)
+	for _, k := range []manifest.OriginKind{manifest.FromFluxKustomization, manifest.FromHelm} {
+		if followed[k] > 0 {
+			s += fmt.Sprintf("; %d objects from %s", followed[k], k)
+		}
+	}
 	if len(in.failed) > 0 {
 		s += "; not rendered: " + strings.Join(in.failed, ", ")
 	}
