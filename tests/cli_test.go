@@ -28,8 +28,16 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	polcBin = bin
+	// An empty chart cache, whatever the machine's holds: charts render only from the repository
+	// unless a test fills a cache of its own.
+	cache, err := os.MkdirTemp("", "polc-cache")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("XDG_CACHE_HOME", cache)
 	code := m.Run()
 	remove()
+	os.RemoveAll(cache)
 	os.Exit(code)
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"polc.dev/polc/internal/charts"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -42,6 +43,19 @@ type Options struct {
 	Sources []Source
 	// Now decides whether exceptions have expired; zero means the current time.
 	Now time.Time
+	// ChartCache is the chart cache directory HelmReleases are templated from (see
+	// DefaultChartCache).
+	ChartCache string
+}
+
+// DefaultChartCache returns the default chart cache directory ($XDG_CACHE_HOME/polc/charts), or
+// "" when the system has no cache directory.
+func DefaultChartCache() string {
+	dir, err := charts.DefaultCacheDir()
+	if err != nil {
+		return ""
+	}
+	return dir
 }
 
 // Source is an extra source of resource rules (see Options.Sources).
@@ -182,6 +196,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		repo.Selected = map[string]bool{} // nothing changed: repository rules only
 	}
 	repo.Now = opts.Now
+	repo.ChartCache = opts.ChartCache
 	if repo.Now.IsZero() {
 		repo.Now = time.Now() // one clock for the whole run
 	}
@@ -348,14 +363,15 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 	return append(findings, Follow(ctx, r, repo)...)
 }
 
-// Follow renders the Flux Kustomizations among the rendered objects of the selected modules (see
-// follow), adds their objects to the modules, and sets repo.Gaps to what the selected modules
-// deploy that polc does not render. It returns the module/render and module/remote findings of
-// the followed paths.
+// Follow renders what the rendered objects of the selected modules deploy: the paths of their Flux
+// Kustomizations (see follow), then the charts of every HelmRelease found (RenderCharts). It adds
+// those objects to the modules, sets repo.Gaps to what polc could not render, and returns the
+// module/render and module/remote findings of what it rendered.
 func Follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) []rule.Finding {
 	findings, followGaps := follow(ctx, r, repo)
-	repo.Gaps = append(followGaps, gaps(repo)...)
-	return findings
+	chartFindings, chartGaps := RenderCharts(ctx, repo)
+	repo.Gaps = append(followGaps, chartGaps...)
+	return append(findings, chartFindings...)
 }
 
 // RemoteFindings reports the remote references of module mod that polc did not fetch.
@@ -442,8 +458,12 @@ func CheckObject(repo *rule.Repo, m *module.Module, o *manifest.Object, rules []
 		}
 		for _, v := range ru.CheckObject(repo, m, o) {
 			ref := o.Ref
+			msg := v.Message
+			if o.Origin.Kind == manifest.FromHelm {
+				msg += fmt.Sprintf(" (%s, from chart %s, %s)", ref, o.Origin.Chart, o.Origin.Template)
+			}
 			out = append(out, rule.Finding{Rule: ru.ID, Severity: ru.Severity, Module: m.Name(), Pos: o.FieldPos(v.Field),
-				Object: &ref, Field: v.Field, Message: v.Message, Hint: ru.Remediation})
+				Object: &ref, Field: v.Field, Message: msg, Hint: ru.Remediation})
 		}
 	}
 	return out

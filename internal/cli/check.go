@@ -40,6 +40,7 @@ type checkOptions struct {
 	changedSince string
 	files        bool
 	policy       string
+	chartCache   string
 }
 
 func newCheckCmd() *cobra.Command {
@@ -75,6 +76,7 @@ func newCheckCmd() *cobra.Command {
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error or warning")
 	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "check only the modules changed since this git revision, and their dependents")
 	cmd.Flags().StringVar(&o.policy, "policy", "", "directory of Rego rules (deny/warn in package main or polc.<name>); default: policy/ at the repository root when it exists")
+	chartCacheFlag(cmd, &o.chartCache)
 	cmd.Flags().BoolVar(&o.files, "files", false, "the arguments are changed files (as pre-commit passes them): check their modules and dependents; after --, every argument is a file, even one that starts with -")
 	return cmd
 }
@@ -85,7 +87,7 @@ func newCheckCmd() *cobra.Command {
 // reads every FILE as a path, even one named like a flag (--format=text=x.txt); without "--",
 // arguments are read as before and interspersed flags still count.
 func (o *checkOptions) options(args []string) check.Options {
-	opts := check.Options{Root: o.repo, Rules: builtin.All(), ChangedSince: o.changedSince, PolicyDirs: o.policyDirs()}
+	opts := check.Options{Root: o.repo, Rules: builtin.All(), ChangedSince: o.changedSince, PolicyDirs: o.policyDirs(), ChartCache: chartCacheDir(o.chartCache)}
 	opts.ByFiles = o.files || o.changedSince != ""
 	if !o.files {
 		opts.Modules = args
@@ -234,4 +236,17 @@ func policySources(stderr io.Writer, repo, dir string) ([]check.Source, error) {
 		fmt.Fprintln(stderr, w)
 	}
 	return []check.Source{p}, nil
+}
+
+// chartCacheFlag adds --chart-cache, the directory HelmRelease charts are read from.
+func chartCacheFlag(cmd *cobra.Command, dir *string) {
+	cmd.Flags().StringVar(dir, "chart-cache", "", "chart cache directory: polc charts pull fills it, check and render template HelmReleases from it (default $XDG_CACHE_HOME/polc/charts)")
+}
+
+// chartCacheDir returns the --chart-cache directory, or the default one.
+func chartCacheDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return check.DefaultChartCache()
 }

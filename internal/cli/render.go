@@ -15,7 +15,7 @@ import (
 )
 
 func newRenderCmd() *cobra.Command {
-	var repo string
+	var repo, cache string
 	cmd := &cobra.Command{
 		Use:   "render [MODULE]...",
 		Short: "Print the rendered objects exactly as polc checks them",
@@ -32,6 +32,7 @@ the file and line it is written at. Render errors go to stderr and make the exit
 			if err := check.Select(r, args); err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
+			r.ChartCache = chartCacheDir(cache)
 			failed := check.Render(cmd.Context(), r)
 			if err := writeObjects(cmd.OutOrStdout(), r); err != nil {
 				return err
@@ -51,6 +52,7 @@ the file and line it is written at. Render errors go to stderr and make the exit
 		},
 	}
 	cmd.Flags().StringVar(&repo, "repo", ".", "repository root")
+	chartCacheFlag(cmd, &cache)
 	return cmd
 }
 

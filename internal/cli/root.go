@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,7 +50,7 @@ in the cluster.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
-	root.AddCommand(newCheckCmd(), newRulesCmd(), newExplainCmd(), newRenderCmd(), newGraphCmd(), newNewCmd(), newCompileCmd(), newFnCmd(), newDocCmd(), newInitCmd())
+	root.AddCommand(newCheckCmd(), newRulesCmd(), newExplainCmd(), newRenderCmd(), newGraphCmd(), newNewCmd(), newCompileCmd(), newFnCmd(), newDocCmd(), newInitCmd(), newChartsCmd())
 	return root
 }
 
@@ -60,6 +61,9 @@ func Execute(args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
+	// The Helm SDK logs its own warnings through the default logger; polc reports problems as
+	// findings, so they would only be noise (and nondeterministic) on stderr.
+	slog.SetDefault(slog.New(slog.DiscardHandler))
 	// An interrupt cancels the run's context: rendering and Rego evaluation stop.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -231,7 +231,7 @@ func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars ma
 				}
 				continue
 			}
-			for k, v := range objectData(obj) {
+			for k, v := range ObjectData(obj) {
 				vars[k] = strings.ReplaceAll(v, "\n", "")
 			}
 		}
@@ -246,9 +246,9 @@ func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars ma
 	return vars, missing
 }
 
-// objectData returns the string data of a ConfigMap, or of a Secret (data decoded from base64,
+// ObjectData returns the string data of a ConfigMap, or of a Secret (data decoded from base64,
 // then stringData, as the API server merges them). Values that are not scalars are skipped.
-func objectData(n *yaml.RNode) map[string]string {
+func ObjectData(n *yaml.RNode) map[string]string {
 	out := map[string]string{}
 	secret := n.GetKind() == "Secret"
 	for _, field := range []string{"data", "stringData"} {

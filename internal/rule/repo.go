@@ -39,6 +39,9 @@ type Repo struct {
 	Now time.Time
 	// Gaps are what the selected modules deploy that polc did not render, found after rendering.
 	Gaps []Gap
+	// ChartCache is the directory of the chart cache that HelmReleases are templated from; empty
+	// means no cache (only charts in the repository render).
+	ChartCache string
 	// Rules are the run's rules by ID, built-in and from extra sources such as Rego; the engine
 	// sets them before checks run.
 	Rules map[string]*Rule
