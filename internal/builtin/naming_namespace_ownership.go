@@ -5,49 +5,13 @@ import (
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/kyverno/example"
 	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
-
-// clusterScopedKinds are the kinds polc treats as cluster-scoped, so they need no namespace: the
-// cluster-scoped built-in kinds of Kubernetes, then those of the projects a Flux platform commonly
-// installs (Gateway API, CSI snapshots, cert-manager, trust-manager, Kyverno and policy reports,
-// Cilium, External Secrets). Offline, polc has no API discovery, so any other kind is treated as
-// namespaced; extend this list when a cluster-scoped custom resource is reported by mistake.
-var clusterScopedKinds = map[string]bool{
-	// Kubernetes.
-	"APIService": true, "CertificateSigningRequest": true, "ClusterRole": true, "ClusterRoleBinding": true,
-	"ClusterTrustBundle": true, "ComponentStatus": true, "CSIDriver": true, "CSINode": true,
-	"CustomResourceDefinition": true, "DeviceClass": true, "FlowSchema": true, "IngressClass": true,
-	"IPAddress": true, "MutatingAdmissionPolicy": true, "MutatingAdmissionPolicyBinding": true,
-	"MutatingWebhookConfiguration": true, "Namespace": true, "Node": true, "PersistentVolume": true,
-	"PodSecurityPolicy": true, "PriorityClass": true, "PriorityLevelConfiguration": true,
-	"ResourceSlice": true, "RuntimeClass": true, "ServiceCIDR": true, "StorageClass": true,
-	"StorageVersion": true, "ValidatingAdmissionPolicy": true, "ValidatingAdmissionPolicyBinding": true,
-	"ValidatingWebhookConfiguration": true, "VolumeAttachment": true, "VolumeAttributesClass": true,
-	// Gateway API and CSI snapshots.
-	"GatewayClass": true, "VolumeSnapshotClass": true, "VolumeSnapshotContent": true,
-	"VolumeGroupSnapshotClass": true, "VolumeGroupSnapshotContent": true,
-	// cert-manager and trust-manager.
-	"ClusterIssuer": true, "Bundle": true,
-	// Kyverno and the policy report API.
-	"ClusterPolicy": true, "ClusterCleanupPolicy": true, "ClusterEphemeralReport": true,
-	"ClusterPolicyReport": true, "ValidatingPolicy": true, "ImageValidatingPolicy": true,
-	"MutatingPolicy": true, "GeneratingPolicy": true, "DeletingPolicy": true, "GlobalContextEntry": true,
-	// Cilium.
-	"CiliumClusterwideNetworkPolicy": true, "CiliumClusterwideEnvoyConfig": true, "CiliumNode": true,
-	"CiliumIdentity": true, "CiliumExternalWorkload": true, "CiliumLoadBalancerIPPool": true,
-	"CiliumPodIPPool": true, "CiliumCIDRGroup": true, "CiliumEgressGatewayPolicy": true,
-	"CiliumL2AnnouncementPolicy": true, "CiliumBGPPeeringPolicy": true, "CiliumBGPClusterConfig": true,
-	"CiliumBGPPeerConfig": true, "CiliumBGPAdvertisement": true, "CiliumBGPNodeConfig": true,
-	"CiliumBGPNodeConfigOverride": true,
-	// External Secrets.
-	"ClusterSecretStore": true, "ClusterExternalSecret": true, "ClusterGenerator": true,
-	"ClusterPushSecret": true,
-}
 
 // NamingNamespaceOwnership keeps every namespaced object inside its module's namespaces and gives
 // every namespace one owner.
@@ -84,7 +48,7 @@ func checkNamespaceOwnership(r *rule.Repo, m *module.Module, o *manifest.Object)
 		}
 		return nil
 	}
-	if clusterScopedKinds[o.Ref.Kind] {
+	if kinds.ClusterScopedKind(o.Ref.Kind) {
 		return nil
 	}
 	ns := o.Ref.Namespace
@@ -116,11 +80,7 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 			first = append(first, ns)
 		}
 	}
-	exempt := []string{"Namespace"}
-	for k := range clusterScopedKinds {
-		exempt = append(exempt, k)
-	}
-	slices.Sort(exempt)
+	exempt := slices.Clone(kinds.ClusterScopedKinds()) // Namespace among them
 	cm := func(name, ns string) map[string]any {
 		meta := example.Meta(r, m, name, false, rule.ModuleLabels(r, m))
 		meta["namespace"] = ns

@@ -146,8 +146,11 @@ func followOne(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, p pen
 func postBuild(r *manifest.Renderer, repo *rule.Repo, p pending, objs []*manifest.Object, find manifest.Lookup) []rule.Finding {
 	ks := p.ks
 	var out []rule.Finding
-	if manifest.HasPostBuild(ks.Node) {
-		vars, missing := manifest.FluxVariables(ks.Node, repo.Config.Spec.Substitute, find)
+	vars, missing, invalid, substitute := manifest.FluxVariables(ks.Node, repo.Config.Spec.Substitute, find)
+	if len(invalid) > 0 {
+		out = append(out, followError(p, "", fmt.Errorf("post-build variable names that Flux refuses (letters, digits and underscores, not starting with a digit): %s", strings.Join(invalid, ", "))))
+	}
+	if substitute {
 		hint := "set them in the Flux Kustomization's spec.postBuild or in polc.yaml spec.substitute"
 		if len(missing) > 0 {
 			hint = "spec.postBuild.substituteFrom names " + strings.Join(missing, ", ") + ", not found in the repository; set the values in polc.yaml spec.substitute"

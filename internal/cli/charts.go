@@ -13,6 +13,7 @@ import (
 	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/charts"
 	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/hermetic"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -103,7 +104,7 @@ func (o *chartsPullOptions) chartCache() (charts.Cache, error) {
 
 // pullOptions turns flags into pull options.
 func (o *chartsPullOptions) pullOptions() charts.PullOptions {
-	return charts.PullOptions{Timeout: o.timeout, PlainHTTP: o.plainHTTP}
+	return charts.PullOptions{Timeout: o.timeout, PlainHTTP: o.plainHTTP, Transport: hermetic.Network()}
 }
 
 // chartUse is one HelmRelease that installs a chart.

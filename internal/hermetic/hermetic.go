@@ -30,6 +30,13 @@ func (refusing) RoundTrip(req *http.Request) (*http.Response, error) {
 	return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), ErrNetwork)
 }
 
+// network is the default transport as the process started, before Enter replaced it.
+var network = http.DefaultTransport
+
+// Network returns the transport that reaches the network, for the one command that may use it
+// (polc charts pull).
+func Network() http.RoundTripper { return network }
+
 // Transport is the transport installed by Enter.
 var Transport http.RoundTripper = refusing{}
 

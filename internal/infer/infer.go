@@ -33,8 +33,10 @@ import (
 	"sort"
 	"strings"
 
+	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -406,61 +408,50 @@ func atoi(s string) int {
 	return n
 }
 
-// render renders every non-component module (proposed or existing) with polc's renderer.
+// render renders every non-component module (proposed or existing) as polc check does, with
+// the same stages: the module's kustomization, the Flux Kustomization paths its objects deploy from
+// the repository, and the HelmReleases whose charts are in the repository or the default chart
+// cache. What the modules deploy is what inference reads.
 func (in *inferrer) render() {
-	r := &manifest.Renderer{Root: in.root, Vars: in.cfg.Spec.Substitute, Sources: in.sources}
+	var mods []*module.Module
 	for _, p := range in.res.Proposals {
-		if p.Module.Spec.Type == module.Component {
+		mods = append(mods, p.Module)
+	}
+	repo := rule.NewRepo(in.root, in.cfg, mods)
+	repo.ChartCache = check.DefaultChartCache()
+	findings := check.Render(context.Background(), repo)
+	for _, p := range in.res.Proposals {
+		if p.Module.Spec.Type == module.Component || repo.ByName[p.Name()] != p.Module {
 			continue
 		}
-		objs, remotes, err := r.Render(context.Background(), p.Dir, p.Name())
-		p.objects = objs
-		if len(remotes) > 0 && !p.Existing {
-			p.note("lists %d remote reference(s), first %q at %s, that polc does not fetch (module/remote); inferred from its local files", len(remotes), remotes[0].Ref, remotes[0].Pos)
+		p.objects = repo.Objects[p.Name()]
+		if p.Existing {
+			continue
 		}
-		if !p.Existing {
-			in.separatelyDeployed(p)
+		var remotes, failures []rule.Finding
+		for _, f := range findings {
+			switch {
+			case f.Module != p.Name():
+			case f.Rule == rule.RemoteRule:
+				remotes = append(remotes, f)
+			case f.Rule == rule.RenderRule:
+				failures = append(failures, f)
+			}
 		}
-		if err != nil {
-			msg := err.Error()
+		if len(remotes) > 0 {
+			p.note("lists %d remote reference(s), first at %s, that polc does not fetch (module/remote); inferred from its local files", len(remotes), remotes[0].Pos)
+		}
+		if len(failures) > 0 {
+			msg := failures[0].Message
 			if i := strings.IndexByte(msg, '\n'); i >= 0 {
 				msg = msg[:i]
 			}
 			if len(msg) > 300 {
 				msg = msg[:300] + "..."
 			}
-			if !p.Existing {
-				p.note("does not render (%s); inferred from its files where possible, and polc check reports module/render until it is fixed", msg)
-			}
+			p.note("does not render (%s); inferred from its files where possible, and polc check reports module/render until it is fixed", msg)
 		}
 	}
-}
-
-// separatelyDeployed notes the Flux Kustomizations that a module renders and that deploy
-// directories below the module which its own kustomization does not include (the
-// home-operations layout): polc check does not render those directories.
-func (in *inferrer) separatelyDeployed(p *Proposal) {
-	var dirs []string
-	for _, o := range p.objects {
-		if !isKind(o.Node, fluxKSGroup, "Kustomization") {
-			continue
-		}
-		dir := path.Clean(strings.TrimPrefix(str(o.Node, "spec", "path"), "./"))
-		if dir != p.Dir && under(dir, p.Dir) && !slices.Contains(dirs, dir) {
-			dirs = append(dirs, dir)
-		}
-	}
-	if len(dirs) == 0 {
-		return
-	}
-	slices.Sort(dirs)
-	example := dirs[0]
-	if len(dirs) > 1 {
-		example += ", ..."
-	}
-	p.note("%d Flux Kustomizations of this module deploy directories below it (%s) that its kustomization does not include: "+
-		"their CRDs and HelmReleases count for provides and dependsOn, but polc check renders only the module's kustomization, so their objects are checked in the cluster only",
-		len(dirs), example)
 }
 
 // namespaces declares the Namespace objects each module renders, with the Pod Security level of

@@ -208,15 +208,27 @@ func HasPostBuild(ks *yaml.RNode) bool {
 type Lookup func(kind, namespace, name string) *yaml.RNode
 
 // FluxVariables returns the post-build variables of the Flux Kustomization ks, as
-// kustomize-controller loads them: base (values polc.yaml provides for what only the cluster
-// holds), then the data of each spec.postBuild.substituteFrom ConfigMap or Secret in ks's
-// namespace, in order, found with find, then spec.postBuild.substitute; later values win and
-// newlines are removed. A reference that is not in the repository and not optional is listed in
-// missing (Flux would fail until it exists in the cluster); polc goes on with base.
-func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars map[string]string, missing []string) {
+// kustomize-controller loads them: the data of each spec.postBuild.substituteFrom ConfigMap or
+// Secret in ks's namespace, in order, found with find, then spec.postBuild.substitute; later values
+// win and newlines are removed. base (values polc.yaml provides for what only the cluster holds)
+// comes first of all. A reference that is not in the repository and not optional is listed in
+// missing (Flux would fail until it exists in the cluster); keys that are not variable names are
+// listed in invalid (Flux fails the Kustomization on them). substitute says whether
+// kustomize-controller substitutes at all: spec.postBuild is set and it has variables (a
+// reference polc could not read counts), or spec.postBuild.substituteStrategy is Always.
+func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars map[string]string, missing, invalid []string, substitute bool) {
 	vars = map[string]string{}
 	for k, v := range base {
 		vars[k] = v
+	}
+	own := 0
+	set := func(from, k, v string) {
+		if !module.IsVarName(k) {
+			invalid = append(invalid, fmt.Sprintf("%q in %s", k, from))
+			return
+		}
+		vars[k] = strings.ReplaceAll(v, "\n", "")
+		own++
 	}
 	ns := ks.GetNamespace()
 	from, _ := ks.Pipe(yaml.Lookup("spec", "postBuild", "substituteFrom"))
@@ -231,8 +243,9 @@ func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars ma
 				}
 				continue
 			}
-			for k, v := range ObjectData(obj) {
-				vars[k] = strings.ReplaceAll(v, "\n", "")
+			data := ObjectData(obj)
+			for _, k := range sortedKeys(data) {
+				set(kind+"/"+ns+"/"+name, k, data[k])
 			}
 		}
 	}
@@ -240,10 +253,11 @@ func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars ma
 	if sub != nil && sub.YNode().Kind == yaml.MappingNode {
 		c := sub.YNode().Content
 		for i := 0; i+1 < len(c); i += 2 {
-			vars[c[i].Value] = strings.ReplaceAll(c[i+1].Value, "\n", "")
+			set("spec.postBuild.substitute", c[i].Value, c[i+1].Value)
 		}
 	}
-	return vars, missing
+	substitute = HasPostBuild(ks) && (own > 0 || len(missing) > 0 || String(ks, "spec", "postBuild", "substituteStrategy") == "Always")
+	return vars, missing, invalid, substitute
 }
 
 // ObjectData returns the string data of a ConfigMap, or of a Secret (data decoded from base64,

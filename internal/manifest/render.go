@@ -459,9 +459,10 @@ func substitute(n *yaml.RNode, vars map[string]string, limit int) (*yaml.RNode, 
 	return node, missing, nil
 }
 
-// hasVariable reports whether any key or value under n contains "${", without serialising.
+// hasVariable reports whether any key or value under n contains "${" or the "$$" escape (Flux
+// turns it into "$" wherever it is), without serialising.
 func hasVariable(n *yaml.Node) bool {
-	if strings.Contains(n.Value, "${") {
+	if strings.Contains(n.Value, "${") || strings.Contains(n.Value, "$$") {
 		return true
 	}
 	for _, c := range n.Content {

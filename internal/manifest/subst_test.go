@@ -13,6 +13,7 @@ func TestSubstitute(t *testing.T) {
 		in             string
 		want           string
 		wantUnresolved []string
+		wantErr        bool // Flux cannot parse it: SubstituteLimit fails, Substitute returns in as it is
 	}{
 		{name: "no reference", in: "host: example.org", want: "host: example.org"},
 		{name: "plain reference", in: "host: app.${cluster_domain}", want: "host: app.example.com"},
@@ -25,8 +26,9 @@ func TestSubstitute(t *testing.T) {
 		{name: ":- uses the default when unset", in: "${missing:-fallback}", want: "fallback"},
 		{name: ":- uses the default when empty", in: "${empty:-fallback}", want: "fallback"},
 		{name: ":- keeps a set value", in: "${REPLICAS:-1}", want: "3"},
-		{name: "= uses the default only when unset", in: "${missing=fallback}/${empty=fallback}/${REPLICAS=1}", want: "fallback//3"},
-		{name: "- uses the default only when unset", in: "${missing-fallback}/${empty-fallback}/${REPLICAS-1}", want: "fallback//3"},
+		{name: "= uses the default when unset or empty", in: "${missing=fallback}/${empty=fallback}/${REPLICAS=1}", want: "fallback/fallback/3"},
+		{name: "- is not an operator for Flux", in: "${missing-fallback}/${empty-fallback}/${REPLICAS-1}", wantErr: true},
+		{name: ":+ and :? give the default when unset or empty", in: "${missing:+x}/${empty:?x}/${REPLICAS:+x}", want: "x/x/3"},
 		{name: "empty default", in: "[${missing:-}]", want: "[]"},
 		{name: "default holding operator characters", in: "${missing:-a-b=c:=d}", want: "a-b=c:=d"},
 		{name: "default holding spaces", in: "${missing:=two words}", want: "two words"},
@@ -34,15 +36,17 @@ func TestSubstitute(t *testing.T) {
 		{name: "escape of an unset variable is not unresolved", in: "$${missing}", want: "${missing}"},
 		{name: "escape next to a reference", in: "$${a}${REPLICAS}", want: "${a}3"},
 		{name: "shell $VAR untouched", in: "echo $HOME $cluster_domain", want: "echo $HOME $cluster_domain"},
-		{name: "lone dollar signs untouched", in: "cost: $5 $$ $", want: "cost: $5 $$ $"},
-		{name: "name starting with a digit left alone", in: "${1abc}", want: "${1abc}"},
-		{name: "name with a dot left alone", in: "${foo.bar}", want: "${foo.bar}"},
-		{name: "name with a dash before an operator is split at the dash", in: "${a-b}", want: "b"},
-		{name: "empty name left alone", in: "${}", want: "${}"},
-		{name: "operator without a name left alone", in: "${:-x}", want: "${:-x}"},
-		{name: "bash expression left alone", in: "${#arr[@]} ${var/a/b}", want: "${#arr[@]} ${var/a/b}"},
-		{name: "unterminated reference", in: "a: ${cluster_domain", want: "a: ${cluster_domain"},
-		{name: "unterminated after a good one", in: "${REPLICAS} ${x", want: "3 ${x"},
+		{name: "$$ becomes $, lone dollar signs stay", in: "cost: $5 $$ $", want: "cost: $5 $ $"},
+		{name: "name starting with a digit is a variable", in: "${1abc}", want: "", wantUnresolved: []string{"1abc"}},
+		{name: "name with a dot", in: "${foo.bar}", wantErr: true},
+		{name: "name with a dash before an operator", in: "${a-b}", wantErr: true},
+		{name: "empty name", in: "${}", wantErr: true},
+		{name: "operator without a name", in: "${:-x}", wantErr: true},
+		{name: "bash array", in: "${#arr[@]}", wantErr: true},
+		{name: "bash forms", in: "${#cluster_domain} ${cluster_domain/example/test} ${cluster_domain%.com} ${cluster_domain^^} ${cluster_domain:0:7}", want: "11 test.com example EXAMPLE.COM example"},
+		{name: "bash form of an unset variable", in: "${var/a/b}", want: "", wantUnresolved: []string{"var"}},
+		{name: "unterminated reference", in: "a: ${cluster_domain", wantErr: true},
+		{name: "unterminated after a good one", in: "${REPLICAS} ${x", wantErr: true},
 		{name: "unterminated escape", in: "$${x", want: "${x"},
 		{name: "default holding a reference", in: "something ${var=${cluster_domain}}", want: "something example.com"},
 		{name: "default holding a reference and text", in: "foo: ${var=prefix-${REPLICAS}-suffix}", want: "foo: prefix-3-suffix"},
@@ -50,13 +54,20 @@ func TestSubstitute(t *testing.T) {
 		{name: "default not evaluated when the value is set", in: "${REPLICAS:-${missing}}", want: "3"},
 		{name: "escape before a default holding a reference", in: "something $${var=${cluster_domain}}", want: "something ${var=example.com}"},
 		{name: "escapes mixed with references (Flux's own case)", in: "some text ${_x1}$${var$${_x1}$_x1${_x1}", want: "some text y${var${_x1}$_x1y"},
-		{name: "reference inside an expression that is not one is still replaced", in: "${#a-${REPLICAS}}", want: "${#a-3}"},
-		{name: "unterminated nested reference", in: "${a:-${REPLICAS}", want: "${a:-${REPLICAS}"},
+		{name: "reference inside an expression that is not one", in: "${#a-${REPLICAS}}", wantErr: true},
+		{name: "unterminated nested reference", in: "${a:-${REPLICAS}", wantErr: true},
 		{name: "multi-line text", in: "a: ${REPLICAS}\nb: ${cluster_domain}\n", want: "a: 3\nb: example.com\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, unresolved := Substitute(tc.in, vars)
+			_, _, err := SubstituteLimit(tc.in, vars, 0)
+			if tc.wantErr {
+				require.ErrorIs(t, err, ErrFluxSyntax)
+				require.Equal(t, tc.in, got)
+				return
+			}
+			require.NoError(t, err)
 			require.Equal(t, tc.want, got)
 			require.Equal(t, tc.wantUnresolved, unresolved)
 		})

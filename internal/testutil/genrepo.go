@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 )
 
@@ -11,7 +12,11 @@ import (
 // infrastructure core module per 20 modules, the rest applications that depend on one of them.
 // Each module renders 25 objects (Namespace, Deployment, Service, ServiceAccount and 21
 // ConfigMaps), so 200 modules give 5,000 objects. The repository passes the foundation rules.
-func GenerateRepo(dir string, n int) error {
+func GenerateRepo(dir string, n int) error { return generateRepo(dir, n, nil) }
+
+// generateRepo writes the repository of GenerateRepo; extra, when not nil, returns more files
+// (name to content) for module i, each also listed in the module's kustomization resources.
+func generateRepo(dir string, n int, extra func(i int, name, ns string) map[string]string) error {
 	write := func(rel, content string) error {
 		p := filepath.Join(dir, rel)
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -35,14 +40,25 @@ func GenerateRepo(dir string, n int) error {
 		if deps != "" {
 			annot = fmt.Sprintf("  annotations:\n    polc.dev/depends-on: area%03d-core\n", i/20*20)
 		}
+		resources := "  - namespace.yaml\n  - workload.yaml\n  - config.yaml\n"
+		var more map[string]string
+		if extra != nil {
+			more = extra(i, name, ns)
+		}
+		for _, f := range sortedNames(more) {
+			resources += "  - " + f + "\n"
+		}
 		files := map[string]string{
 			"module.yaml": fmt.Sprintf("apiVersion: polc.dev/v1alpha1\nkind: Module\nmetadata:\n  name: %s\nspec:\n  type: %s\n%s  version: 1.0.0\n  description: generated module %d\n  namespaces:\n    - name: %s\n%s",
 				name, typ, tier, i, ns, deps),
 			"CHANGELOG.md":       "# Changelog\n\n## 1.0.0\n\n- Generated.\n",
-			"kustomization.yaml": fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels:\n  - pairs:\n      polc.dev/module: %s\n      polc.dev/module-type: %s\nresources:\n  - namespace.yaml\n  - workload.yaml\n  - config.yaml\n", name, typ),
+			"kustomization.yaml": fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels:\n  - pairs:\n      polc.dev/module: %s\n      polc.dev/module-type: %s\nresources:\n%s", name, typ, resources),
 			"namespace.yaml":     fmt.Sprintf("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: %s\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n%s", ns, annot),
 			"workload.yaml":      workload(name, ns),
 			"config.yaml":        configMaps(ns, 21),
+		}
+		for f, content := range more {
+			files[f] = content
 		}
 		for f, content := range files {
 			if err := write(filepath.Join("modules", sub, name, f), content); err != nil {
@@ -51,6 +67,16 @@ func GenerateRepo(dir string, n int) error {
 		}
 	}
 	return nil
+}
+
+// sortedNames returns the keys of files in order.
+func sortedNames(files map[string]string) []string {
+	names := make([]string, 0, len(files))
+	for f := range files {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func workload(name, ns string) string {

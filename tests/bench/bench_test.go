@@ -27,6 +27,40 @@ func BenchmarkCheckGenerated200(b *testing.B) {
 	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 }
 
+// generatedReleases is how many of the 200 generated modules deploy a HelmRelease.
+const generatedReleases = 50
+
+// BenchmarkCheckGenerated200Charts checks the generated 200-module repository in which 50
+// modules also deploy a HelmRelease whose chart is in the chart cache: 5,100 objects from
+// kustomize and 200 templated from the chart.
+func BenchmarkCheckGenerated200Charts(b *testing.B) {
+	dir, cache := b.TempDir(), b.TempDir()
+	require.NoError(b, testutil.GenerateRepoWithCharts(dir, 200, generatedReleases, cache))
+	objects := 0
+	b.ResetTimer()
+	for b.Loop() {
+		res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: builtin.All(), ChartCache: cache})
+		require.NoError(b, err)
+		objects = report.Summarize(res.Repo, res.Findings).Objects
+	}
+	b.ReportMetric(float64(objects)*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+}
+
+// TestGeneratedChartsRepoIsClean keeps the charts benchmark honest: every HelmRelease renders
+// its chart from the cache, and the repository has no findings.
+func TestGeneratedChartsRepoIsClean(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	require.NoError(t, testutil.GenerateRepoWithCharts(dir, 20, 5, cache))
+	res, err := check.Run(context.Background(), check.Options{Root: dir, Rules: builtin.All(), ChartCache: cache})
+	require.NoError(t, err)
+	summary := report.Summarize(res.Repo, res.Findings)
+	require.Equal(t, map[string]int{"kustomize": 510, "helm": 5 * testutil.GeneratedChartObjects}, summary.Coverage.Objects)
+	require.Equal(t, 5, summary.Coverage.HelmReleases)
+	require.Empty(t, summary.Coverage.NotRendered)
+	require.Empty(t, res.Findings)
+	require.Error(t, testutil.GenerateRepoWithCharts(t.TempDir(), 20, 6, t.TempDir()), "20 modules hold 5 HelmReleases")
+}
+
 // TestGeneratedRepoIsClean keeps the benchmark honest: the generated repository has no findings,
 // so the benchmark measures a full, passing check.
 func TestGeneratedRepoIsClean(t *testing.T) {
