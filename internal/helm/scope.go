@@ -25,7 +25,7 @@ func newScopes(crds []*yaml.RNode) scopes {
 		group, _ := crd.GetString("spec.group")
 		kind, _ := crd.GetString("spec.names.kind")
 		if scope == "Cluster" && kind != "" {
-			s[kinds.GroupKind{group, kind}] = true
+			s[kinds.GroupKind{Group: group, Kind: kind}] = true
 		}
 	}
 	return s
@@ -37,7 +37,7 @@ func (s scopes) isClusterScoped(apiVersion, kind string) bool {
 	if !ok {
 		group = "" // core: "v1"
 	}
-	return s[kinds.GroupKind{group, kind}]
+	return s[kinds.GroupKind{Group: group, Kind: kind}]
 }
 
 // defaultNamespace sets namespace on n when n is namespaced and has none, as Helm's kube client

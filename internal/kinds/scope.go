@@ -19,7 +19,7 @@ var clusterScoped = func() map[GroupKind]bool {
 	m := map[GroupKind]bool{}
 	add := func(group string, kinds ...string) {
 		for _, k := range kinds {
-			m[GroupKind{group, k}] = true
+			m[GroupKind{Group: group, Kind: k}] = true
 		}
 	}
 	add("", "Namespace", "Node", "PersistentVolume", "ComponentStatus")
@@ -58,7 +58,7 @@ var clusterScoped = func() map[GroupKind]bool {
 }()
 
 // ClusterScoped reports whether kind of API group is cluster-scoped.
-func ClusterScoped(group, kind string) bool { return clusterScoped[GroupKind{group, kind}] }
+func ClusterScoped(group, kind string) bool { return clusterScoped[GroupKind{Group: group, Kind: kind}] }
 
 // ClusterScopedTable returns a copy of the table of cluster-scoped kinds.
 func ClusterScopedTable() map[GroupKind]bool {
