@@ -82,13 +82,14 @@ func (o PullOptions) httpClient() *http.Client {
 	}
 }
 
-// Pull downloads the chart of ref into the cache, unless the cache already holds it: from an
+// Pull downloads the chart of ref into the cache, unless the cache already holds it (a cached
+// archive that does not load as that chart is downloaded again): from an
 // HTTP(S) Helm repository (index.yaml, then the chart's first URL, checked against the index's
 // digest when it has one) or from an OCI registry (the manifest, checked against ref.Digest
 // when set, then its chart layer). Every body is size-capped and the whole pull is bounded by
 // opts.Timeout. Errors name the ref.
 func Pull(ctx context.Context, c Cache, ref Ref, opts PullOptions) error {
-	if c.Has(ref) {
+	if c.Valid(ref) {
 		return nil
 	}
 	opts = opts.withDefaults()
@@ -113,6 +114,12 @@ func Pull(ctx context.Context, c Cache, ref Ref, opts PullOptions) error {
 	return c.Put(ref, data)
 }
 
+// Valid reports whether the cache holds an archive that loads as the chart ref names.
+func (c Cache) Valid(ref Ref) bool {
+	data, err := c.Get(ref)
+	return err == nil && verifyChart(data, ref) == nil
+}
+
 // verifyChart checks that data is a chart archive Helm loads and, where ref names them, that its
 // name and version are ref's.
 func verifyChart(data []byte, ref Ref) error {
@@ -124,10 +131,16 @@ func verifyChart(data []byte, ref Ref) error {
 	if err != nil {
 		return fmt.Errorf("load chart: %w", err)
 	}
-	if ref.Chart != "" && acc.Name() != ref.Chart {
-		return fmt.Errorf("the archive holds chart %q, not %q", acc.Name(), ref.Chart)
-	}
 	version, _ := acc.MetadataAsMap()["Version"].(string)
+	return Matches(acc.Name(), version, ref)
+}
+
+// Matches returns an error unless a chart named name at version is the chart ref names (an
+// OCIRepository ref names no chart; its tag writes "+" as "_").
+func Matches(name, version string, ref Ref) error {
+	if ref.Chart != "" && name != ref.Chart {
+		return fmt.Errorf("the archive holds chart %q, not %q", name, ref.Chart)
+	}
 	if ref.Version != "" && strings.TrimPrefix(version, "v") != strings.TrimPrefix(strings.ReplaceAll(ref.Version, "_", "+"), "v") {
 		return fmt.Errorf("the archive holds version %q, not %q", version, ref.Version)
 	}

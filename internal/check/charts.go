@@ -12,6 +12,7 @@ import (
 	"polc.dev/polc/internal/charts"
 	"polc.dev/polc/internal/helm"
 	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -32,13 +33,13 @@ type templated struct {
 	gap      *rule.Gap
 }
 
-// RenderCharts templates, as helm-controller installs them, the HelmReleases among the rendered
+// renderCharts templates, as helm-controller installs them, the HelmReleases among the rendered
 // objects of the selected modules (their own and those of followed Flux Kustomizations), and adds
 // the objects to the modules. A chart comes from the repository (its own GitRepository) or from
 // the chart cache (repo.ChartCache; `polc charts pull` fills it); polc never downloads one here.
 // A HelmRelease whose chart cannot be resolved or is not cached is returned as a gap with the
 // reason; one whose values or templates fail gives a module/render finding.
-func RenderCharts(ctx context.Context, repo *rule.Repo) ([]rule.Finding, []rule.Gap) {
+func renderCharts(ctx context.Context, repo *rule.Repo, rest *others) ([]rule.Finding, []rule.Gap) {
 	var work []release
 	for _, m := range selected(repo) {
 		for _, o := range repo.Objects[m.Name()] {
@@ -50,7 +51,7 @@ func RenderCharts(ctx context.Context, repo *rule.Repo) ([]rule.Finding, []rule.
 	if len(work) == 0 {
 		return nil, nil
 	}
-	find := objectIndex(repo)
+	find := objectIndex(repo, rest)
 	loader := &chartLoader{repo: repo, cache: charts.Cache{Dir: repo.ChartCache}, charts: map[string]*loadedChart{}}
 	results := make([]templated, len(work))
 	each(len(work), func(i int) { results[i] = templateOne(ctx, repo, loader, find, work[i]) })
@@ -206,6 +207,11 @@ func (l *chartLoader) load(res charts.Resolved) (*chart.Chart, string, error) {
 			return
 		}
 		lc.chart, lc.err = helm.LoadArchive(data)
+		if lc.err == nil {
+			if err := charts.Matches(lc.chart.Name(), lc.chart.Metadata.Version, res.Ref); err != nil {
+				lc.chart, lc.err = nil, fmt.Errorf("the chart cache holds another chart for %s (%w); run `polc charts pull` again", res.Ref, err)
+			}
+		}
 	})
 	if lc.chart != nil {
 		name = lc.chart.Name() + "@" + lc.chart.Metadata.Version
@@ -213,19 +219,66 @@ func (l *chartLoader) load(res charts.Resolved) (*chart.Chart, string, error) {
 	return lc.chart, name, lc.err
 }
 
-// objectIndex finds any rendered object of the repository by kind, namespace and name; the first
-// in module order wins.
-func objectIndex(repo *rule.Repo) manifest.Lookup {
+// objectIndex finds a rendered object of the repository by kind, namespace and name (the first
+// in module order wins), for the sources, values and variables that objects name. An object that
+// the selected modules do not render is looked up in the other modules (rest).
+func objectIndex(repo *rule.Repo, rest *others) manifest.Lookup {
+	index := indexObjects(repo.Modules, repo.Objects)
+	return func(kind, ns, name string) *yaml.RNode {
+		if n := index[kind+"/"+ns+"/"+name]; n != nil {
+			return n
+		}
+		return rest.find(kind, ns, name)
+	}
+}
+
+// indexObjects indexes the objects of mods by kind, namespace and name; the first wins.
+func indexObjects(mods []*module.Module, objects map[string][]*manifest.Object) map[string]*yaml.RNode {
 	index := map[string]*yaml.RNode{}
-	for _, m := range repo.Modules {
-		for _, o := range repo.Objects[m.Name()] {
+	for _, m := range mods {
+		for _, o := range objects[m.Name()] {
 			key := o.Ref.Kind + "/" + o.Ref.Namespace + "/" + o.Ref.Name
 			if _, ok := index[key]; !ok {
 				index[key] = o.Node
 			}
 		}
 	}
-	return func(kind, ns, name string) *yaml.RNode { return index[kind+"/"+ns+"/"+name] }
+	return index
+}
+
+// others renders, once and only when a lookup needs it, the modules a run does not select: a
+// HelmRelease's source or a substituteFrom ConfigMap often lives in another module (checking one
+// module, as the pre-commit hook does, must see it). Their objects serve lookups only.
+type others struct {
+	ctx   context.Context
+	r     *manifest.Renderer
+	repo  *rule.Repo
+	once  sync.Once
+	index map[string]*yaml.RNode
+}
+
+// find looks an object up among the modules the run does not select, rendering them the first
+// time.
+func (o *others) find(kind, ns, name string) *yaml.RNode {
+	if o == nil || o.repo.Selected == nil {
+		return nil
+	}
+	o.once.Do(func() {
+		var mods []*module.Module
+		for _, m := range o.repo.Deployable() {
+			if !o.repo.Selected[m.Name()] {
+				mods = append(mods, m)
+			}
+		}
+		objects := make([][]*manifest.Object, len(mods))
+		each(len(mods), func(i int) { objects[i], _, _ = o.r.Render(o.ctx, mods[i].Dir, mods[i].Name()) })
+		byName := map[string][]*manifest.Object{}
+		for i, m := range mods {
+			byName[m.Name()] = objects[i]
+		}
+		o.index = indexObjects(mods, byName)
+	})
+	return o.index[kind+"/"+ns+"/"+name]
 }
 
 // chartGap is a HelmRelease that polc does not template.

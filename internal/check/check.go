@@ -364,12 +364,13 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 }
 
 // Follow renders what the rendered objects of the selected modules deploy: the paths of their Flux
-// Kustomizations (see follow), then the charts of every HelmRelease found (RenderCharts). It adds
+// Kustomizations (see follow), then the charts of every HelmRelease found (renderCharts). It adds
 // those objects to the modules, sets repo.Gaps to what polc could not render, and returns the
 // module/render and module/remote findings of what it rendered.
 func Follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) []rule.Finding {
-	findings, followGaps := follow(ctx, r, repo)
-	chartFindings, chartGaps := RenderCharts(ctx, repo)
+	rest := &others{ctx: ctx, r: r, repo: repo}
+	findings, followGaps := follow(ctx, r, repo, rest)
+	chartFindings, chartGaps := renderCharts(ctx, repo, rest)
 	repo.Gaps = append(followGaps, chartGaps...)
 	return append(findings, chartFindings...)
 }

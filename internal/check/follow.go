@@ -12,7 +12,6 @@ import (
 	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/rule"
-	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // Bounds of following Flux Kustomizations, so that a repository cannot make a run follow without
@@ -45,7 +44,7 @@ type followed struct {
 // that deploy a module's directory are that module's deployment, not new content: polc renders
 // the module itself. Kustomizations that read another source or a path outside the repository
 // are returned as gaps; render problems as module/render findings.
-func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) ([]rule.Finding, []rule.Gap) {
+func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *others) ([]rule.Finding, []rule.Gap) {
 	var work []pending
 	for _, m := range selected(repo) {
 		work = append(work, kustomizationsIn(m.Name(), repo.Objects[m.Name()], nil, 1)...)
@@ -74,7 +73,7 @@ func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) ([]rule.
 		}
 		results := make([]followed, len(round))
 		each(len(round), func(i int) { results[i] = followOne(ctx, r, repo, round[i]) })
-		find := lookup(repo)
+		find := objectIndex(repo, rest)
 		work = nil
 		for i, res := range results {
 			p := round[i]
@@ -182,28 +181,6 @@ func followError(p pending, raw string, err error) rule.Finding {
 // fluxGap is a Flux Kustomization that polc does not follow.
 func fluxGap(p pending, cause, reason string) rule.Gap {
 	return rule.Gap{Kind: rule.GapFluxKustomization, Module: p.mod, Object: p.ks, Field: "spec.path", Cause: cause, Reason: reason}
-}
-
-// lookup returns a function that finds a ConfigMap or Secret among the rendered objects of every
-// module, by kind, namespace and name; the first in module order wins.
-func lookup(repo *rule.Repo) manifest.Lookup {
-	index := map[string]*manifest.Object{}
-	for _, m := range repo.Modules {
-		for _, o := range repo.Objects[m.Name()] {
-			if o.Ref.APIVersion != "v1" || o.Ref.Kind != "ConfigMap" && o.Ref.Kind != "Secret" {
-				continue
-			}
-			if _, ok := index[o.Ref.String()]; !ok {
-				index[o.Ref.String()] = o
-			}
-		}
-	}
-	return func(kind, ns, name string) *yaml.RNode {
-		if o := index[manifest.ObjectRef{Kind: kind, Namespace: ns, Name: name}.String()]; o != nil {
-			return o.Node
-		}
-		return nil
-	}
 }
 
 // each calls fn(i) for i in [0, n) on GOMAXPROCS workers.

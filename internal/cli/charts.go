@@ -231,7 +231,7 @@ func (p *chartPlan) pull(ctx context.Context, cache charts.Cache, opts charts.Pu
 	var failed []pullFailure
 	for i, ref := range p.refs {
 		n := fmt.Sprintf("(%d/%d)", i+1, len(p.refs))
-		if cache.Has(ref) {
+		if cache.Valid(ref) {
 			fmt.Fprintf(stderr, "cached %s %s\n", ref, n)
 			continue
 		}
