@@ -58,7 +58,9 @@ var clusterScoped = func() map[GroupKind]bool {
 }()
 
 // ClusterScoped reports whether kind of API group is cluster-scoped.
-func ClusterScoped(group, kind string) bool { return clusterScoped[GroupKind{Group: group, Kind: kind}] }
+func ClusterScoped(group, kind string) bool {
+	return clusterScoped[GroupKind{Group: group, Kind: kind}]
+}
 
 // ClusterScopedTable returns a copy of the table of cluster-scoped kinds.
 func ClusterScopedTable() map[GroupKind]bool {
