@@ -11,15 +11,18 @@ var CoverageUnrendered = rule.Rule{
 	Title:    "Everything a module deploys is rendered and checked offline",
 	Severity: rule.Warning,
 	Scope:    rule.ModuleScope,
-	Doc: "polc checks the objects it renders. A module's HelmRelease deploys what its chart templates, " +
-		"and a Flux Kustomization whose spec.path is not a module directory deploys what that path " +
-		"builds; polc does not render either yet, so the objects they deploy are checked only in the " +
-		"cluster, by the compiled policies, and a green offline run does not cover them. Each such " +
-		"object is reported at the field that names what was not rendered (spec.chart, spec.chartRef " +
-		"or spec.path), and the summary counts them. A Flux Kustomization that deploys a module " +
-		"directory is no gap: polc renders that module. A warning by default; make it an error in " +
-		"polc.yaml spec.rules to require full offline coverage, or turn it off.",
-	Remediation: "Accept the gap (only the cluster checks those objects), add a module exception for coverage/unrendered with a reason, or move the content into a module directory that polc renders.",
+	Doc: "polc checks the objects it renders: each module's kustomization, the paths of the Flux " +
+		"Kustomizations it deploys from this repository, and the charts of its HelmReleases, templated " +
+		"from the repository or the chart cache. What it cannot render is checked only in the cluster, by " +
+		"the compiled policies, and a green offline run does not cover it: a Flux Kustomization that reads " +
+		"another source, whose path leaves the repository, or that deploys itself through its chain; a " +
+		"HelmRelease whose chart version is not pinned, whose source is not in the repository or of a kind " +
+		"polc cannot fetch, whose chart is not in the cache (run `polc charts pull`), or whose valuesFrom " +
+		"object only the cluster holds. Each is reported at the field that names what was not rendered " +
+		"(spec.path, spec.chart or spec.chartRef) with the reason, and the summary counts them " +
+		"(summary.coverage in JSON). A warning by default; make it an error in polc.yaml spec.rules to " +
+		"require full offline coverage, or turn it off.",
+	Remediation: "Run `polc charts pull` for uncached charts and pin chart versions; otherwise accept the gap (only the cluster checks those objects) with a module exception for coverage/unrendered and a reason, or set polc.yaml spec.source when the repository's Flux source has another name.",
 	CheckModule: checkCoverageUnrendered,
 }
 
