@@ -1,41 +1,21 @@
 package tests
 
 import (
-	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"testing"
 
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
-	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
-	"helm.sh/helm/v4/pkg/registry"
 	"polc.dev/polc/internal/charts"
 	"polc.dev/polc/internal/charts/chartstest"
 	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/testutil"
-
-	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
-	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
-)
-
-// Credentials of the loopback OCI registry, found by polc in the Docker config.
-const (
-	registryUser     = "polc"
-	registryPassword = "s3cret"
 )
 
 // helmReleaseFile is where the chart test repository writes its HelmReleases.
@@ -49,10 +29,10 @@ func TestChartsPullThenCheck(t *testing.T) {
 	chart := kyvernoWithStandIns(t)
 	helmRepo := chartstest.NewHelmRepo(t)
 	helmRepo.AddChart("kyverno", chartstest.KyvernoVersion, chart)
-	reg := startRegistry(t)
-	pushChart(t, reg.host, "charts/kyverno", chartstest.KyvernoVersion, chart)
-	hermeticCredentials(t, reg.host)
-	dir := chartRepo(t, helmRepo.URL, reg.host)
+	reg := chartstest.NewRegistry(t)
+	reg.Push(t, "charts/kyverno", chartstest.KyvernoVersion, chart)
+	hermeticCredentials(t, reg)
+	dir := chartRepo(t, helmRepo.URL, reg.Host)
 	cache := filepath.Join(t.TempDir(), "charts")
 	before := snapshot(t, dir)
 
@@ -76,10 +56,10 @@ func TestChartsPullThenCheck(t *testing.T) {
 		res := Polc(t, dir, "charts", "pull", "--chart-cache", cache, "--plain-http")
 		require.Equal(t, 0, res.Code, res.Stdout+res.Stderr)
 		require.Contains(t, res.Stderr, "pulled "+helmRepo.URL+"/kyverno@"+chartstest.KyvernoVersion)
-		require.Contains(t, res.Stderr, "pulled oci://"+reg.host+"/charts/kyverno:"+chartstest.KyvernoVersion)
+		require.Contains(t, res.Stderr, "pulled oci://"+reg.Host+"/charts/kyverno:"+chartstest.KyvernoVersion)
 		require.Contains(t, res.Stdout, "2 charts cached, 0 failed")
 		require.Contains(t, helmRepo.Requests(), "/index.yaml")
-		require.NotZero(t, reg.requests.Load())
+		require.NotZero(t, reg.Requests())
 
 		again := Polc(t, dir, "charts", "pull", "--chart-cache", cache, "--plain-http")
 		require.Equal(t, 0, again.Code, again.Stdout+again.Stderr)
@@ -88,7 +68,7 @@ func TestChartsPullThenCheck(t *testing.T) {
 	})
 	require.True(t, pulled, "the rest of the flow needs the pulled charts")
 
-	httpRequests, ociRequests := len(helmRepo.Requests()), reg.requests.Load()
+	httpRequests, ociRequests := len(helmRepo.Requests()), reg.Requests()
 
 	t.Run("check after pull", func(t *testing.T) {
 		res, rep := checkJSON(t, dir, cache)
@@ -139,7 +119,7 @@ func TestChartsPullThenCheck(t *testing.T) {
 	})
 
 	require.Equal(t, httpRequests, len(helmRepo.Requests()), "polc check or render reached the Helm repository")
-	require.Equal(t, ociRequests, reg.requests.Load(), "polc check or render reached the OCI registry")
+	require.Equal(t, ociRequests, reg.Requests(), "polc check or render reached the OCI registry")
 	require.Equal(t, before, snapshot(t, dir), "polc wrote into the repository it checked")
 }
 
@@ -266,52 +246,11 @@ func kyvernoWithStandIns(t *testing.T) []byte {
 
 // hermeticCredentials points polc at credential files of the test only: a Docker config with
 // the registry's credentials, and no Helm repository or registry config.
-func hermeticCredentials(t *testing.T, host string) {
+func hermeticCredentials(t *testing.T, reg *chartstest.Registry) {
 	t.Helper()
 	dir := t.TempDir()
-	auth := base64.StdEncoding.EncodeToString([]byte(registryUser + ":" + registryPassword))
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600))
+	reg.DockerConfig(t, dir)
 	t.Setenv("DOCKER_CONFIG", dir)
 	t.Setenv("HELM_REGISTRY_CONFIG", filepath.Join(dir, "helm-registry.json"))
 	t.Setenv("HELM_REPOSITORY_CONFIG", filepath.Join(dir, "repositories.yaml"))
-}
-
-// testRegistry is a loopback OCI registry that counts the requests it receives.
-type testRegistry struct {
-	host     string
-	requests atomic.Int64
-}
-
-// startRegistry starts a loopback OCI registry (distribution's, in memory) that requires basic
-// auth, closed when the test ends.
-func startRegistry(t *testing.T) *testRegistry {
-	t.Helper()
-	logrus.SetOutput(io.Discard)
-	hash, err := bcrypt.GenerateFromPassword([]byte(registryPassword), bcrypt.MinCost)
-	require.NoError(t, err)
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	require.NoError(t, os.WriteFile(htpasswd, fmt.Appendf(nil, "%s:%s\n", registryUser, hash), 0o600))
-	config := &configuration.Configuration{}
-	config.Storage = configuration.Storage{"inmemory": configuration.Parameters{}}
-	config.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "polc-test", "path": htpasswd}}
-	config.Log.AccessLog.Disabled = true
-	reg := &testRegistry{}
-	app := handlers.NewApp(context.Background(), config)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reg.requests.Add(1)
-		app.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	reg.host = strings.TrimPrefix(srv.URL, "http://")
-	return reg
-}
-
-// pushChart pushes a packaged chart to host/repo:tag with Helm's registry client.
-func pushChart(t *testing.T, host, repo, tag string, data []byte) {
-	t.Helper()
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptWriter(io.Discard),
-		registry.ClientOptBasicAuth(registryUser, registryPassword), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
-	require.NoError(t, err)
-	_, err = client.Push(data, host+"/"+repo+":"+tag, registry.PushOptStrictMode(false))
-	require.NoError(t, err)
 }

@@ -2,81 +2,27 @@ package charts
 
 import (
 	"context"
-	"encoding/base64"
-	"fmt"
-	"io"
-	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/distribution/distribution/v3/configuration"
-	"github.com/distribution/distribution/v3/registry/handlers"
-	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/crypto/bcrypt"
-	"helm.sh/helm/v4/pkg/registry"
 	"polc.dev/polc/internal/charts/chartstest"
 
 	_ "github.com/distribution/distribution/v3/registry/auth/htpasswd"
 	_ "github.com/distribution/distribution/v3/registry/storage/driver/inmemory"
 )
 
-// Credentials of the test registry.
-const (
-	registryUser     = "polc"
-	registryPassword = "s3cret"
-)
-
-// startRegistry starts a loopback OCI registry (distribution's, in memory) that requires basic
-// auth, and returns its host:port.
-func startRegistry(t *testing.T) string {
-	t.Helper()
-	logrus.SetOutput(io.Discard)
-	hash, err := bcrypt.GenerateFromPassword([]byte(registryPassword), bcrypt.MinCost)
-	require.NoError(t, err)
-	htpasswd := filepath.Join(t.TempDir(), "htpasswd")
-	require.NoError(t, os.WriteFile(htpasswd, fmt.Appendf(nil, "%s:%s\n", registryUser, hash), 0o600))
-	config := &configuration.Configuration{}
-	config.Storage = configuration.Storage{"inmemory": configuration.Parameters{}}
-	config.Auth = configuration.Auth{"htpasswd": configuration.Parameters{"realm": "polc-test", "path": htpasswd}}
-	config.Log.AccessLog.Disabled = true
-	srv := httptest.NewServer(handlers.NewApp(context.Background(), config))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
-}
-
-// pushChart pushes a packaged chart to host/repo:tag with Helm's registry client and returns
-// the manifest digest.
-func pushChart(t *testing.T, host, repo, tag string, data []byte) string {
-	t.Helper()
-	client, err := registry.NewClient(registry.ClientOptPlainHTTP(), registry.ClientOptWriter(io.Discard),
-		registry.ClientOptBasicAuth(registryUser, registryPassword), registry.ClientOptCredentialsFile(filepath.Join(t.TempDir(), "config.json")))
-	require.NoError(t, err)
-	res, err := client.Push(data, host+"/"+repo+":"+tag, registry.PushOptStrictMode(false))
-	require.NoError(t, err)
-	return res.Manifest.Digest
-}
-
-// dockerConfigFor writes a Docker config with static credentials for host and returns its path.
-func dockerConfigFor(t *testing.T, host string) string {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "config.json")
-	auth := base64.StdEncoding.EncodeToString([]byte(registryUser + ":" + registryPassword))
-	require.NoError(t, os.WriteFile(file, []byte(`{"auths":{"`+host+`":{"auth":"`+auth+`"}}}`), 0o600))
-	return file
-}
-
 // TestPullOCIKyverno pushes the real kyverno chart to a loopback registry and pulls it as a
 // HelmRepository of type oci would, and as an OCIRepository pinned by tag and by digest.
 func TestPullOCIKyverno(t *testing.T) {
 	data := chartstest.KyvernoChart(t)
-	host := startRegistry(t)
-	digest := pushChart(t, host, "charts/kyverno", chartstest.KyvernoVersion, data)
+	reg := chartstest.NewRegistry(t)
+	host := reg.Host
+	digest := reg.Push(t, "charts/kyverno", chartstest.KyvernoVersion, data)
 	opts := noCredentials()
 	opts.PlainHTTP = true
-	opts.DockerConfigs = []string{filepath.Join(t.TempDir(), "missing.json"), dockerConfigFor(t, host)}
+	opts.DockerConfigs = []string{filepath.Join(t.TempDir(), "missing.json"), reg.DockerConfig(t, t.TempDir())}
 	refs := map[string]Ref{
 		"HelmRepository":          {Type: TypeOCI, URL: "oci://" + host + "/charts", Chart: "kyverno", Version: chartstest.KyvernoVersion},
 		"OCIRepository by tag":    {Type: TypeOCI, URL: "oci://" + host + "/charts/kyverno", Version: chartstest.KyvernoVersion},
@@ -94,12 +40,13 @@ func TestPullOCIKyverno(t *testing.T) {
 }
 
 func TestPullOCIErrors(t *testing.T) {
-	host := startRegistry(t)
+	reg := chartstest.NewRegistry(t)
+	host := reg.Host
 	tiny := chartstest.TinyChart(t, "app", "1.0.0+build.1")
-	pushChart(t, host, "charts/app", "1.0.0_build.1", tiny)
+	reg.Push(t, "charts/app", "1.0.0_build.1", tiny)
 	withAuth := noCredentials()
 	withAuth.PlainHTTP = true
-	withAuth.DockerConfigs = []string{dockerConfigFor(t, host)}
+	withAuth.DockerConfigs = []string{reg.DockerConfig(t, t.TempDir())}
 	noAuth := noCredentials()
 	noAuth.PlainHTTP = true
 	wrong := "sha256:" + strings.Repeat("0", 64)

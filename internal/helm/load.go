@@ -172,7 +172,7 @@ func entryName(name string) (string, error) {
 		return "", fmt.Errorf("%s: chart archive entries must sit in the chart's directory", name)
 	}
 	if top == "Chart.yaml" {
-		return "", errors.New("Chart.yaml is not in the chart's directory")
+		return "", errors.New("the chart archive holds Chart.yaml outside the chart's directory")
 	}
 	return rest, nil
 }

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"helm.sh/helm/v4/pkg/postrenderer"
-	"sigs.k8s.io/kustomize/api/builtins"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -186,42 +187,27 @@ func decodeCommonMetadata(n *yaml.RNode) (*commonRenderer, error) {
 	return &c, nil
 }
 
-// Run sets the labels and annotations.
+// Run sets the labels and annotations on every object's metadata (not on selectors or pod
+// templates), as kustomize's label and annotation transformers configured for metadata only do.
 func (c *commonRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
-	var ts []resmap.Transformer
-	if c.Labels != nil {
-		ts = append(ts, labelTransformer(c.Labels))
-	}
-	if c.Annotations != nil {
-		ts = append(ts, &builtins.AnnotationsTransformerPlugin{
-			Annotations: c.Annotations,
-			FieldSpecs:  []kustypes.FieldSpec{{Path: "metadata/annotations", CreateIfNotPresent: true}},
-		})
-	}
-	if len(ts) == 0 {
+	if c.Labels == nil && c.Annotations == nil {
 		return in, nil
 	}
-	return transform(in, ts...)
-}
-
-// labelTransformer sets labels on metadata.labels only (not on selectors or templates).
-func labelTransformer(labels map[string]string) resmap.Transformer {
-	return &builtins.LabelTransformerPlugin{
-		Labels:     labels,
-		FieldSpecs: []kustypes.FieldSpec{{Path: "metadata/labels", CreateIfNotPresent: true}},
-	}
-}
-
-// transform runs kustomize transformers over a YAML stream.
-func transform(in *bytes.Buffer, ts ...resmap.Transformer) (*bytes.Buffer, error) {
 	f := resmap.NewFactory(provider.NewDefaultDepProvider().GetResourceFactory())
 	m, err := f.NewResMapFromBytes(in.Bytes())
 	if err != nil {
 		return nil, err
 	}
-	for _, t := range ts {
-		if err := t.Transform(m); err != nil {
-			return nil, err
+	for _, res := range m.Resources() {
+		for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+			if err := res.PipeE(yaml.SetLabel(k, c.Labels[k])); err != nil {
+				return nil, err
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(c.Annotations)) {
+			if err := res.PipeE(yaml.SetAnnotation(k, c.Annotations[k])); err != nil {
+				return nil, err
+			}
 		}
 	}
 	out, err := m.AsYaml()

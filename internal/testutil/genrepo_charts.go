@@ -2,13 +2,12 @@ package testutil
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"helm.sh/helm/v4/pkg/chart/common"
 	chart "helm.sh/helm/v4/pkg/chart/v2"
-	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
 	"polc.dev/polc/internal/charts"
+	"polc.dev/polc/internal/charts/chartstest"
 )
 
 // The chart that GenerateRepoWithCharts packages, and where its HelmReleases say it comes from.
@@ -112,16 +111,7 @@ func generatedChart() ([]byte, error) {
 		},
 		Raw: []*common.File{{Name: "values.yaml", Data: []byte(chartValues())}},
 	}
-	tmp, err := os.MkdirTemp("", "polc-chart-")
-	if err != nil {
-		return nil, err
-	}
-	defer os.RemoveAll(tmp)
-	file, err := chartutil.Save(ch, tmp)
-	if err != nil {
-		return nil, err
-	}
-	return os.ReadFile(file)
+	return chartstest.Package(ch)
 }
 
 // chartValues are the chart's default values.

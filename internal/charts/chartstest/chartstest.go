@@ -54,7 +54,12 @@ func packageKyverno() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "kyverno-chart-")
+	return Package(ch)
+}
+
+// Package saves a chart as a .tgz archive and returns its bytes.
+func Package(ch *chartv2.Chart) ([]byte, error) {
+	tmp, err := os.MkdirTemp("", "polc-chart-")
 	if err != nil {
 		return nil, err
 	}
