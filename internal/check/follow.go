@@ -73,6 +73,8 @@ func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *ot
 		}
 		results := make([]followed, len(round))
 		each(len(round), func(i int) { results[i] = followOne(ctx, r, repo, round[i]) })
+		// Sources for substituteFrom: every object rendered before this round (a ConfigMap that
+		// a sibling Kustomization of the same round renders is found from the next round on).
 		find := objectIndex(repo, rest)
 		work = nil
 		for i, res := range results {

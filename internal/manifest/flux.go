@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -244,7 +245,7 @@ func FluxVariables(ks *yaml.RNode, base map[string]string, find Lookup) (vars ma
 				continue
 			}
 			data := ObjectData(obj)
-			for _, k := range sortedKeys(data) {
+			for _, k := range slices.Sorted(maps.Keys(data)) {
 				set(kind+"/"+ns+"/"+name, k, data[k])
 			}
 		}
@@ -298,12 +299,12 @@ func FluxMetadata(objs []*Object, ks *yaml.RNode) error {
 	labels[FluxNameLabel] = ks.GetName()
 	labels[FluxNamespaceLabel] = ks.GetNamespace()
 	for _, o := range objs {
-		for _, k := range sortedKeys(labels) {
+		for _, k := range slices.Sorted(maps.Keys(labels)) {
 			if err := o.Node.PipeE(yaml.SetLabel(k, labels[k])); err != nil {
 				return err
 			}
 		}
-		for _, k := range sortedKeys(annotations) {
+		for _, k := range slices.Sorted(maps.Keys(annotations)) {
 			if err := o.Node.PipeE(yaml.SetAnnotation(k, annotations[k])); err != nil {
 				return err
 			}
@@ -324,14 +325,4 @@ func mapAt(n *yaml.RNode, path ...string) map[string]string {
 		out[c[i].Value] = c[i+1].Value
 	}
 	return out
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
