@@ -27,7 +27,8 @@ var DepsUndeclared = rule.Rule{
 		"whose spec.chart.spec.sourceRef, spec.chartRef or spec.dependsOn points at an object " +
 		"(HelmRepository, OCIRepository, HelmRelease) rendered by another module, or placed in a " +
 		"namespace another module owns, needs that module; and an object placed in a namespace another " +
-		"module owns needs that module. Each such module must be named in spec.dependsOn or " +
+		"module owns needs that module (unless polc.yaml spec.sharedNamespaces shares the namespace for " +
+		"the object's kind), and so does a namespace of another module that spec.uses names. Each such module must be named in spec.dependsOn or " +
 		"spec.softDependsOn, or the dependency graph, the deployment waves and the change impact of " +
 		"`polc check` are wrong.",
 	Remediation: "Add the module that the finding names to spec.dependsOn (or spec.softDependsOn when no ordering is needed).",
@@ -43,6 +44,13 @@ type use struct {
 
 func checkDepsUndeclared(r *rule.Repo, m *module.Module) []rule.Finding {
 	var out []rule.Finding
+	for i, u := range m.Spec.Uses {
+		if owner := otherOwner(r, m, u.Namespace); owner != nil && !declaresDep(m, owner.Name()) {
+			out = append(out, rule.ModuleFinding(m, fmt.Sprintf("spec.uses[%d].namespace", i),
+				fmt.Sprintf("spec.uses names namespace %s, which belongs to module %q; expected %q in spec.dependsOn or spec.softDependsOn, which are [%s]",
+					u.Namespace, owner.Name(), owner.Name(), joinDeps(m))))
+		}
+	}
 	for _, o := range r.Objects[m.Name()] {
 		reported := map[string]bool{} // one finding per object and missing module
 		for _, u := range objectUses(r, m, o) {
@@ -70,7 +78,8 @@ func objectUses(r *rule.Repo, m *module.Module, o *manifest.Object) []use {
 	if p := r.ProviderOf(o.Ref.Group()); p != nil && o.Ref.Group() != "" {
 		uses = append(uses, use{"apiVersion", p, fmt.Sprintf("uses API group %s", o.Ref.Group())})
 	}
-	if owner := otherOwner(r, m, o.Ref.Namespace); owner != nil {
+	// An object in a namespace polc.yaml shares needs nothing of the namespace's owner.
+	if owner := otherOwner(r, m, o.Ref.Namespace); owner != nil && !r.Config.SharedAllows(o.Ref.Namespace, o.Ref.Kind) {
 		uses = append(uses, use{"metadata.namespace", owner, fmt.Sprintf("is placed in namespace %s", o.Ref.Namespace)})
 	}
 	if o.Ref.Group() != helmGroup || o.Ref.Kind != "HelmRelease" {

@@ -8,29 +8,30 @@ import (
 	"polc.dev/polc/internal/rule"
 )
 
-// ModuleName requires a module's name to equal its directory name, to be a DNS-1123 label and to
-// be unique.
+// ModuleName requires a module's name to be a unique DNS-1123 label, and to equal its directory
+// name when polc.yaml asks for it.
 var ModuleName = rule.Rule{
 	ID:       "module/name",
-	Title:    "metadata.name equals the directory name, is a DNS-1123 label and is unique",
+	Title:    "metadata.name is a unique DNS-1123 label (and the directory name, when polc.yaml asks)",
 	Severity: rule.Error,
 	Scope:    rule.ModuleScope,
 	Doc: "A module's name is its identity everywhere: in dependsOn lists, in the <domain>/module label, in " +
-		"the Flux Kustomization name and in compiled policies. It must equal the name of the directory " +
-		"that holds module.yaml, so that the repository layout and the metadata never disagree; it must " +
+		"the Flux Kustomization name and in compiled policies. It must " +
 		"be a DNS-1123 label (lowercase letters, digits and '-', at most 63 characters), because it " +
 		"becomes part of label values and object names; and no two modules may share it. Each extra " +
-		"module.yaml that reuses a name is reported and left out of every other check.",
-	Remediation: "Set metadata.name to the module directory's name, or rename the directory, using a unique lowercase DNS-1123 label.",
+		"module.yaml that reuses a name is reported and left out of every other check. The directory " +
+		"that holds module.yaml may be named anything (an overlay called prod, an app directory called " +
+		"app); when polc.yaml sets spec.moduleNameIsDir: true, the name must also equal the directory's.",
+	Remediation: "Give the module a unique lowercase DNS-1123 label as metadata.name (the directory's name when spec.moduleNameIsDir is set).",
 	CheckModule: checkModuleName,
 }
 
 func checkModuleName(r *rule.Repo, m *module.Module) []rule.Finding {
 	var out []rule.Finding
 	name, dir := m.Name(), path.Base(m.Dir)
-	if name != dir {
+	if r.Config.Spec.ModuleNameIsDir && name != dir {
 		out = append(out, rule.ModuleFinding(m, "metadata.name",
-			fmt.Sprintf("metadata.name is %q; expected %q, the name of the module directory", name, dir)))
+			fmt.Sprintf("metadata.name is %q; expected %q, the name of the module directory (polc.yaml spec.moduleNameIsDir)", name, dir)))
 	}
 	if !module.IsDNSLabel(name) {
 		out = append(out, rule.ModuleFinding(m, "metadata.name",

@@ -25,10 +25,15 @@ var NamingNamespaceOwnership = rule.Rule{
 		"declared there, and no two modules declare the same namespace (the second owner's Namespace " +
 		"object is reported). This is what makes per-module policies, Pod Security levels and " +
 		"PolicyReports reliable. An object without a namespace is reported too: Flux would place it in " +
-		"the default namespace of its Kustomization. Cluster-scoped kinds (ClusterRole, " +
+		"the default namespace of its Kustomization. Two declarations let a module write into a namespace " +
+		"it does not own: polc.yaml spec.sharedNamespaces, namespaces every module may write into (by " +
+		"default flux-system, for the Flux source kinds GitRepository, OCIRepository, HelmRepository, " +
+		"HelmChart and Bucket), and the module's spec.uses, such as {namespace: metallb-system, kinds: " +
+		"[IPAddressPool]} (the owner of a used namespace must be one of the module's dependencies, " +
+		"which deps/undeclared checks). Cluster-scoped kinds (ClusterRole, " +
 		"CustomResourceDefinition, StorageClass, ClusterIssuer, ClusterPolicy and the others of polc's " +
 		"documented list) are exempt.",
-	Remediation: "Set metadata.namespace to one of the module's namespaces (a kustomize `namespace:` field does it for all objects), or declare the namespace in spec.namespaces of exactly one module.",
+	Remediation: "Set metadata.namespace to one of the module's namespaces (a kustomize `namespace:` field does it for all objects), declare the namespace in spec.namespaces of exactly one module, or declare the write in spec.uses (another module's namespace) or polc.yaml spec.sharedNamespaces.",
 	CheckObject: checkNamespaceOwnership,
 	Policy:      policyNamespaceOwnership,
 }
@@ -59,14 +64,47 @@ func checkNamespaceOwnership(r *rule.Repo, m *module.Module, o *manifest.Object)
 	case ns == "":
 		return []rule.Violation{{Field: "metadata",
 			Message: fmt.Sprintf("object has no namespace; expected one of %s (Flux would use its Kustomization's default namespace)", list)}}
-	case ownsNamespace(m, ns):
+	case ownsNamespace(m, ns), m.Uses(ns, o.Ref.Kind), r.Config.SharedAllows(ns, o.Ref.Kind):
 		return nil
 	}
 	msg := fmt.Sprintf("namespace %q is not one of the module's namespaces; expected one of %s", ns, list)
 	if owner := r.Owner(ns); owner != nil {
-		msg += fmt.Sprintf(" (%s belongs to module %q)", ns, owner.Name())
+		msg += fmt.Sprintf(" (%s belongs to module %q: declare {namespace: %s, kinds: [%s]} in spec.uses to write there)", ns, owner.Name(), ns, o.Ref.Kind)
+	} else if r.Config.Shared(ns) != nil {
+		msg += fmt.Sprintf(" (polc.yaml spec.sharedNamespaces does not list kind %s for %s)", o.Ref.Kind, ns)
 	}
 	return []rule.Violation{{Field: "metadata.namespace", Message: msg}}
+}
+
+// writableNamespaces returns where module m may write namespaced objects: the namespaces it may
+// write any kind into (its own, and those spec.uses or spec.sharedNamespaces open to every kind),
+// and namespace/kind pairs for the writes limited to some kinds. Both are sorted; the first keeps
+// the declared namespaces first, in declaration order.
+func writableNamespaces(r *rule.Repo, m *module.Module) (anyKind, pairs []string) {
+	anyKind = namespaceNames(m)
+	var extra []string
+	add := func(ns string, kinds []string) {
+		if len(kinds) == 0 {
+			extra = append(extra, ns)
+		}
+		for _, k := range kinds {
+			pairs = append(pairs, ns+"/"+k)
+		}
+	}
+	for _, u := range m.Spec.Uses {
+		add(u.Namespace, u.Kinds)
+	}
+	for _, s := range r.Config.Spec.SharedNamespaces {
+		add(s.Name, s.Kinds)
+	}
+	slices.Sort(extra)
+	for _, ns := range slices.Compact(extra) {
+		if !slices.Contains(anyKind, ns) {
+			anyKind = append(anyKind, ns)
+		}
+	}
+	slices.Sort(pairs)
+	return anyKind, slices.Compact(pairs)
 }
 
 // policyNamespaceOwnership keeps the module's namespaced objects in its namespaces, and its
@@ -90,14 +128,25 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": example.Meta(r, m, name, true, rule.ModuleLabels(r, m))}
 	}
 	elsewhere := m.Name() + "-elsewhere"
+	anyKind, pairs := writableNamespaces(r, m)
+	msg := fmt.Sprintf("namespaced objects of module %s live in its namespaces %v", m.Name(), declared)
+	if len(anyKind)+len(pairs) > len(declared) {
+		msg = fmt.Sprintf("namespaced objects of module %s live in its namespaces %v, or where spec.uses or polc.yaml spec.sharedNamespaces allows them", m.Name(), declared)
+	}
+	inList := "contains(" + expr.JMESStrings(anyKind) + ", request.object.metadata.namespace || '')"
+	cel := `object.metadata.?namespace.orValue("") in ` + expr.CELStrings(anyKind)
+	if len(pairs) > 0 {
+		inList += " || contains(" + expr.JMESStrings(pairs) + ", join('/', [request.object.metadata.namespace || '', request.object.kind]))"
+		cel += ` || (object.metadata.?namespace.orValue("") + "/" + object.kind) in ` + expr.CELStrings(pairs)
+	}
 	objects := rule.PolicyRule{
 		Name:         m.Name(),
 		Kinds:        []rule.Kind{rule.AnyKind},
 		Match:        rule.ModuleSelectors(r, m, false),
 		ExcludeKinds: exempt,
-		Message:      fmt.Sprintf("namespaced objects of module %s live in its namespaces %v", m.Name(), declared),
-		Deny:         []rule.Condition{{Key: "{{ contains(" + expr.JMESStrings(declared) + ", request.object.metadata.namespace || '') }}", Operator: "Equals", Value: false}},
-		CEL:          []string{`object.metadata.?namespace.orValue("") in ` + expr.CELStrings(declared)},
+		Message:      msg,
+		Deny:         []rule.Condition{{Key: "{{ " + inList + " }}", Operator: "Equals", Value: false}},
+		CEL:          []string{cel},
 		Fail:         []map[string]any{cm(m.Name()+"-misplaced", elsewhere)},
 	}
 	namespaces := rule.PolicyRule{

@@ -197,10 +197,12 @@ func TestModuleName(t *testing.T) {
 	long := strings.Repeat("a", 64)
 	runRuleCases(t, ModuleName, []ruleCase{
 		{name: "name equals directory", files: media},
+		{name: "name differs from directory: free by default", files: testFiles{"modules/apps/music/app/module.yaml": moduleYAML("music", "application")}},
 		{
-			name:  "name differs from directory",
-			files: testFiles{"modules/apps/music/module.yaml": moduleYAML("musik", "application")},
-			want:  []string{`modules/apps/music/module.yaml:4: metadata.name is "musik"; expected "music"`},
+			name: "name differs from directory, polc.yaml asks for directory names",
+			files: testFiles{"modules/apps/music/module.yaml": moduleYAML("musik", "application"),
+				"polc.yaml": "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  moduleNameIsDir: true\n"},
+			want: []string{`modules/apps/music/module.yaml:4: metadata.name is "musik"; expected "music", the name of the module directory (polc.yaml spec.moduleNameIsDir)`},
 		},
 		{
 			name:  "not a DNS-1123 label",
@@ -505,6 +507,17 @@ func TestDepsUndeclared(t *testing.T) {
 			want:  []string{`modules/apps/media/release.yaml:10: HelmRelease spec.chartRef points at OCIRepository flux-system/cert-manager, which belongs to module "certs-core"`},
 		},
 		{
+			name:  "spec.uses names another module's namespace",
+			files: certs.with(mediaWith(nil, "uses:", "  - namespace: cert-manager", "    kinds: [Certificate]")),
+			want:  []string{`modules/apps/media/module.yaml:11: spec.uses names namespace cert-manager, which belongs to module "certs-core"; expected "certs-core" in spec.dependsOn or spec.softDependsOn, which are []`},
+		},
+		{name: "spec.uses with the owner declared", files: certs.with(mediaWith(nil, "dependsOn: [certs-core]", "uses:", "  - namespace: cert-manager"))},
+		{
+			name: "object of a shared kind in a shared namespace another module owns needs nothing of it",
+			files: mediaWith(testFiles{"repo.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n  namespace: flux-system\nspec:\n  url: https://charts.example.com\n"}).
+				with(testModule("modules/infrastructure/flux-core", "infrastructure", testFiles{"ns.yaml": namespaceYAML("flux-system")}, "tier: core", "namespaces:", "  - name: flux-system")),
+		},
+		{
 			name: "object in another module's namespace",
 			files: certs.with(mediaWith(testFiles{"configmap.yaml": configMapYAML("ca", "cert-manager")}, "softDependsOn: [misc-core]")).
 				with(infraCore("misc-core")),
@@ -561,7 +574,26 @@ func TestNamingNamespaceOwnership(t *testing.T) {
 		{
 			name:  "another module's namespace",
 			files: music.with(mediaWith(testFiles{"configmap.yaml": configMapYAML("a", "music")})),
-			want:  []string{`modules/apps/media/configmap.yaml:5: namespace "music" is not one of the module's namespaces; expected one of [media] (music belongs to module "music")`},
+			want:  []string{`modules/apps/media/configmap.yaml:5: namespace "music" is not one of the module's namespaces; expected one of [media] (music belongs to module "music": declare {namespace: music, kinds: [ConfigMap]} in spec.uses to write there)`},
+		},
+		{
+			name: "another module's namespace, declared in spec.uses for the kind",
+			files: music.with(mediaWith(testFiles{"configmap.yaml": configMapYAML("a", "music")}, "softDependsOn: [music]", "uses:", "  - namespace: music", "    kinds: [ConfigMap]")),
+		},
+		{
+			name:  "another module's namespace, spec.uses for other kinds",
+			files: music.with(mediaWith(testFiles{"configmap.yaml": configMapYAML("a", "music")}, "uses:", "  - namespace: music", "    kinds: [Secret]")),
+			want:  []string{`(music belongs to module "music": declare {namespace: music, kinds: [ConfigMap]} in spec.uses to write there)`},
+		},
+		{
+			name:  "Flux sources in flux-system are shared by default; other kinds are not",
+			files: mediaWith(testFiles{"repo.yaml": "apiVersion: source.toolkit.fluxcd.io/v1\nkind: HelmRepository\nmetadata:\n  name: charts\n  namespace: flux-system\nspec:\n  url: https://charts.example.com\n", "configmap.yaml": configMapYAML("a", "flux-system")}),
+			want:  []string{`modules/apps/media/configmap.yaml:5: namespace "flux-system" is not one of the module's namespaces; expected one of [media] (polc.yaml spec.sharedNamespaces does not list kind ConfigMap for flux-system)`},
+		},
+		{
+			name: "a namespace polc.yaml shares for every kind",
+			files: mediaWith(testFiles{"configmap.yaml": configMapYAML("a", "kube-system")}).with(testFiles{
+				"polc.yaml": "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  sharedNamespaces:\n  - name: kube-system\n"}),
 		},
 		{
 			name:  "undeclared Namespace object",

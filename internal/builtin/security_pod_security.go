@@ -46,7 +46,10 @@ func declaredLevel(r *rule.Repo, ns string) (module.Level, string) {
 	}
 	owner := r.Owner(ns)
 	if owner == nil {
-		return module.Restricted, fmt.Sprintf("the default: no module declares namespace %s", ns)
+		if s := r.Config.Shared(ns); s != nil {
+			return s.Level(), fmt.Sprintf("set for shared namespace %s in polc.yaml spec.sharedNamespaces", ns)
+		}
+		return module.Restricted, fmt.Sprintf("the default: no module declares namespace %s and polc.yaml spec.sharedNamespaces does not list it", ns)
 	}
 	for _, n := range owner.Spec.Namespaces {
 		if n.Name == ns {
@@ -218,11 +221,35 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 			Fail:        []map[string]any{inNamespace(example.Workload(r, m, ns.Name+"-privileged", example.Image, privileged), ns.Name)},
 		})
 	}
+	// Shared namespaces that no module owns take polc.yaml's level, for the module's pods: a
+	// baseline one has a rule of its own, a privileged one none, and a restricted one is left to the
+	// rule of the undeclared namespaces below.
+	var looser []string
+	for _, s := range r.Config.Spec.SharedNamespaces {
+		if r.Owner(s.Name) != nil || s.Level() == module.Restricted {
+			continue
+		}
+		looser = append(looser, s.Name)
+		if s.Level() == module.Privileged {
+			continue
+		}
+		out = append(out, rule.PolicyRule{
+			Name:        m.Name() + "-shared-" + s.Name,
+			Kinds:       []rule.Kind{rule.PodKind},
+			Match:       sharedSelectors(r, m, s.Name),
+			Message:     fmt.Sprintf("pods of module %s in shared namespace %s meet the Pod Security level %s that polc.yaml sets", m.Name(), s.Name, s.Level()),
+			PodSecurity: s.Level(),
+			Pass:        []map[string]any{inNamespace(example.Workload(r, m, s.Name+"-compliant", example.Image, nil), s.Name)},
+			Fail:        []map[string]any{inNamespace(example.Workload(r, m, s.Name+"-privileged", example.Image, privileged), s.Name)},
+		})
+	}
 	var owned []string
 	for ns := range r.NamespaceOwners {
 		owned = append(owned, ns)
 	}
+	owned = append(owned, looser...)
 	slices.Sort(owned)
+	owned = slices.Compact(owned)
 	elsewhere := m.Name() + "-undeclared"
 	rr := rule.PolicyRule{
 		Name:        m.Name() + "-undeclared-namespaces",
@@ -237,4 +264,13 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 		rr.Exclude = []rule.Selector{{Namespaces: owned}}
 	}
 	return append(out, rr)
+}
+
+// sharedSelectors match the module's objects in namespace ns.
+func sharedSelectors(r *rule.Repo, m *module.Module, ns string) []rule.Selector {
+	sel := rule.ModuleSelectors(r, m, false)
+	for i := range sel {
+		sel[i].Namespaces = []string{ns}
+	}
+	return sel
 }

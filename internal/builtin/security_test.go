@@ -27,7 +27,11 @@ func securityRepo(objs map[string][]*manifest.Object) (*rule.Repo, *module.Modul
 		Namespaces: []module.Namespace{{Name: "app"}}}}
 	infra := &module.Module{Metadata: module.Metadata{Name: "infra-core"}, Spec: module.ModuleSpec{Type: module.Infrastructure,
 		Namespaces: []module.Namespace{{Name: "node", PodSecurity: module.Baseline}, {Name: "host", PodSecurity: module.Privileged}}}}
-	r := &rule.Repo{Config: module.DefaultConfig(), Modules: []*module.Module{app, infra},
+	cfg := module.DefaultConfig()
+	cfg.Spec.SharedNamespaces = append(cfg.Spec.SharedNamespaces,
+		module.SharedNamespace{Name: "kube-system", PodSecurity: module.Privileged, Reason: "node agents"},
+		module.SharedNamespace{Name: "tools", PodSecurity: module.Baseline, Reason: "debug pods"})
+	r := &rule.Repo{Config: cfg, Modules: []*module.Module{app, infra},
 		ByName:  map[string]*module.Module{"apps": app, "infra-core": infra},
 		Objects: objs, Rendered: map[string]bool{"apps": true, "infra-core": true},
 		NamespaceOwners: map[string][]*module.Module{"app": {app}, "node": {infra}, "host": {infra}}}
@@ -128,8 +132,11 @@ func TestPodSecurityLevels(t *testing.T) {
 		{name: "baseline namespace, host network", doc: hostNet, ns: "node", want: `pod template violates PodSecurity "baseline:latest" (declared for namespace node by module infra-core): `,
 			controls: []string{"host namespaces (hostNetwork=true)"}, field: "spec.template.spec.hostNetwork"},
 		{name: "privileged namespace", doc: hostNet, ns: "host"},
-		{name: "undeclared namespace", doc: plain, ns: "elsewhere", want: `pod template violates PodSecurity "restricted:latest" (the default: no module declares namespace elsewhere): `,
+		{name: "undeclared namespace", doc: plain, ns: "elsewhere", want: `pod template violates PodSecurity "restricted:latest" (the default: no module declares namespace elsewhere and polc.yaml spec.sharedNamespaces does not list it): `,
 			controls: restricted, field: "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation"},
+		{name: "shared privileged namespace", doc: hostNet, ns: "kube-system"},
+		{name: "shared baseline namespace", doc: hostNet, ns: "tools", want: `pod template violates PodSecurity "baseline:latest" (set for shared namespace tools in polc.yaml spec.sharedNamespaces): `,
+			controls: []string{"host namespaces (hostNetwork=true)"}, field: "spec.template.spec.hostNetwork"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package check
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
@@ -15,6 +16,7 @@ import (
 	"polc.dev/polc/internal/hermetic"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // ChangedFiles lists the files that differ between rev and the working tree (staged, unstaged and
@@ -141,10 +143,14 @@ func git(dir string, args ...string) (string, error) {
 }
 
 // AffectedModules maps changed files (repository-relative) to the modules to check: the modules
-// that hold them, the modules that include a changed component, and every module that depends on
-// those, directly or not. A change to polc.yaml affects every module. The result is sorted.
+// that hold them or whose kustomization reaches them (an overlay module and its base elsewhere),
+// the modules that include a changed component, and every module that depends on those, directly
+// or not. A change to polc.yaml affects every module, and so does a changed YAML file that no
+// module holds or reaches (a path a Flux Kustomization may deploy), unless polc.yaml excludes it.
+// The result is sorted.
 func AffectedModules(repo *rule.Repo, files []string) []string {
 	owners := map[string]bool{}
+	var trees map[*module.Module][]string
 	for _, f := range files {
 		f = path.Clean(filepath.ToSlash(f))
 		if f == module.ConfigFile {
@@ -157,6 +163,20 @@ func AffectedModules(repo *rule.Repo, files []string) []string {
 					owners[user] = true
 				}
 			}
+			continue
+		}
+		if trees == nil {
+			trees = moduleTrees(repo)
+		}
+		reached := false
+		for m, dirs := range trees {
+			if slices.ContainsFunc(dirs, func(d string) bool { return f == d || strings.HasPrefix(f, d+"/") }) {
+				owners[m.Name()] = true
+				reached = true
+			}
+		}
+		if !reached && deployable(repo, f) {
+			return moduleNames(repo)
 		}
 	}
 	names := make([]string, 0, len(owners))
@@ -165,6 +185,29 @@ func AffectedModules(repo *rule.Repo, files []string) []string {
 	}
 	sort.Strings(names)
 	return repo.Graph.Dependents(names)
+}
+
+// deployable reports whether a changed file that no module holds may still be deployed by one: a
+// Kubernetes manifest (a YAML file with a top-level apiVersion) outside the policy pack, the
+// cluster entry points, hidden directories and polc.yaml spec.exclude.
+func deployable(repo *rule.Repo, f string) bool {
+	if ext := path.Ext(f); ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	// The pack, cluster entry points (checked on their own) and excluded paths deploy no module.
+	for _, d := range append([]string{repo.Config.Spec.PoliciesDir}, repo.Config.Spec.Clusters...) {
+		if d = path.Clean(d); f == d || strings.HasPrefix(f, d+"/") {
+			return false
+		}
+	}
+	if repo.Config.Excluded(f) {
+		return false
+	}
+	data, err := repo.ReadFile(f)
+	if err != nil {
+		return false // deleted, or refused: nothing to render
+	}
+	return bytes.HasPrefix(data, []byte("apiVersion:")) || bytes.Contains(data, []byte("\napiVersion:"))
 }
 
 // moduleOf returns the module whose directory holds file, the innermost one when nested.
@@ -178,24 +221,72 @@ func moduleOf(repo *rule.Repo, file string) *module.Module {
 	return best
 }
 
-// componentUsers returns the modules whose kustomization lists the component's directory.
+// componentUsers returns the modules whose kustomization reaches the component's directory.
 func componentUsers(repo *rule.Repo, c *module.Module) []string {
 	var users []string
 	for _, m := range repo.Modules {
-		if m.Spec.Type == module.Component {
-			continue
-		}
-		data, err := repo.ReadFile(m.Dir + "/kustomization.yaml")
-		if err != nil {
-			continue
-		}
-		for _, line := range strings.Split(string(data), "\n") {
-			entry := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(line), "- "))
-			if entry != "" && path.Clean(path.Join(m.Dir, entry)) == c.Dir {
-				users = append(users, m.Name())
-				break
-			}
+		if m.Spec.Type != module.Component && slices.Contains(kustomizeTree(repo, m.Dir), c.Dir) {
+			users = append(users, m.Name())
 		}
 	}
 	return users
+}
+
+// moduleTrees returns, for each module that is not a component, the directories and files its
+// kustomization reaches outside its own directory.
+func moduleTrees(repo *rule.Repo) map[*module.Module][]string {
+	out := map[*module.Module][]string{}
+	for _, m := range repo.Modules {
+		if m.Spec.Type != module.Component {
+			out[m] = kustomizeTree(repo, m.Dir)
+		}
+	}
+	return out
+}
+
+// maxTree bounds the paths kustomizeTree collects for one module.
+const maxTree = 256
+
+// kustomizeTree returns the local paths (repository-relative) that the kustomization in dir
+// reaches through resources, components and bases, recursively, without dir itself: an overlay's
+// base directories and the files it lists. Paths that leave the repository, remote entries and
+// unreadable kustomizations are ignored (rendering reports them); the walk is bounded.
+func kustomizeTree(repo *rule.Repo, dir string) []string {
+	seen := map[string]bool{dir: true}
+	queue := []string{dir}
+	for len(queue) > 0 && len(seen) < maxTree {
+		d := queue[0]
+		queue = queue[1:]
+		for _, entry := range kustomizationEntries(repo, d) {
+			p := path.Clean(path.Join(d, entry))
+			if seen[p] || p == ".." || strings.HasPrefix(p, "../") || strings.Contains(entry, "://") {
+				continue
+			}
+			seen[p] = true
+			queue = append(queue, p)
+		}
+	}
+	delete(seen, dir)
+	return slices.Sorted(maps.Keys(seen))
+}
+
+// kustomizationEntries returns the resources, components and bases of the kustomization in dir,
+// or nothing when dir has none.
+func kustomizationEntries(repo *rule.Repo, dir string) []string {
+	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+		data, err := repo.ReadFile(path.Join(dir, name))
+		if err != nil {
+			continue
+		}
+		var k struct {
+			Resources  []string `yaml:"resources"`
+			Components []string `yaml:"components"`
+			Bases      []string `yaml:"bases"`
+		}
+		if yaml.Unmarshal(data, &k) != nil {
+			return nil
+		}
+		return slices.Concat(k.Resources, k.Components, k.Bases)
+	}
+	return nil
 }

@@ -226,6 +226,12 @@ func ParseModule(file string, data []byte) (*Module, error) {
 				Message: fmt.Sprintf("%s.reason: required when podSecurity is %s (say why the namespace needs a level looser than restricted)", field, ns.PodSecurity)})
 		}
 	}
+	for i, u := range m.Spec.Uses {
+		if !IsDNSLabel(u.Namespace) {
+			field := fmt.Sprintf("spec.uses[%d].namespace", i)
+			errs = append(errs, &FieldError{Pos: m.Pos(field), Message: fmt.Sprintf("%s: %q is not a DNS-1123 label", field, u.Namespace)})
+		}
+	}
 	if len(errs) > 0 {
 		return nil, &DecodeError{Errors: errs}
 	}
@@ -253,6 +259,11 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 	setDefault(&s.Source.Name, def.Spec.Source.Name)
 	setDefault(&s.Source.Namespace, def.Spec.Source.Namespace)
 	setDefault(&s.Render.KubeVersion, def.Spec.Render.KubeVersion)
+	if s.SharedNamespaces == nil {
+		if _, set := pos["spec.sharedNamespaces"]; !set {
+			s.SharedNamespaces = def.Spec.SharedNamespaces
+		}
+	}
 	if s.Substitute == nil {
 		s.Substitute = map[string]string{}
 	}
@@ -273,6 +284,27 @@ func ParseConfig(file string, data []byte) (*Config, error) {
 		}
 	}
 	var errs []*FieldError
+	for _, list := range []struct {
+		field string
+		globs []string
+	}{{"modules", s.Modules}, {"exclude", s.Exclude}} {
+		for i, g := range list.globs {
+			if err := checkGlob(g); err != nil {
+				field := fmt.Sprintf("spec.%s[%d]", list.field, i)
+				errs = append(errs, &FieldError{Pos: c.Pos(field), Message: fmt.Sprintf("%s: %v", field, err)})
+			}
+		}
+	}
+	for i, n := range s.SharedNamespaces {
+		field := fmt.Sprintf("spec.sharedNamespaces[%d]", i)
+		if !IsDNSLabel(n.Name) {
+			errs = append(errs, &FieldError{Pos: c.Pos(field + ".name"), Message: fmt.Sprintf("%s.name: %q is not a DNS-1123 label", field, n.Name)})
+		}
+		if n.Level() != Restricted && strings.TrimSpace(n.Reason) == "" {
+			errs = append(errs, &FieldError{Pos: c.Pos(field + ".podSecurity"),
+				Message: fmt.Sprintf("%s.reason: required when podSecurity is %s (say why the namespace needs a level looser than restricted)", field, n.PodSecurity)})
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(s.Substitute)) {
 		if !IsVarName(name) {
 			errs = append(errs, &FieldError{Pos: c.Pos("spec.substitute." + name),
@@ -328,37 +360,62 @@ type Candidate struct {
 	Err    error
 }
 
-// Discover finds every directory under the modules directory that holds a module.yaml, sorted by
-// path, and loads each. Walk errors (an unreadable directory) are returned; metadata errors are
-// recorded per candidate.
+// Discover finds every module directory (a directory matching polc.yaml spec.modules, by default
+// everything under spec.modulesDir, that holds a module.yaml and is not excluded by spec.exclude),
+// sorted by path, and loads each. Walk errors (an unreadable directory) are returned; metadata
+// errors are recorded per candidate.
 func Discover(root string, cfg *Config) ([]Candidate, error) {
-	// Resolve confines the modules directory to the repository and follows a symlink to it (WalkDir
-	// would not descend into a symlinked root).
-	dir, err := Resolve(root, cfg.Spec.ModulesDir)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("modules directory: %w", err)
-	}
-	if st, serr := os.Stat(dir); err != nil || serr != nil || !st.IsDir() {
-		return nil, fmt.Errorf("modules directory %q not found in %s", cfg.Spec.ModulesDir, root)
-	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return nil, fmt.Errorf("resolve repository root: %w", err)
 	}
-	var out []Candidate
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		rel, _ := filepath.Rel(realRoot, p)
-		rel = filepath.ToSlash(rel)
+	found := map[string]bool{}
+	walked := 0
+	for _, base := range globBases(cfg.ModuleGlobs()) {
+		// Resolve confines the base to the repository and follows a symlink to it (WalkDir would
+		// not descend into a symlinked root).
+		dir, err := Resolve(root, base)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+			return nil, fmt.Errorf("modules directory: %w", err)
 		}
-		if !d.IsDir() && d.Name() == MetadataFile {
-			out = append(out, Candidate{Dir: path.Dir(rel)})
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			continue
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
+		walked++
+		err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			// rel is the path found (a symlinked base resolved), logical the path through base,
+			// which the globs are matched against.
+			rel, _ := filepath.Rel(realRoot, p)
+			rel = filepath.ToSlash(rel)
+			sub, _ := filepath.Rel(dir, p)
+			logical := path.Join(base, filepath.ToSlash(sub))
+			if err != nil {
+				return fmt.Errorf("read %s: %w", rel, unwrapPath(err))
+			}
+			if d.IsDir() && (cfg.Excluded(logical) || cfg.Excluded(rel)) {
+				return filepath.SkipDir
+			}
+			if !d.IsDir() && d.Name() == MetadataFile && cfg.IsModuleDir(path.Dir(logical)) {
+				found[path.Dir(rel)] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if walked == 0 {
+		if len(cfg.Spec.Modules) == 0 {
+			return nil, fmt.Errorf("modules directory %q not found in %s", cfg.Spec.ModulesDir, root)
+		}
+		return nil, fmt.Errorf("no directory of polc.yaml spec.modules %v exists in %s", cfg.Spec.Modules, root)
+	}
+	out := make([]Candidate, 0, len(found))
+	for _, d := range slices.Sorted(maps.Keys(found)) {
+		out = append(out, Candidate{Dir: d})
 	}
 	// Parse in parallel: a pre-commit run loads every module's metadata to build the graph.
 	var wg sync.WaitGroup
@@ -384,6 +441,27 @@ func Discover(root string, cfg *Config) ([]Candidate, error) {
 	close(next)
 	wg.Wait()
 	return out, nil
+}
+
+// globBases returns the directories to walk for globs: the base of each, without those below
+// another, sorted.
+func globBases(globs []string) []string {
+	var bases []string
+	for _, g := range globs {
+		bases = append(bases, globBase(g))
+	}
+	slices.Sort(bases)
+	var out []string
+	for _, b := range slices.Compact(bases) {
+		if len(out) > 0 {
+			last := out[len(out)-1]
+			if last == "." || strings.HasPrefix(b, last+"/") {
+				continue
+			}
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // YAMLError turns a YAML parser error ("yaml: line 3: ...") into a FieldError at that line.

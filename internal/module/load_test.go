@@ -118,7 +118,7 @@ func TestParseModule(t *testing.T) {
 		{
 			name:    "unknown field names file:line:col and the allowed fields",
 			data:    strings.Replace(minimalModule, "  version: 1.0.0\n", "  version: 1.0.0\n  dependson: [a]\n", 1),
-			wantErr: moduleFile + `:8:3: spec: unknown field "dependson"; allowed fields: type, tier, version, description, owner, namespaces, dependsOn, softDependsOn, provides, exceptions`,
+			wantErr: moduleFile + `:8:3: spec: unknown field "dependson"; allowed fields: type, tier, version, description, owner, namespaces, dependsOn, softDependsOn, provides, uses, exceptions`,
 		},
 		{
 			name:    "unknown top-level field",
@@ -465,7 +465,7 @@ spec:
 		{
 			name:    "unknown field",
 			data:    "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  moduleDir: mods\n",
-			wantErr: `polc.yaml:4:3: spec: unknown field "moduleDir"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render, source`,
+			wantErr: `polc.yaml:4:3: spec: unknown field "moduleDir"; allowed fields: modulesDir, policiesDir, modules, exclude, moduleNameIsDir, sharedNamespaces, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render, source`,
 		},
 		{
 			name: "bad enum values and keys",
@@ -520,7 +520,7 @@ spec:
 		{
 			name:    "module.yaml given as config",
 			data:    minimalModule,
-			wantErr: "polc.yaml:1:1: kind: invalid value \"Module\"; allowed values: Config\npolc.yaml:3:1: document: unknown field \"metadata\"; allowed fields: apiVersion, kind, spec\npolc.yaml:6:3: spec: unknown field \"type\"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render, source\npolc.yaml:7:3: spec: unknown field \"version\"; allowed fields: modulesDir, policiesDir, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render, source",
+			wantErr: "polc.yaml:1:1: kind: invalid value \"Module\"; allowed values: Config\npolc.yaml:3:1: document: unknown field \"metadata\"; allowed fields: apiVersion, kind, spec\npolc.yaml:6:3: spec: unknown field \"type\"; allowed fields: modulesDir, policiesDir, modules, exclude, moduleNameIsDir, sharedNamespaces, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render, source\npolc.yaml:7:3: spec: unknown field \"version\"; allowed fields: modulesDir, policiesDir, modules, exclude, moduleNameIsDir, sharedNamespaces, domain, fluxPrefixes, substitute, kyverno, rules, clusters, render, source",
 		},
 	}
 	for _, tc := range tests {

@@ -518,6 +518,8 @@ func (m mirror) check(typ reflect.Type, node map[string]any, at string) {
 			return
 		}
 		require.Contains(t, types(node), "string", "%s: type", at)
+	case reflect.Bool:
+		require.Contains(t, types(node), "boolean", "%s: type", at)
 	case reflect.Slice:
 		require.Contains(t, types(node), "array", "%s: type", at)
 		m.check(typ.Elem(), node["items"].(map[string]any), at+"[]")

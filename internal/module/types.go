@@ -4,6 +4,7 @@ package module
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -108,7 +109,7 @@ func lastSep(p string) int {
 
 // Metadata names the module.
 type Metadata struct {
-	// Name equals the directory name; a DNS-1123 label.
+	// Name is the module's identity: a unique DNS-1123 label (by convention, its directory's name).
 	Name string `yaml:"name,required"`
 }
 
@@ -124,7 +125,35 @@ type ModuleSpec struct {
 	DependsOn     []string    `yaml:"dependsOn"`
 	SoftDependsOn []string    `yaml:"softDependsOn"`
 	Provides      Provides    `yaml:"provides"`
-	Exceptions    []Exception `yaml:"exceptions"`
+	// Uses are the namespaces of other modules (or shared namespaces) the module writes objects into.
+	Uses       []Use       `yaml:"uses"`
+	Exceptions []Exception `yaml:"exceptions"`
+}
+
+// Use declares that a module writes objects of some kinds into a namespace it does not own: a
+// MetalLB IPAddressPool in metallb-system, an -extra module's objects in its -core module's
+// namespace. The namespace's owner becomes a hard dependency of the module.
+type Use struct {
+	Namespace string `yaml:"namespace,required"`
+	// Kinds are the kinds written there; empty means any kind.
+	Kinds []string `yaml:"kinds"`
+	// Reason says why the module writes there.
+	Reason string `yaml:"reason"`
+}
+
+// Allows reports whether the use covers an object of this kind in namespace ns.
+func (u Use) Allows(ns, kind string) bool {
+	return u.Namespace == ns && (len(u.Kinds) == 0 || slices.Contains(u.Kinds, kind))
+}
+
+// Uses reports whether the module declares that it writes objects of kind into namespace ns.
+func (m *Module) Uses(ns, kind string) bool {
+	for _, u := range m.Spec.Uses {
+		if u.Allows(ns, kind) {
+			return true
+		}
+	}
+	return false
 }
 
 // Namespace is a namespace the module creates and owns.
@@ -214,8 +243,22 @@ type Config struct {
 
 // ConfigSpec holds the repository settings; zero values take the defaults of DefaultConfig.
 type ConfigSpec struct {
+	// ModulesDir is where polc new creates modules, and where modules are found when Modules is empty.
 	ModulesDir  string `yaml:"modulesDir"`
 	PoliciesDir string `yaml:"policiesDir"`
+	// Modules are globs of module directories, relative to the repository root ('*' matches within
+	// a path element, '**' any number of elements): each matching directory that holds module.yaml
+	// is a module. Default: ModulesDir/**.
+	Modules []string `yaml:"modules"`
+	// Exclude are globs of repository paths never scanned for modules or inferred from (ci/**,
+	// .archive/**); a directory that matches is skipped with everything below it.
+	Exclude []string `yaml:"exclude"`
+	// ModuleNameIsDir makes rule module/name require each module's name to equal its directory's.
+	ModuleNameIsDir bool `yaml:"moduleNameIsDir"`
+	// SharedNamespaces are namespaces that no module owns and every module may write into (for
+	// some kinds only, when Kinds is set), with the Pod Security level of their pods. Default:
+	// flux-system for the Flux source kinds.
+	SharedNamespaces []SharedNamespace `yaml:"sharedNamespaces"`
 	// Domain prefixes polc's labels and annotations: <domain>/module.
 	Domain string `yaml:"domain"`
 	// FluxPrefixes maps a module type to the prefix of its Flux Kustomization name.
@@ -234,6 +277,46 @@ type ConfigSpec struct {
 	// Source is the repository's own Flux source: Flux Kustomizations and charts that read it are
 	// rendered from the repository (default GitRepository flux-system/flux-system).
 	Source SourceRef `yaml:"source"`
+}
+
+// SharedNamespace is a namespace every module may write into without owning it.
+type SharedNamespace struct {
+	Name string `yaml:"name,required"`
+	// Kinds limits what modules may write there; empty means any kind.
+	Kinds []string `yaml:"kinds"`
+	// PodSecurity is the level pods there must meet; restricted when empty.
+	PodSecurity Level `yaml:"podSecurity"`
+	// Reason is required when the level is not restricted.
+	Reason string `yaml:"reason"`
+}
+
+// Level returns the declared level, restricted by default.
+func (n SharedNamespace) Level() Level { return Namespace{PodSecurity: n.PodSecurity}.Level() }
+
+// Allows reports whether the shared namespace takes an object of this kind.
+func (n SharedNamespace) Allows(kind string) bool {
+	return len(n.Kinds) == 0 || slices.Contains(n.Kinds, kind)
+}
+
+// FluxSourceKinds are the kinds of Flux's source API, which the Flux namespace holds for every
+// module by default.
+var FluxSourceKinds = []string{"Bucket", "GitRepository", "HelmChart", "HelmRepository", "OCIRepository"}
+
+// Shared returns the shared namespace named ns, or nil.
+func (c *Config) Shared(ns string) *SharedNamespace {
+	for i := range c.Spec.SharedNamespaces {
+		if c.Spec.SharedNamespaces[i].Name == ns {
+			return &c.Spec.SharedNamespaces[i]
+		}
+	}
+	return nil
+}
+
+// SharedAllows reports whether a module may write an object of kind into namespace ns because
+// polc.yaml shares it.
+func (c *Config) SharedAllows(ns, kind string) bool {
+	s := c.Shared(ns)
+	return s != nil && s.Allows(kind)
 }
 
 // SourceRef names a Flux source object.
@@ -376,6 +459,9 @@ func DefaultConfig() *Config {
 			Rules:        map[string]RuleConfig{},
 			Render:       RenderConfig{KubeVersion: DefaultKubeVersion},
 			Source:       SourceRef{Kind: "GitRepository", Name: "flux-system", Namespace: "flux-system"},
+			SharedNamespaces: []SharedNamespace{
+				{Name: "flux-system", Kinds: slices.Clone(FluxSourceKinds)},
+			},
 		},
 	}
 }
