@@ -55,7 +55,7 @@ func checkModuleVersion(r *rule.Repo, m *module.Module) []rule.Finding {
 		}
 		return []rule.Finding{rule.ModuleFinding(m, "spec.version", fmt.Sprintf("cannot read %s: %v", rel, err))}
 	}
-	newest, line := newestVersion(data)
+	newest, line := NewestVersion(data)
 	switch {
 	case newest == "":
 		return []rule.Finding{rule.ModuleFinding(m, "spec.version",
@@ -67,10 +67,16 @@ func checkModuleVersion(r *rule.Repo, m *module.Module) []rule.Finding {
 	return nil
 }
 
-// newestVersion returns the highest semantic version among the level-two headings of a changelog
+// IsSemver reports whether v is a semantic version (semver.org 2.0.0, without a leading v).
+func IsSemver(v string) bool { return semverRe.MatchString(v) }
+
+// CompareSemver orders two valid semantic versions by semver precedence: -1, 0 or +1.
+func CompareSemver(a, b string) int { return compareSemver(a, b) }
+
+// NewestVersion returns the highest semantic version among the level-two headings of a changelog
 // and the line of its heading, or "" when there is none. Headings inside fenced code blocks are
-// ignored.
-func newestVersion(changelog []byte) (version string, line int) {
+// ignored. Rule module/version, polc fix and polc init read CHANGELOG.md with it.
+func NewestVersion(changelog []byte) (version string, line int) {
 	sc := bufio.NewScanner(bytes.NewReader(changelog))
 	sc.Buffer(make([]byte, 0, 64*1024), len(changelog)+1)
 	fenced := false
