@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"polc.dev/polc/internal/baseline"
 	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
 	"polc.dev/polc/internal/rego"
@@ -19,9 +20,17 @@ import (
 
 const checkLong = `Render every module (or the named ones) and check it against polc's rules.
 
-Findings print as path:line:col: severity rule-id: message [module], with a fix hint.
+Findings print as path:line:col: severity rule-id: message [module], with a fix hint; the
+summary ends with a count of findings per rule.
 Exit codes: 0 no findings at or above the fail level, 1 findings that fail, 2 usage or
 configuration error.
+
+Adopting gradually: "polc baseline FILE" records today's findings, and "polc check --baseline
+FILE" reports those as baselined, without failing, while new findings fail as usual. Findings
+match by rule, module, object (API group, kind, namespace, name; the file for findings about no
+object) and field, never by line or message, so moving an object down its file keeps it
+baselined. Entries that match no finding any more are listed on stderr: rewrite the file with
+polc baseline to shrink it.
 
 Examples:
   polc check                                  # the repository in the current directory
@@ -30,7 +39,8 @@ Examples:
   polc check --fail-on warning
   polc check --changed-since origin/main      # changed modules and their dependents
   polc check --files -- modules/apps/media/deployment.yaml   # as the pre-commit hook runs it
-  polc check --policy ../team-policy          # Rego rules (default: policy/ when it exists)`
+  polc check --policy ../team-policy          # Rego rules (default: policy/ when it exists)
+  polc baseline .polc-baseline.yaml && polc check --baseline .polc-baseline.yaml`
 
 // checkOptions are the flags of polc check.
 type checkOptions struct {
@@ -41,6 +51,8 @@ type checkOptions struct {
 	files        bool
 	policy       string
 	chartCache   string
+	// baseline is the --baseline file; empty for none.
+	baseline string
 }
 
 func newCheckCmd() *cobra.Command {
@@ -54,31 +66,99 @@ func newCheckCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := o.checkFileArgs(args, cmd.ArgsLenAtDash()); err != nil {
-				return err
-			}
-			opts := o.options(args)
-			if opts.Sources, err = policySources(cmd.ErrOrStderr(), o.repo, o.policy); err != nil {
-				return err
-			}
-			res, err := check.Run(cmd.Context(), opts)
+			bl, err := o.loadBaseline()
 			if err != nil {
+				return err
+			}
+			res, err := o.run(cmd, args, cmd.ArgsLenAtDash())
+			if err != nil {
+				return err
+			}
+			found := applyBaseline(cmd.ErrOrStderr(), bl, res)
+			ropts := report.Options{Rules: res.Rules, Version: Version, FailOn: rule.Severity(o.failOn), Baseline: bl != nil}
+			if err := writeReports(outs, res, found, ropts); err != nil {
 				return &ExitError{Code: 2, Err: err}
 			}
-			if err := writeReports(outs, res, rule.Severity(o.failOn)); err != nil {
-				return &ExitError{Code: 2, Err: err}
-			}
-			return failure(res.Findings, rule.Severity(o.failOn))
+			return failure(found, rule.Severity(o.failOn))
 		},
 	}
-	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
 	cmd.Flags().StringArrayVar(&o.formats, "format", []string{"text"}, "report format, or FORMAT=FILE to write a file; repeatable: "+strings.Join(report.Formats(), ", "))
 	cmd.Flags().StringVar(&o.failOn, "fail-on", "error", "lowest severity that fails the run: error or warning")
+	cmd.Flags().StringVar(&o.baseline, "baseline", "", "baseline file (written by polc baseline): the findings it records are reported as baselined and do not fail the run")
+	o.selectionFlags(cmd)
+	return cmd
+}
+
+// selectionFlags adds the flags that say what to check and how to render it, which polc check
+// and polc baseline share.
+func (o *checkOptions) selectionFlags(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&o.repo, "repo", ".", "repository root")
 	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "check only the modules changed since this git revision, and their dependents")
 	cmd.Flags().StringVar(&o.policy, "policy", "", "directory of Rego rules (deny/warn in package main or polc.<name>); default: policy/ at the repository root when it exists")
 	chartCacheFlag(cmd, &o.chartCache)
 	cmd.Flags().BoolVar(&o.files, "files", false, "the arguments are changed files (as pre-commit passes them): check their modules and dependents; after --, every argument is a file, even one that starts with -")
-	return cmd
+}
+
+// run checks what args and the flags select; dash is the index in args of the first argument
+// after "--" (-1 without "--"). A problem with the arguments, the policy or the repository is an
+// ExitError with code 2.
+func (o *checkOptions) run(cmd *cobra.Command, args []string, dash int) (*check.Result, error) {
+	if err := o.checkFileArgs(args, dash); err != nil {
+		return nil, err
+	}
+	opts := o.options(args)
+	var err error
+	if opts.Sources, err = policySources(cmd.ErrOrStderr(), o.repo, o.policy); err != nil {
+		return nil, err
+	}
+	res, err := check.Run(cmd.Context(), opts)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	return res, nil
+}
+
+// loadBaseline loads the --baseline file; nil without the flag. A missing or invalid file is a
+// usage error.
+func (o *checkOptions) loadBaseline() (*baseline.File, error) {
+	if o.baseline == "" {
+		return nil, nil
+	}
+	b, err := baseline.Load(o.baseline)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	return b, nil
+}
+
+// inScope says whether the run checked a module ("" for repository-wide findings), for the
+// baseline: only entries of checked modules can be stale, or be rewritten.
+func inScope(res *check.Result) func(module string) bool {
+	return func(m string) bool { return m == "" || res.Repo.IsSelected(m) }
+}
+
+// applyBaseline marks the findings that bl holds (none when bl is nil) and lists its stale
+// entries on stderr, with a line saying how to shrink the file.
+func applyBaseline(stderr io.Writer, bl *baseline.File, res *check.Result) []report.Finding {
+	found := report.Wrap(res.Findings)
+	if bl == nil {
+		return found
+	}
+	applied := bl.Apply(res.Findings, inScope(res))
+	for i, b := range applied.Baselined {
+		found[i].Baselined = b
+	}
+	if len(applied.Stale) > 0 {
+		fmt.Fprintf(stderr, "stale baseline entries: %d; run polc baseline %s to shrink it\n", len(applied.Stale), report.OneLine(bl.Path()))
+		for _, st := range applied.Stale {
+			at := bl.Path()
+			if st.Line > 0 {
+				at = fmt.Sprintf("%s:%d", at, st.Line)
+			}
+			fmt.Fprintf(stderr, "  %s: %s\n", report.OneLine(at), report.OneLine(st.String()))
+		}
+	}
+	return found
 }
 
 // options turns flags and arguments into check options. With --files, the arguments are file
@@ -180,9 +260,9 @@ func (o *checkOptions) outputs(stdout io.Writer) ([]output, error) {
 	return outs, nil
 }
 
-// writeReports writes every requested report; failOn is the run's fail level.
-func writeReports(outs []output, res *check.Result, failOn rule.Severity) error {
-	summary := report.Summarize(res.Repo, res.Findings)
+// writeReports writes every requested report of the run's findings, as found marks them.
+func writeReports(outs []output, res *check.Result, found []report.Finding, opts report.Options) error {
+	summary := report.SummarizeFindings(res.Repo, found)
 	for _, out := range outs {
 		w := out.w
 		if out.file != "" {
@@ -193,21 +273,22 @@ func writeReports(outs []output, res *check.Result, failOn rule.Severity) error 
 			defer f.Close()
 			w = f
 		}
-		fm, err := report.New(w, out.format, report.Options{Rules: res.Rules, Version: Version, FailOn: failOn})
+		fm, err := report.New(w, out.format, opts)
 		if err != nil {
 			return err
 		}
-		if err := report.Write(fm, res.Findings, summary); err != nil {
+		if err := report.Write(fm, found, summary); err != nil {
 			return fmt.Errorf("write %s report: %w", out.format, err)
 		}
 	}
 	return nil
 }
 
-// failure returns exit code 1 when a finding that is not excepted reaches the fail level.
-func failure(findings []rule.Finding, failOn rule.Severity) error {
+// failure returns exit code 1 when a finding that is neither excepted nor baselined reaches the
+// fail level.
+func failure(findings []report.Finding, failOn rule.Severity) error {
 	for _, f := range findings {
-		if !f.Excepted && f.Severity.Rank() >= failOn.Rank() {
+		if f.Fails(failOn) {
 			return &ExitError{Code: 1}
 		}
 	}

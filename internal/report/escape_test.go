@@ -65,6 +65,9 @@ func TestTextIsOneLinePerFinding(t *testing.T) {
 		`a.yaml: excepted custom/evil: excepted\x07 [m]`,
 		`    excepted: because\n    hint: fake\u0085\u2066`,
 		"4 modules, 37 objects: 3 errors, 1 warning, 1 excepted",
+		"rule                            errors  warnings  excepted  baselined",
+		"custom/evil                          0         0         1          0",
+		`custom/evil\n::error::injected       1         0         0          0`,
 	}, lines)
 }
 

@@ -11,8 +11,11 @@ import (
 
 // github prints GitHub Actions workflow commands, one per finding, which the runner turns into
 // annotations on the pull request: ::error for errors, ::warning for warnings and ::notice for
-// excepted findings, so that exceptions stay visible without failing anything. A plain summary
-// line follows, which the runner prints as log output. Each free-text field goes through
+// excepted findings, so that exceptions stay visible without failing anything. Baselined findings
+// are not annotated at all: they are the backlog the baseline accepts, annotating them on every
+// pull request is the noise a baseline exists to remove, and the runner shows only the first
+// notices of a step, which they would crowd out. A plain summary line follows (it counts the
+// baselined findings), which the runner prints as log output. Each free-text field goes through
 // escapeText first (escape sequences, other controls and bidi overrides cannot reach the log or
 // the annotation), then through the workflow command escaping, which keeps every command on one
 // line.
@@ -22,7 +25,10 @@ var _ Formatter = (*github)(nil)
 
 func newGitHub(w io.Writer, _ Options) Formatter { return &github{w: w} }
 
-func (g *github) Write(f rule.Finding) error {
+func (g *github) Write(f Finding) error {
+	if f.Baselined {
+		return nil
+	}
 	clean := func(s string) string { return escapeText(s, true) }
 	cmd, title, msg := "error", clean(f.Rule), clean(f.Message)
 	switch {

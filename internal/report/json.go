@@ -24,6 +24,8 @@ type JSONSummary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Excepted int `json:"excepted"`
+	// Baselined counts the findings the baseline holds (added in version 1, absent when none).
+	Baselined int `json:"baselined,omitempty"`
 	// Coverage says what was rendered and what only the cluster checks (added in version 1).
 	Coverage Coverage `json:"coverage"`
 }
@@ -42,6 +44,9 @@ type JSONFinding struct {
 	Hint     string          `json:"hint,omitempty"`
 	Excepted bool            `json:"excepted"`
 	Reason   string          `json:"reason,omitempty"`
+	// Baselined is true when the baseline holds the finding, which then does not fail the run
+	// (added in version 1, absent when false).
+	Baselined bool `json:"baselined,omitempty"`
 }
 
 type jsonFormatter struct {
@@ -55,10 +60,10 @@ func newJSON(w io.Writer, _ Options) Formatter {
 	return &jsonFormatter{w: w, findings: []JSONFinding{}}
 }
 
-func (j *jsonFormatter) Write(f rule.Finding) error {
+func (j *jsonFormatter) Write(f Finding) error {
 	j.findings = append(j.findings, JSONFinding{Rule: f.Rule, Severity: string(f.Severity), Module: f.Module,
 		File: f.Pos.File, Line: f.Pos.Line, Column: f.Pos.Column, Object: f.Object, Field: f.Field,
-		Message: f.Message, Hint: f.Hint, Excepted: f.Excepted, Reason: f.Reason})
+		Message: f.Message, Hint: f.Hint, Excepted: f.Excepted, Reason: f.Reason, Baselined: f.Baselined})
 	return nil
 }
 
@@ -73,5 +78,5 @@ func (j *jsonFormatter) Flush(s Summary) error {
 		c.NotRendered = []Unrendered{}
 	}
 	return enc.Encode(JSONReport{Version: JSONVersion, Summary: JSONSummary{Modules: s.Modules, Objects: s.Objects,
-		Errors: s.Errors, Warnings: s.Warnings, Excepted: s.Excepted, Coverage: c}, Findings: j.findings})
+		Errors: s.Errors, Warnings: s.Warnings, Excepted: s.Excepted, Baselined: s.Baselined, Coverage: c}, Findings: j.findings})
 }

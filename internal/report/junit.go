@@ -76,10 +76,10 @@ type junitSkipped struct {
 // zero: polc measures nothing per finding, and real timings would make the output differ between
 // runs.
 //
-// A test case fails only when its finding fails the run: not excepted, and at or above failOn,
-// the --fail-on level. Any other finding (a warning, by default) is a passing test case that
-// carries the finding in its <system-out>, so that the report and the exit code agree; an
-// excepted finding is a skipped test case.
+// A test case fails only when its finding fails the run: not excepted, not baselined, and at or
+// above failOn, the --fail-on level. Any other finding (a warning, by default) is a passing test
+// case that carries the finding in its <system-out>, so that the report and the exit code agree;
+// an excepted or baselined finding is a skipped test case.
 type junit struct {
 	w      io.Writer
 	failOn rule.Severity
@@ -104,15 +104,17 @@ func newJUnitFailOn(w io.Writer, failOn rule.Severity) *junit {
 	return &junit{w: w, failOn: failOn}
 }
 
-func (j *junit) Write(f rule.Finding) error {
-	c := junitCase{Classname: f.Module, Name: junitCaseName(f), File: f.Pos.File, Line: f.Pos.Line, Time: "0", message: f.Message}
+func (j *junit) Write(f Finding) error {
+	c := junitCase{Classname: f.Module, Name: junitCaseName(f.Finding), File: f.Pos.File, Line: f.Pos.Line, Time: "0", message: f.Message}
 	if c.Classname == "" {
 		c.Classname = junitRepository
 	}
-	body := junitText(f)
+	body := junitText(f.Finding)
 	switch {
 	case f.Excepted:
 		c.Skipped = &junitSkipped{Message: "excepted: " + f.Reason, Text: body + "\nexcepted: " + f.Reason}
+	case f.Baselined:
+		c.Skipped = &junitSkipped{Message: "baselined: " + string(f.Severity) + " recorded in the baseline", Text: withHint(body, f.Hint) + "\nbaselined"}
 	case f.Severity.Rank() >= j.failOn.Rank():
 		c.Failure = &junitFailure{Type: string(f.Severity), Message: f.Message, Text: withHint(body, f.Hint)}
 	default:

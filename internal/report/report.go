@@ -15,8 +15,32 @@ import (
 // Formatter writes findings. Streaming formats print in Write; buffered ones (json, sarif, junit)
 // collect and print in Flush. Findings arrive sorted, as the engine leaves them.
 type Formatter interface {
-	Write(f rule.Finding) error
+	Write(f Finding) error
 	Flush(s Summary) error
+}
+
+// Finding is a finding as a report shows it: the rule's finding, and whether the run's baseline
+// holds it.
+type Finding struct {
+	rule.Finding
+	// Baselined is true when the baseline file (polc check --baseline) records the finding: it is
+	// reported, marked as such, and does not fail the run.
+	Baselined bool
+}
+
+// Wrap returns findings as reported findings, none of them baselined.
+func Wrap(findings []rule.Finding) []Finding {
+	out := make([]Finding, len(findings))
+	for i, f := range findings {
+		out[i] = Finding{Finding: f}
+	}
+	return out
+}
+
+// Fails reports whether f fails a run whose fail level is failOn: it is neither excepted nor
+// baselined, and its severity reaches failOn.
+func (f Finding) Fails(failOn rule.Severity) bool {
+	return !f.Excepted && !f.Baselined && f.Severity.Rank() >= failOn.Rank()
 }
 
 // Summary counts what a run saw and found.
@@ -26,6 +50,9 @@ type Summary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Excepted int `json:"excepted"`
+	// Baselined counts the findings the baseline holds (not excepted ones, which it never
+	// records); Errors and Warnings leave them out, as they leave out excepted findings.
+	Baselined int `json:"baselined,omitempty"`
 	// HelmReleases counts HelmReleases, whose rendered workloads only in-cluster policies see.
 	HelmReleases int `json:"helmReleases"`
 	// Coverage says what the run rendered, and what it did not.
@@ -63,8 +90,14 @@ type Unrendered struct {
 }
 
 // Summarize counts the modules the run reported on, the objects it rendered and the findings by
-// severity (excepted findings apart).
+// severity (excepted findings apart), for a run without a baseline.
 func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
+	return SummarizeFindings(repo, Wrap(findings))
+}
+
+// SummarizeFindings is Summarize for reported findings: excepted and baselined findings are
+// counted apart from the errors and warnings.
+func SummarizeFindings(repo *rule.Repo, findings []Finding) Summary {
 	s := Summary{Modules: len(repo.Reported()), Coverage: coverage(repo, findings)}
 	for _, objs := range repo.Objects {
 		s.Objects += len(objs)
@@ -78,6 +111,8 @@ func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
 		switch {
 		case f.Excepted:
 			s.Excepted++
+		case f.Baselined:
+			s.Baselined++
 		case f.Severity == rule.Error:
 			s.Errors++
 		case f.Severity == rule.Warning:
@@ -88,7 +123,7 @@ func Summarize(repo *rule.Repo, findings []rule.Finding) Summary {
 }
 
 // coverage summarizes what the run rendered and what it did not.
-func coverage(repo *rule.Repo, findings []rule.Finding) Coverage {
+func coverage(repo *rule.Repo, findings []Finding) Coverage {
 	c := Coverage{Objects: map[string]int{}, NotRendered: []Unrendered{}}
 	by := map[manifest.OriginKind]map[string]bool{manifest.FromFluxKustomization: {}, manifest.FromHelm: {}}
 	for mod, objs := range repo.Objects {
@@ -130,6 +165,9 @@ type Options struct {
 	// FailOn is the lowest severity that fails the run (JUnit reports those findings as failures);
 	// empty means error.
 	FailOn rule.Severity
+	// Baseline is true when the run compared its findings with a baseline file: SARIF results
+	// then carry a baselineState.
+	Baseline bool
 }
 
 // constructors maps each format name to its constructor.
@@ -161,7 +199,7 @@ func New(w io.Writer, format string, o Options) (Formatter, error) {
 }
 
 // Write sends every finding to f, then flushes it with the summary.
-func Write(f Formatter, findings []rule.Finding, s Summary) error {
+func Write(f Formatter, findings []Finding, s Summary) error {
 	for _, fd := range findings {
 		if err := f.Write(fd); err != nil {
 			return err

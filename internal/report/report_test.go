@@ -50,20 +50,37 @@ var testSummary = Summary{Modules: 4, Objects: 37, Errors: 3, Warnings: 1, Excep
 
 func render(t *testing.T, format string, findings []rule.Finding, s Summary) []byte {
 	t.Helper()
+	return renderWith(t, format, Wrap(findings), s, false)
+}
+
+// renderWith renders reported findings; baseline says whether the run applied a baseline.
+func renderWith(t *testing.T, format string, findings []Finding, s Summary, baseline bool) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	f, err := New(&buf, format, Options{Rules: testRules, Version: "1.2.3"})
+	f, err := New(&buf, format, Options{Rules: testRules, Version: "1.2.3", Baseline: baseline})
 	require.NoError(t, err)
 	require.NoError(t, Write(f, findings, s))
 	return buf.Bytes()
 }
 
+// baselined returns testFindings with the labels/module error and the media warning baselined.
+func baselined() []Finding {
+	out := Wrap(testFindings)
+	out[1].Baselined, out[2].Baselined = true, true
+	return out
+}
+
 // cases are the inputs every format is rendered from; each gives one golden file per format.
 var cases = []struct {
 	name     string
-	findings []rule.Finding
+	findings []Finding
 	summary  Summary
+	// baseline is true when the run applied a baseline.
+	baseline bool
 }{
-	{name: "findings", findings: testFindings, summary: testSummary},
+	{name: "findings", findings: Wrap(testFindings), summary: testSummary},
+	{name: "baselined", findings: baselined(), baseline: true,
+		summary: Summary{Modules: 4, Objects: 37, Errors: 2, Warnings: 0, Excepted: 1, Baselined: 2}},
 	{name: "clean", findings: nil, summary: Summary{Modules: 4, Objects: 37, HelmReleases: 2, Coverage: Coverage{
 		Objects: map[string]int{"kustomize": 37}, RemoteReferences: 1, NotRendered: []Unrendered{
 			{Kind: "HelmRelease", Module: "media", Namespace: "media", Name: "jellyfin", File: "modules/apps/media/helmrelease.yaml", Line: 9, Reason: "not rendered"},
@@ -76,10 +93,10 @@ func TestFormatsGolden(t *testing.T) {
 	for _, format := range Formats() {
 		for _, tc := range cases {
 			t.Run(format+"/"+tc.name, func(t *testing.T) {
-				got := render(t, format, tc.findings, tc.summary)
+				got := renderWith(t, format, tc.findings, tc.summary, tc.baseline)
 				testutil.Golden(t, filepath.Join("testdata", format+"-"+tc.name+".golden"), got)
 				// Rendering twice gives the same bytes: no timestamps, no map order.
-				require.Equal(t, string(got), string(render(t, format, tc.findings, tc.summary)))
+				require.Equal(t, string(got), string(renderWith(t, format, tc.findings, tc.summary, tc.baseline)))
 			})
 		}
 	}
@@ -111,7 +128,7 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 	sch := sarifSchema(t)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(render(t, "sarif", tc.findings, tc.summary)))
+			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(renderWith(t, "sarif", tc.findings, tc.summary, tc.baseline)))
 			require.NoError(t, err)
 			require.NoError(t, sch.Validate(doc))
 		})
@@ -120,7 +137,7 @@ func TestSARIFValidatesAgainstSchema(t *testing.T) {
 		var buf bytes.Buffer
 		f, err := New(&buf, "sarif", Options{Rules: builtin.All(), Version: "0.0.0-test"})
 		require.NoError(t, err)
-		require.NoError(t, Write(f, testFindings, testSummary))
+		require.NoError(t, Write(f, Wrap(testFindings), testSummary))
 		doc, err := jsonschema.UnmarshalJSON(&buf)
 		require.NoError(t, err)
 		require.NoError(t, sch.Validate(doc))
@@ -316,7 +333,7 @@ func parseJUnit(t *testing.T, out []byte) (cases []junitCase, failures, skipped 
 func renderJUnit(t *testing.T, failOn rule.Severity, findings []rule.Finding) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	require.NoError(t, Write(newJUnitFailOn(&buf, failOn), findings, testSummary))
+	require.NoError(t, Write(newJUnitFailOn(&buf, failOn), Wrap(findings), testSummary))
 	return buf.Bytes()
 }
 
@@ -497,4 +514,31 @@ func TestGitHubCommands(t *testing.T) {
 		})
 	}
 	require.Equal(t, "4 modules, 37 objects: 3 errors, 1 warning, 1 excepted", lines[len(lines)-1])
+}
+
+func TestFindingFails(t *testing.T) {
+	tests := []struct {
+		name   string
+		f      Finding
+		failOn rule.Severity
+		fails  bool
+	}{
+		{name: "an error fails", f: Finding{Finding: rule.Finding{Severity: rule.Error}}, failOn: rule.Error, fails: true},
+		{name: "a warning passes by default", f: Finding{Finding: rule.Finding{Severity: rule.Warning}}, failOn: rule.Error},
+		{name: "a warning fails at --fail-on warning", f: Finding{Finding: rule.Finding{Severity: rule.Warning}}, failOn: rule.Warning, fails: true},
+		{name: "an excepted error passes", f: Finding{Finding: rule.Finding{Severity: rule.Error, Excepted: true}}, failOn: rule.Error},
+		{name: "a baselined error passes", f: Finding{Finding: rule.Finding{Severity: rule.Error}, Baselined: true}, failOn: rule.Error},
+		{name: "a baselined warning passes at --fail-on warning", f: Finding{Finding: rule.Finding{Severity: rule.Warning}, Baselined: true}, failOn: rule.Warning},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			require.Equal(t, tc.fails, tc.f.Fails(tc.failOn))
+		})
+	}
+}
+
+func TestSARIFBaselineStateOnlyWithABaseline(t *testing.T) {
+	require.NotContains(t, string(render(t, "sarif", testFindings, testSummary)), "baselineState")
+	out := string(renderWith(t, "sarif", Wrap(testFindings), testSummary, true))
+	require.Equal(t, len(testFindings), strings.Count(out, `"baselineState": "new"`))
 }

@@ -83,7 +83,10 @@ type sarifResult struct {
 	Locations           []sarifLocation    `json:"locations,omitempty"`
 	PartialFingerprints map[string]string  `json:"partialFingerprints"`
 	Suppressions        []sarifSuppression `json:"suppressions"`
-	Properties          *sarifProperties   `json:"properties,omitempty"`
+	// BaselineState is "unchanged" for a finding the baseline holds and "new" for any other, when
+	// the run compared its findings with a baseline file; absent otherwise (SARIF 2.1.0 §3.27.24).
+	BaselineState string           `json:"baselineState,omitempty"`
+	Properties    *sarifProperties `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
@@ -148,7 +151,7 @@ func newSARIF(w io.Writer, o Options) Formatter {
 	return s
 }
 
-func (s *sarif) Write(f rule.Finding) error {
+func (s *sarif) Write(f Finding) error {
 	idx, ok := s.index[f.Rule]
 	if !ok {
 		// A finding of a rule outside the registry (a Rego rule, say) still gets a descriptor, so
@@ -163,11 +166,17 @@ func (s *sarif) Write(f rule.Finding) error {
 		Level:               sarifLevel(f.Severity),
 		Message:             sarifText{Text: f.Message},
 		Locations:           sarifLocations(f.Pos),
-		PartialFingerprints: map[string]string{sarifFingerprintKey: fingerprint(f)},
+		PartialFingerprints: map[string]string{sarifFingerprintKey: fingerprint(f.Finding)},
 		Suppressions:        []sarifSuppression{},
 	}
 	if f.Excepted {
 		res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.Reason}}
+	}
+	if s.o.Baseline {
+		res.BaselineState = "new"
+		if f.Baselined {
+			res.BaselineState = "unchanged"
+		}
 	}
 	if f.Module != "" || f.Object != nil || f.Field != "" || f.Hint != "" {
 		res.Properties = &sarifProperties{Module: f.Module, Object: f.Object, Field: f.Field, Hint: f.Hint}

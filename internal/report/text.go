@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 
 	"polc.dev/polc/internal/manifest"
@@ -10,15 +11,26 @@ import (
 )
 
 // text prints one line per finding, path:line:col: severity rule-id: message [module], with the
-// fix hint (or the exception's reason) indented below it, then a summary line. Every free-text
-// field is printed through oneLine, so a finding is always those two lines, whatever its text.
-type text struct{ w io.Writer }
+// fix hint (or the exception's reason) indented below it, then a summary line and, when there
+// were findings, a table of counts per rule. A baselined finding ends with " (baselined)". Every
+// free-text field is printed through oneLine, so a finding is always those two lines, whatever
+// its text.
+type text struct {
+	w io.Writer
+	// rules counts the findings written so far per rule ID, for the table.
+	rules map[string]*ruleCount
+}
+
+// ruleCount is one row of the per-rule table: how many findings a rule gave, by what the run made
+// of them. Errors and Warnings leave out excepted and baselined findings, as the summary does.
+type ruleCount struct{ errors, warnings, excepted, baselined int }
 
 var _ Formatter = (*text)(nil)
 
-func newText(w io.Writer, _ Options) Formatter { return &text{w: w} }
+func newText(w io.Writer, _ Options) Formatter { return &text{w: w, rules: map[string]*ruleCount{}} }
 
-func (t *text) Write(f rule.Finding) error {
+func (t *text) Write(f Finding) error {
+	t.count(f)
 	sev := string(f.Severity)
 	if f.Excepted {
 		sev = "excepted"
@@ -31,6 +43,9 @@ func (t *text) Write(f rule.Finding) error {
 	mod := ""
 	if f.Module != "" {
 		mod = " [" + OneLine(f.Module) + "]"
+	}
+	if f.Baselined {
+		mod += " (baselined)"
 	}
 	if _, err := fmt.Fprintf(t.w, "%s: %s %s: %s%s\n", loc, sev, OneLine(f.Rule), OneLine(f.Message), mod); err != nil {
 		return err
@@ -47,8 +62,58 @@ func (t *text) Write(f rule.Finding) error {
 }
 
 func (t *text) Flush(s Summary) error {
-	_, err := fmt.Fprintln(t.w, summaryLine(s))
-	return err
+	if _, err := fmt.Fprintln(t.w, summaryLine(s)); err != nil {
+		return err
+	}
+	return t.table()
+}
+
+// count adds f to its rule's row of the table.
+func (t *text) count(f Finding) {
+	c := t.rules[f.Rule]
+	if c == nil {
+		c = &ruleCount{}
+		t.rules[f.Rule] = c
+	}
+	switch {
+	case f.Excepted:
+		c.excepted++
+	case f.Baselined:
+		c.baselined++
+	case f.Severity == rule.Error:
+		c.errors++
+	case f.Severity == rule.Warning:
+		c.warnings++
+	}
+}
+
+// table prints the findings per rule, sorted by rule ID, under a header; nothing when there were
+// no findings. The rule column is as wide as the longest ID, the counts align right under their
+// headers:
+//
+//	rule                   errors  warnings  excepted  baselined
+//	labels/module               1         0         0          3
+func (t *text) table() error {
+	if len(t.rules) == 0 {
+		return nil
+	}
+	ids := make([]string, 0, len(t.rules))
+	width := len("rule")
+	for id := range t.rules {
+		ids = append(ids, id)
+		width = max(width, len(OneLine(id)))
+	}
+	sort.Strings(ids)
+	if _, err := fmt.Fprintf(t.w, "%-*s  errors  warnings  excepted  baselined\n", width, "rule"); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		c := t.rules[id]
+		if _, err := fmt.Fprintf(t.w, "%-*s  %6d  %8d  %8d  %9d\n", width, OneLine(id), c.errors, c.warnings, c.excepted, c.baselined); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // summaryLine is the one-line summary that ends the text and github reports and that the JUnit
@@ -56,6 +121,9 @@ func (t *text) Flush(s Summary) error {
 func summaryLine(s Summary) string {
 	line := fmt.Sprintf("%s, %s%s: %s, %s, %d excepted", Count(s.Modules, "module"), Count(s.Objects, "object"), origins(s.Coverage),
 		Count(s.Errors, "error"), Count(s.Warnings, "warning"), s.Excepted)
+	if s.Baselined > 0 {
+		line += fmt.Sprintf(", %d baselined", s.Baselined)
+	}
 	if gaps := unrenderedKinds(s.Coverage); gaps != "" {
 		line += "; not rendered, so checked only in the cluster: " + gaps + " (coverage/unrendered)"
 	}
