@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -79,7 +80,8 @@ func objectUses(r *rule.Repo, m *module.Module, o *manifest.Object) []use {
 		uses = append(uses, use{"apiVersion", p, fmt.Sprintf("uses API group %s", o.Ref.Group())})
 	}
 	// An object in a namespace polc.yaml shares needs nothing of the namespace's owner.
-	if owner := otherOwner(r, m, o.Ref.Namespace); owner != nil && !r.Config.SharedAllows(o.Ref.Namespace, o.Ref.Kind) {
+	// A cluster-scoped object is in no namespace, whatever a namespace transformer wrote into it.
+	if owner := otherOwner(r, m, o.Ref.Namespace); owner != nil && !r.Config.SharedAllows(o.Ref.Namespace, o.Ref.Kind) && !kinds.ClusterScopedKind(o.Ref.Kind) {
 		uses = append(uses, use{"metadata.namespace", owner, fmt.Sprintf("is placed in namespace %s", o.Ref.Namespace)})
 	}
 	if o.Ref.Group() != helmGroup || o.Ref.Kind != "HelmRelease" {

@@ -577,7 +577,7 @@ func TestNamingNamespaceOwnership(t *testing.T) {
 			want:  []string{`modules/apps/media/configmap.yaml:5: namespace "music" is not one of the module's namespaces; expected one of [media] (music belongs to module "music": declare {namespace: music, kinds: [ConfigMap]} in spec.uses to write there)`},
 		},
 		{
-			name: "another module's namespace, declared in spec.uses for the kind",
+			name:  "another module's namespace, declared in spec.uses for the kind",
 			files: music.with(mediaWith(testFiles{"configmap.yaml": configMapYAML("a", "music")}, "softDependsOn: [music]", "uses:", "  - namespace: music", "    kinds: [ConfigMap]")),
 		},
 		{

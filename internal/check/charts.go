@@ -10,6 +10,7 @@ import (
 
 	chart "helm.sh/helm/v4/pkg/chart/v2"
 	"polc.dev/polc/internal/charts"
+	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/helm"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
@@ -255,6 +256,8 @@ type others struct {
 	repo  *rule.Repo
 	once  sync.Once
 	index map[string]*yaml.RNode
+	// fluxKs are the Flux Kustomizations among those modules' objects.
+	fluxKs []*manifest.Object
 }
 
 // find looks an object up among the modules the run does not select, rendering them the first
@@ -263,6 +266,22 @@ func (o *others) find(kind, ns, name string) *yaml.RNode {
 	if o == nil || o.repo.Selected == nil {
 		return nil
 	}
+	o.render()
+	return o.index[kind+"/"+ns+"/"+name]
+}
+
+// kustomizations returns the Flux Kustomizations among the objects of the modules the run does not
+// select, rendering them the first time.
+func (o *others) kustomizations() []*manifest.Object {
+	if o == nil || o.repo.Selected == nil {
+		return nil
+	}
+	o.render()
+	return o.fluxKs
+}
+
+// render renders the modules the run does not select, once.
+func (o *others) render() {
 	o.once.Do(func() {
 		var mods []*module.Module
 		for _, m := range o.repo.Deployable() {
@@ -277,8 +296,14 @@ func (o *others) find(kind, ns, name string) *yaml.RNode {
 			byName[m.Name()] = objects[i]
 		}
 		o.index = indexObjects(mods, byName)
+		for i := range mods {
+			for _, obj := range objects[i] {
+				if obj.Ref.Group() == flux.Group && obj.Ref.Kind == flux.Kind {
+					o.fluxKs = append(o.fluxKs, obj)
+				}
+			}
+		}
 	})
-	return o.index[kind+"/"+ns+"/"+name]
 }
 
 // chartGap is a HelmRelease that polc does not template.

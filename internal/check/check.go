@@ -3,6 +3,7 @@
 package check
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -342,7 +343,7 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 	var mu sync.Mutex
 	findings := parallel(repo, func(m *module.Module) []rule.Finding {
 		if m.Spec.Type == module.Component || !repo.Exists(m.Dir+"/kustomization.yaml") {
-			return nil
+			return nil // a directory without a kustomization renders when a Flux Kustomization deploys it
 		}
 		objs, remotes, err := r.Render(ctx, m.Dir, m.Name())
 		mu.Lock()
@@ -360,7 +361,11 @@ func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
 		return append(out, rule.Finding{Rule: rule.RenderRule, Module: m.Name(), Pos: pos,
 			Message: err.Error(), Hint: "Run `polc render " + m.Name() + "` to see what kustomize builds, fix the kustomization, or set the variable in polc.yaml spec.substitute."})
 	})
-	return append(findings, Follow(ctx, r, repo)...)
+	followed := Follow(ctx, r, repo)
+	// A module whose own build failed but that its deploying Flux Kustomization builds (with the
+	// variables of its postBuild) is rendered: its build's failure is not a finding.
+	findings = slices.DeleteFunc(findings, func(f rule.Finding) bool { return f.Rule == rule.RenderRule && repo.Rendered[f.Module] })
+	return append(findings, followed...)
 }
 
 // Follow renders what the rendered objects of the selected modules deploy: the paths of their Flux
@@ -595,27 +600,17 @@ func componentOf(comps []*module.Module, rel string) *module.Module {
 
 // Sort orders findings by file, line, column, rule and message, then module, field and object, so
 // output never depends on scheduling.
-func Sort(findings []rule.Finding) {
-	sort.SliceStable(findings, func(i, j int) bool {
-		a, b := findings[i], findings[j]
-		switch {
-		case a.Pos.File != b.Pos.File:
-			return a.Pos.File < b.Pos.File
-		case a.Pos.Line != b.Pos.Line:
-			return a.Pos.Line < b.Pos.Line
-		case a.Pos.Column != b.Pos.Column:
-			return a.Pos.Column < b.Pos.Column
-		case a.Rule != b.Rule:
-			return a.Rule < b.Rule
-		case a.Message != b.Message:
-			return a.Message < b.Message
-		case a.Module != b.Module:
-			return a.Module < b.Module // a component's object, included by several modules
-		case a.Field != b.Field:
-			return a.Field < b.Field
-		}
-		return objectKey(a.Object) < objectKey(b.Object)
-	})
+func Sort(findings []rule.Finding) { slices.SortStableFunc(findings, Compare) }
+
+// Compare orders two findings as Sort does: -1, 0 or +1.
+func Compare(a, b rule.Finding) int {
+	if c := cmp.Compare(a.Pos.File, b.Pos.File); c != 0 {
+		return c
+	}
+	return cmp.Or(cmp.Compare(a.Pos.Line, b.Pos.Line), cmp.Compare(a.Pos.Column, b.Pos.Column),
+		cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.Message, b.Message),
+		cmp.Compare(a.Module, b.Module), // a component's object, included by several modules
+		cmp.Compare(a.Field, b.Field), cmp.Compare(objectKey(a.Object), objectKey(b.Object)))
 }
 
 func objectKey(r *rule.ObjectRef) string {

@@ -10,7 +10,9 @@ import (
 	"sync"
 
 	"polc.dev/polc/internal/flux"
+	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -35,6 +37,8 @@ type followed struct {
 	objs     []*manifest.Object
 	findings []rule.Finding
 	gap      *rule.Gap
+	// deploys is the module whose directory the Kustomization deploys, if any.
+	deploys string
 }
 
 // follow renders what the Flux Kustomizations among the selected modules' objects deploy from this
@@ -46,9 +50,12 @@ type followed struct {
 // are returned as gaps; render problems as module/render findings.
 func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *others) ([]rule.Finding, []rule.Gap) {
 	var work []pending
+	built := map[string]int{} // how many objects of each module its own build gave
 	for _, m := range selected(repo) {
+		built[m.Name()] = len(repo.Objects[m.Name()])
 		work = append(work, kustomizationsIn(m.Name(), repo.Objects[m.Name()], nil, 1)...)
 	}
+	deployers := map[string][]*manifest.Object{}
 	var findings []rule.Finding
 	var gaps []rule.Gap
 	seen := map[string]bool{}
@@ -80,6 +87,10 @@ func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *ot
 		for i, res := range results {
 			p := round[i]
 			findings = append(findings, res.findings...)
+			if res.deploys != "" {
+				deployers[res.deploys] = append(deployers[res.deploys], p.ks)
+				continue
+			}
 			if res.gap != nil {
 				gaps = append(gaps, *res.gap)
 				continue
@@ -89,7 +100,93 @@ func follow(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *ot
 			work = append(work, kustomizationsIn(p.mod, res.objs, append(slices.Clip(p.chain), p.ks.Ref.Namespace+"/"+p.ks.Ref.Name), p.depth+1)...)
 		}
 	}
+	if ctx.Err() == nil {
+		findings = append(findings, redeploy(ctx, r, repo, rest, built, deployers)...)
+	}
 	return findings, gaps
+}
+
+// redeploy renders again, as Flux builds it, each selected module that exactly one Flux
+// Kustomization deploys when that Kustomization changes the build: its targetNamespace (the
+// <ns>/<app>/app layout gives app directories no namespace of their own), name prefix or suffix,
+// patches, images, components, post-build substitution or common metadata; or when the module's
+// own build failed (a variable only the Kustomization's postBuild sets) or had no kustomization
+// (Flux generates one). A module built that way counts as rendered. The module's own
+// objects (the first built[m] of repo.Objects[m]) are replaced; what its Kustomizations deploy
+// stays. In a run of some modules only, the deploying Kustomizations of the others are looked for
+// when a selected module renders namespaced objects without a namespace, as rendering them all
+// costs about as much as a full run.
+func redeploy(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *others, built map[string]int, deployers map[string][]*manifest.Object) []rule.Finding {
+	if repo.Selected != nil && slices.ContainsFunc(selected(repo), func(m *module.Module) bool { return lacksNamespace(repo.Objects[m.Name()][:built[m.Name()]]) }) {
+		for _, ks := range rest.kustomizations() {
+			if m := flux.ModuleAtPath(repo, manifest.String(ks.Node, "spec", "path")); m != nil && repo.IsSelected(m.Name()) {
+				deployers[m.Name()] = append(deployers[m.Name()], ks)
+			}
+		}
+	}
+	var mods []*module.Module
+	var by []*manifest.Object
+	for _, m := range selected(repo) {
+		ks := deployers[m.Name()]
+		slices.SortFunc(ks, func(a, b *manifest.Object) int { return strings.Compare(a.Ref.String(), b.Ref.String()) })
+		ks = slices.CompactFunc(ks, func(a, b *manifest.Object) bool { return a.Ref == b.Ref })
+		if len(ks) == 1 && (changesBuild(ks[0]) || !repo.Rendered[m.Name()]) && m.Spec.Type != module.Component {
+			mods, by = append(mods, m), append(by, ks[0])
+		}
+	}
+	results := make([]followed, len(mods))
+	each(len(mods), func(i int) {
+		// Remote entries are dropped as in the module's own build, which reported them.
+		objs, _, err := r.RenderFlux(ctx, by[i].Node, mods[i].Dir, mods[i].Name())
+		p := pending{mod: mods[i].Name(), ks: by[i]}
+		at := by[i].FieldPos("spec.path")
+		for _, o := range objs {
+			if o.Pos.Line == 0 && !repo.Exists(o.Pos.File) {
+				o.Pos = at // located in no file: the generated kustomization
+			}
+		}
+		results[i] = followed{objs: objs}
+		if err != nil && repo.Rendered[p.mod] {
+			results[i] = followed{findings: []rule.Finding{followError(p, manifest.String(by[i].Node, "spec", "path"), err)}}
+		} else if err != nil {
+			results[i] = followed{} // the module's own build failed too, and says why
+		}
+	})
+	find := objectIndex(repo, rest)
+	var findings []rule.Finding
+	for i, m := range mods {
+		res := results[i]
+		findings = append(findings, res.findings...)
+		if res.objs == nil {
+			continue
+		}
+		post := postBuild(r, repo, pending{mod: m.Name(), ks: by[i]}, res.objs, find)
+		findings = append(findings, post...)
+		n := built[m.Name()]
+		repo.Objects[m.Name()] = append(res.objs, repo.Objects[m.Name()][n:]...)
+		if len(post) == 0 {
+			repo.Rendered[m.Name()] = true // built as Flux builds it (its own build may have failed)
+		}
+	}
+	return findings
+}
+
+// changesBuild reports whether a Flux Kustomization's spec changes what kustomize builds from its
+// path, or what Flux applies of it.
+func changesBuild(ks *manifest.Object) bool {
+	for _, f := range []string{"targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components", "postBuild", "commonMetadata"} {
+		if v := ks.Node.Field("spec"); v != nil && v.Value.Field(f) != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// lacksNamespace reports whether one of objs is a namespaced object without a namespace.
+func lacksNamespace(objs []*manifest.Object) bool {
+	return slices.ContainsFunc(objs, func(o *manifest.Object) bool {
+		return o.Ref.Namespace == "" && !kinds.ClusterScopedKind(o.Ref.Kind)
+	})
 }
 
 // kustomizationsIn returns the Flux Kustomizations among objs, to follow.
@@ -107,8 +204,10 @@ func kustomizationsIn(mod string, objs []*manifest.Object, chain []string, depth
 func followOne(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, p pending) followed {
 	ks := p.ks
 	raw := manifest.String(ks.Node, "spec", "path")
-	if flux.ModuleAtPath(repo, raw) != nil {
-		return followed{} // a module's deployment (from any source): polc renders the module itself
+	if m := flux.ModuleAtPath(repo, raw); m != nil {
+		// A module's deployment (from any source): polc renders the module itself, as this
+		// Kustomization builds it when it changes the build (redeploy).
+		return followed{deploys: m.Name()}
 	}
 	src := repo.Config.Spec.Source
 	kind := manifest.String(ks.Node, "spec", "sourceRef", "kind")
