@@ -92,10 +92,19 @@ func TestFixHostile(t *testing.T) {
 
 	res := Polc(t, root, "fix", "--write")
 	require.Equal(t, 0, res.Code, res.Stderr)
-	require.Empty(t, res.Stdout)
-	require.Equal(t, before, fixTree(t, dir), "polc fix wrote a file")
-	require.Contains(t, res.Stderr, "shared/media/namespace.yaml:4:3: security/namespace-psa: not fixed: shared/media/namespace.yaml is outside the directory of module media")
+	// The Namespace of media is written outside the module, in a base: polc fix patches it in the
+	// module's own kustomization and writes nothing else.
+	after := fixTree(t, dir)
+	const patched = "repo/modules/apps/media/kustomization.yaml"
+	require.Contains(t, after[patched], "patches:\n  - target:\n      kind: Namespace\n    patch: |\n      apiVersion: v1\n      kind: Namespace\n")
+	require.Contains(t, after[patched], `pod-security.kubernetes.io/enforce: "restricted"`)
+	delete(after, patched)
+	delete(before, patched)
+	require.Equal(t, before, after, "polc fix wrote a file outside the module's kustomization")
+	require.Equal(t, "fixed "+patched[len("repo/"):]+" (security/namespace-psa)\n", res.Stdout)
 	require.Contains(t, res.Stderr, "modules/apps/music/module.yaml:1:1: module/files: not fixed: not a mechanical fix")
+	res = Polc(t, root, "check")
+	require.NotContains(t, res.Stdout, "security/namespace-psa", "the patch sets the label")
 }
 
 func TestFixUsage(t *testing.T) {

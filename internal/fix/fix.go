@@ -11,6 +11,7 @@
 package fix
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io/fs"
@@ -317,25 +318,9 @@ func (p *planner) apply(a *action) string {
 
 // sortSkips orders skipped findings as check orders findings.
 func sortSkips(s []Skip) {
-	less := func(a, b Skip) bool {
-		x, y := a.Finding, b.Finding
-		switch {
-		case x.Pos.File != y.Pos.File:
-			return x.Pos.File < y.Pos.File
-		case x.Pos.Line != y.Pos.Line:
-			return x.Pos.Line < y.Pos.Line
-		case x.Pos.Column != y.Pos.Column:
-			return x.Pos.Column < y.Pos.Column
-		case x.Rule != y.Rule:
-			return x.Rule < y.Rule
-		case x.Message != y.Message:
-			return x.Message < y.Message
-		case x.Module != y.Module:
-			return x.Module < y.Module
-		}
-		return a.Reason < b.Reason
-	}
-	sort.SliceStable(s, func(i, j int) bool { return less(s[i], s[j]) })
+	slices.SortStableFunc(s, func(a, b Skip) int {
+		return cmp.Or(check.Compare(a.Finding, b.Finding), strings.Compare(a.Reason, b.Reason))
+	})
 }
 
 // edit applies step to the document of f that started at line:col in the file as read, and keeps
