@@ -3,10 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
-	"polc.dev/polc/internal/report"
 
 	"github.com/spf13/cobra"
 	"polc.dev/polc/internal/infer"
+	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/scaffold"
 )
 
@@ -17,32 +17,40 @@ the JSON Schemas of polc.yaml and module.yaml under schemas/, which the yaml-lan
 modelines of polc.yaml and of the module.yaml files that polc new writes point at, so editors
 validate both offline. Files that exist are left alone. Then create modules with polc new module.
 
-With --infer, polc init adopts an existing Flux repository that has no module metadata yet: it
-proposes a module.yaml for each top-level kustomization directory under the modules root (a
-directory with a kustomization whose parents below the root have none), and prints every
-inferred value with the reason and the file it comes from.
+With --infer, polc init adopts an existing Flux repository that has no module metadata yet. The
+modules are the directories under the modules root that Flux Kustomizations of the repository's
+own source deploy (directly, through a generated kustomization, or through an ArtifactGenerator
+copy): an overlay Flux deploys is the module and the bases it includes are not; cluster entry
+points (flux bootstrap's clusters/<name>) are not modules. Without such Kustomizations, each
+top-level kustomization directory is a module (an overlay of another is not). init prints every
+inferred value with the reason and the file it comes from, and says where it guessed.
 
-  name          the directory name (directories whose name is not a DNS-1123 label, or repeats
-                another module's name, are skipped with a note)
-  type          component for a kind: Component kustomization; infrastructure when the path has an
-                infrastructure, infra, core, system or controllers element, or when an
-                infrastructure module depends on it; application otherwise
-  tier          from a -core or -extra suffix, else core (with a note: rename the directory)
-  version       the newest CHANGELOG.md heading, else 0.1.0
-  namespaces    the Namespace objects the module renders, with the Pod Security level of their
-                pod-security.kubernetes.io/enforce label (restricted when unlabelled)
-  dependsOn     Flux Kustomization dependsOn (Kustomizations are mapped to modules by spec.path),
-                HelmRelease dependsOn and chart sources held by another module or placed in its
-                namespace, and the API groups and namespaces of other modules that the rendered
-                objects use; a dependency that would close a cycle becomes a softDependsOn
-  provides      API groups of the CustomResourceDefinitions in the module's files and of
-                well-known charts (cert-manager, kyverno, external-secrets, ...) its HelmReleases
-                install
+  name          the Flux Kustomization's name without its fluxPrefixes prefix, else the directory
+                name (<app> for .../<app>/app); a name another module takes too is qualified
+                with the directory above (production-apps), with a note
+  type          component for a kind: Component kustomization; infrastructure when the module
+                renders CRDs or cluster-scoped kinds, runs an operator (ClusterRole and workload),
+                installs a well-known infrastructure chart, lives in an infrastructure namespace
+                (kube-system, flux-system, *-system, monitoring, network, storage, ...), has an
+                infrastructure path element, or an infrastructure module depends on it
+  tier          from a -core or -extra suffix, else core
+  version       .release-please-manifest.json, the newest CHANGELOG.md heading, the newest git
+                tag <name>-v<semver> or <name>/v<semver> (read from .git, git is not run), else
+                0.1.0 with a note that it is a guess
+  namespaces    the Namespace objects the module renders; their Pod Security level from the
+                pod-security.kubernetes.io/enforce label, else from the rendered pods placed there
+                (evaluated at baseline and restricted), else from well-known privileged charts;
+                namespaces left restricted without evidence are listed at the end
+  dependsOn     Flux Kustomization and HelmRelease dependsOn, chart sources, API groups and
+                namespaces of other modules, Ingress annotations (Traefik middlewares,
+                cert-manager issuers), storage, ingress and gateway classes and Gateway
+                parentRefs that name another module's objects; a dependency that would close a
+                cycle becomes a softDependsOn
+  uses          the namespaces of other modules the module writes into, with the kinds
+  provides      API groups of the module's CRDs and of well-known charts its HelmReleases install
 
-In the home-operations layout (<namespace>/<app>/app directories listed through ks.yaml files by
-<namespace>/kustomization.yaml), the namespace directory is the module; the app directories below
-it count as its files. A kustomization that includes another candidate directory is an overlay of
-it and not a module of its own.
+polc.yaml (proposed when the repository has none) gets the modules root, spec.modules globs that
+match exactly the proposed module directories, and spec.exclude from --exclude.
 
 Nothing is written without --write. --write creates the module.yaml files, and polc.yaml when
 the repository has none and the modules root is not the default; it never overwrites a file.
@@ -51,7 +59,8 @@ Examples:
   polc init                                           # starter polc.yaml and schemas/
   polc init --infer                                   # print the proposals
   polc init --infer --modules-dir kubernetes/apps     # a foreign layout
-  polc init --infer --modules-dir kubernetes --write  # write them, then run polc check`
+  polc init --infer --modules-dir kubernetes --write  # write them, then run polc check
+  polc init --infer --modules-dir . --exclude 'ci/**' # never scan ci/`
 
 // initOptions are the flags of polc init.
 type initOptions struct {
@@ -64,12 +73,14 @@ type initOptions struct {
 	modulesDir string
 	// write writes the proposals instead of only printing them (--infer only).
 	write bool
+	// exclude are globs of paths never scanned (--infer only), proposed for polc.yaml spec.exclude.
+	exclude []string
 }
 
 func newInitCmd() *cobra.Command {
 	var o initOptions
 	cmd := &cobra.Command{
-		Use:   "init [--infer [--modules-dir DIR] [--write]]",
+		Use:   "init [--infer [--modules-dir DIR] [--exclude GLOB]... [--write]]",
 		Short: "Write a starter polc.yaml, or propose module metadata for an existing Flux repository",
 		Long:  initLong,
 		Args:  argsUsage(cobra.NoArgs),
@@ -81,17 +92,18 @@ func newInitCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&o.infer, "infer", false, "infer module.yaml files from the manifests of an existing repository")
 	cmd.Flags().StringVar(&o.modulesDir, "modules-dir", "", "directory that holds the modules, relative to --repo (default: polc.yaml spec.modulesDir, or modules)")
 	cmd.Flags().BoolVar(&o.write, "write", false, "write the proposed files; existing files are never overwritten")
+	cmd.Flags().StringArrayVar(&o.exclude, "exclude", nil, "glob of repository paths never scanned (ci/**, .archive/**), proposed for polc.yaml spec.exclude; repeatable")
 	return cmd
 }
 
 func (o *initOptions) run(stdout io.Writer) error {
 	if !o.infer {
-		if o.write || o.modulesDir != "" {
-			return usageError("--write and --modules-dir apply to --infer; polc init alone writes the starter files")
+		if o.write || o.modulesDir != "" || len(o.exclude) > 0 {
+			return usageError("--write, --modules-dir and --exclude apply to --infer; polc init alone writes the starter files")
 		}
 		return o.starter(stdout)
 	}
-	res, err := infer.Infer(infer.Options{Root: o.repo, ModulesDir: o.modulesDir})
+	res, err := infer.Infer(infer.Options{Root: o.repo, ModulesDir: o.modulesDir, Exclude: o.exclude})
 	if err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}

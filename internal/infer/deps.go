@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"polc.dev/polc/internal/graph"
+	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/module"
 )
 
@@ -23,6 +24,7 @@ const (
 	classHelmChart         // HelmRelease sourceRef or chartRef
 	classAPI               // an object of an API group another module provides
 	classNamespace         // an object placed in another module's namespace
+	classRef               // an annotation or class name naming an object another module renders
 	classTier              // an extra module builds on its core module
 )
 
@@ -44,6 +46,7 @@ func (in *inferrer) dependencies() {
 	edges = append(edges, in.fluxEdges()...)
 	edges = append(edges, in.helmEdges()...)
 	edges = append(edges, in.useEdges()...)
+	edges = append(edges, in.refEdges()...)
 	edges = append(edges, in.tierEdges()...)
 	sort.SliceStable(edges, func(i, j int) bool {
 		a, b := edges[i], edges[j]
@@ -64,6 +67,14 @@ func (in *inferrer) dependencies() {
 		m, to := e.from.Module, e.to.Name()
 		if e.from == e.to || e.from.Existing || m.Spec.Type == module.Component || e.to.Module.Spec.Type == module.Component ||
 			slices.Contains(m.Spec.DependsOn, to) || slices.Contains(m.Spec.SoftDependsOn, to) {
+			continue
+		}
+		if e.class >= classHelmChart && e.class <= classRef && len(e.from.deployedBy) > 0 {
+			// Flux deploys the module without ordering it after the other (its Kustomization's
+			// dependsOn does not name it, or the Flux class would have made it hard): a
+			// documented, unordered dependency, not an ordering the repository lacks.
+			m.Spec.SoftDependsOn = append(m.Spec.SoftDependsOn, to)
+			e.from.fact("spec.softDependsOn", to, e.why+"; soft, because the Flux Kustomization that deploys the module does not depend on it", e.source)
 			continue
 		}
 		if back := in.hardPath(to, e.from.Name()); back != nil {
@@ -145,22 +156,6 @@ func (in *inferrer) annotationEdges() []edge {
 	return out
 }
 
-// fluxKS is a Flux Kustomization found anywhere in the repository.
-type fluxKS struct {
-	name, namespace, path string
-	doc                   doc
-}
-
-func (in *inferrer) fluxKustomizations() []fluxKS {
-	var out []fluxKS
-	for _, d := range in.scan.docs {
-		if isKind(d.node, fluxKSGroup, "Kustomization") {
-			out = append(out, fluxKS{name: d.node.GetName(), namespace: d.node.GetNamespace(), path: str(d.node, "spec", "path"), doc: d})
-		}
-	}
-	return out
-}
-
 // modulesAt maps a Flux Kustomization's spec.path to the proposed modules it deploys: the module
 // whose directory holds the path, or the modules an overlay at the path includes. A path that
 // does not exist in the repository (a path inside an ExternalArtifact or another source) is
@@ -215,10 +210,16 @@ func (in *inferrer) fluxEdges() []edge {
 		}
 		for _, dep := range list(f.doc.node, "spec", "dependsOn") {
 			name, ns := str(dep, "name"), str(dep, "namespace")
+			var targets []*fluxKS
 			for _, t := range all {
-				if t.name != name || ns != "" && t.namespace != "" && t.namespace != ns {
-					continue
+				if t.name == name && (ns == "" || t.namespace == "" || t.namespace == ns) {
+					targets = append(targets, t)
 				}
+			}
+			if local := slices.DeleteFunc(slices.Clone(targets), func(t *fluxKS) bool { return path.Dir(t.doc.file()) != path.Dir(f.doc.file()) }); len(local) > 0 {
+				targets = local // the Kustomization of the same name beside it, in the same cluster
+			}
+			for _, t := range targets {
 				for _, to := range in.modulesAt(t.path) {
 					for _, fm := range from {
 						out = append(out, edge{class: classFlux, from: fm, to: to, source: posString(f.doc.pos),
@@ -243,7 +244,7 @@ func (in *inferrer) helmEdges() []edge {
 			if !isKind(it.node, helmGroup, "HelmRelease") {
 				continue
 			}
-			hr, hrNS := it.node.GetName(), it.node.GetNamespace()
+			hr, hrNS := it.node.GetName(), p.namespaceOf(it.node)
 			for _, dep := range list(it.node, "spec", "dependsOn") {
 				name, ns := str(dep, "name"), str(dep, "namespace")
 				if ns == "" {
@@ -288,7 +289,7 @@ func (in *inferrer) holder(p *Proposal, kind, name, ns string) (*Proposal, strin
 				if it.rendered != rendered || it.node.GetKind() != kind || it.node.GetName() != name {
 					continue
 				}
-				if objNS := it.node.GetNamespace(); rendered && objNS != ns || !rendered && ns != "" && objNS != "" && objNS != ns {
+				if objNS := q.namespaceOf(it.node); rendered && objNS != ns || !rendered && ns != "" && objNS != "" && objNS != ns {
 					continue
 				}
 				if !slices.Contains(found, q) {
@@ -324,15 +325,37 @@ func (in *inferrer) useEdges() []edge {
 						why: fmt.Sprintf("%s %s uses API group %s, which module %s provides", o.Ref.Kind, o.Ref.Name, g, q.Name())})
 				}
 			}
-			if ns := o.Ref.Namespace; ns != "" {
-				if q := in.nsOwner[ns]; q != nil && q != p {
-					out = append(out, edge{class: classNamespace, from: p, to: q, source: posString(o.Pos),
-						why: fmt.Sprintf("%s %s is placed in namespace %s, which module %s owns", o.Ref.Kind, o.Ref.Name, ns, q.Name())})
-				}
+			ns := p.namespaceOf(o.Node)
+			if ns == "" || kinds.ClusterScoped(o.Ref.Group(), o.Ref.Kind) || in.cfg.SharedAllows(ns, o.Ref.Kind) {
+				continue
+			}
+			if q := in.nsOwner[ns]; q != nil && q != p {
+				out = append(out, edge{class: classNamespace, from: p, to: q, source: posString(o.Pos),
+					why: fmt.Sprintf("%s %s is placed in namespace %s, which module %s owns", o.Ref.Kind, o.Ref.Name, ns, q.Name())})
+				p.use(ns, o.Ref.Kind, q.Name(), posString(o.Pos))
 			}
 		}
 	}
 	return out
+}
+
+// use records that p writes an object of kind into namespace ns, which module owner owns: a
+// spec.uses entry, with its fact.
+func (p *Proposal) use(ns, kind, owner, source string) {
+	spec := &p.Module.Spec
+	i := slices.IndexFunc(spec.Uses, func(u module.Use) bool { return u.Namespace == ns })
+	if i < 0 {
+		spec.Uses = append(spec.Uses, module.Use{Namespace: ns,
+			Reason: fmt.Sprintf("writes into namespace %s, which module %s owns (inferred by polc init from %s); replace this with why", ns, owner, source)})
+		i = len(spec.Uses) - 1
+	}
+	u := &spec.Uses[i]
+	if slices.Contains(u.Kinds, kind) {
+		return
+	}
+	u.Kinds = append(u.Kinds, kind)
+	slices.Sort(u.Kinds)
+	p.fact("spec.uses", ns+" "+kind, fmt.Sprintf("a %s is placed in namespace %s, which module %s owns", kind, ns, owner), source)
 }
 
 // tierEdges: an <area>-extra infrastructure module depends on its <area>-core sibling.
@@ -397,7 +420,7 @@ func (in *inferrer) types() {
 		default:
 			p.Module.Spec.Tier = module.Core
 			p.fact("spec.tier", "core", "the name ends in neither -core nor -extra; core by default", p.Dir)
-			p.note("rename %s to %s-core (or -extra, then set spec.tier: extra): polc check reports module/tier until the name ends with the tier", p.Dir, p.Name())
+			p.note("rename the module to %s-core (or -extra, then set spec.tier: extra): polc check reports module/tier until the name ends with the tier", p.Name())
 		}
 	}
 	for _, p := range in.res.Proposals {

@@ -28,7 +28,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -47,6 +46,9 @@ type Options struct {
 	// ModulesDir overrides polc.yaml's spec.modulesDir (relative to Root), for repositories whose
 	// kustomizations live elsewhere (kubernetes/apps).
 	ModulesDir string
+	// Exclude are globs of repository paths never scanned (ci/**, .archive/**), added to
+	// polc.yaml spec.exclude and proposed for it.
+	Exclude []string
 }
 
 // Fact is one inferred value of a proposed module.yaml and the reason for it.
@@ -80,6 +82,12 @@ type Proposal struct {
 	raw []doc
 	// cached holds items() once computed.
 	cached []item
+	// deployedBy are the Flux Kustomizations of the repository's own source that deploy Dir.
+	deployedBy []*fluxKS
+	// typeWhy is the type's fact before classify looks at the content.
+	typeWhy Fact
+	// partial is true when rendering failed or left remote references out.
+	partial bool
 }
 
 // Name is the proposed module name.
@@ -112,6 +120,19 @@ type Result struct {
 	ConfigNotes []string
 	// Notes are about the run as a whole.
 	Notes []string
+	// Modules are the proposed polc.yaml spec.modules globs: they match the proposed module
+	// directories and no other scanned directory.
+	Modules []string
+	// Exclude is the proposed polc.yaml spec.exclude.
+	Exclude []string
+	// FluxPrefixes are the Flux Kustomization name prefixes per module type that the repository
+	// uses, when they differ from polc's defaults; nil otherwise.
+	FluxPrefixes map[module.Type]string
+	// FluxDeployed is true when Flux Kustomizations of the repository's own source deploy
+	// directories under the modules root, which are then the modules.
+	FluxDeployed bool
+	// Defaulted are the namespaces declared restricted without evidence, as "module/namespace".
+	Defaulted []string
 }
 
 // infraSegments are path elements that make a module infrastructure.
@@ -119,7 +140,7 @@ var infraSegments = []string{"infrastructure", "infra", "core", "system", "contr
 
 // fieldOrder is the order of facts, as in module.yaml.
 var fieldOrder = []string{"metadata.name", "spec.type", "spec.tier", "spec.version", "spec.namespaces",
-	"spec.dependsOn", "spec.softDependsOn", "spec.provides.apis"}
+	"spec.dependsOn", "spec.softDependsOn", "spec.provides.apis", "spec.uses"}
 
 // inferrer holds the state of one run.
 type inferrer struct {
@@ -138,6 +159,15 @@ type inferrer struct {
 	provider map[string]*Proposal
 	// hard is the hard dependency adjacency by module name, for cycle checks.
 	hard map[string][]string
+	// exclude are the globs of paths never scanned (polc.yaml spec.exclude and Options.Exclude).
+	exclude []string
+	// flux caches fluxKustomizations; manifest caches .release-please-manifest.json by directory;
+	// tags are the repository's version tags.
+	flux     []*fluxKS
+	entries  map[string]bool
+	labelled map[string]bool
+	manifest map[string]string
+	tags     tagSet
 }
 
 // Infer proposes a module.yaml for each top-level kustomization directory under the modules root.
@@ -161,11 +191,16 @@ func Infer(opts Options) (*Result, error) {
 	if st, serr := os.Stat(abs); err != nil || serr != nil || !st.IsDir() {
 		return nil, fmt.Errorf("modules directory %q not found in %s; point --modules-dir at the directory that holds the kustomizations (kubernetes/apps)", dir, root)
 	}
+	exclude, err := excludes(cfg, opts.Exclude)
+	if err != nil {
+		return nil, err
+	}
 	in := &inferrer{root: root, modulesDir: dir, cfg: cfg, sources: manifest.NewSources(root),
-		res:   &Result{Root: root, ModulesDir: dir},
+		res:   &Result{Root: root, ModulesDir: dir, Exclude: exclude},
 		byDir: map[string]*Proposal{}, overlayOf: map[string][]string{},
-		nsOwner: map[string]*Proposal{}, provider: map[string]*Proposal{}, hard: map[string][]string{}}
-	if in.scan, err = scanRepo(root, in.sources); err != nil {
+		nsOwner: map[string]*Proposal{}, provider: map[string]*Proposal{}, hard: map[string][]string{},
+		exclude: exclude, tags: readTags(root), labelled: map[string]bool{}}
+	if in.scan, err = scanRepo(root, in.sources, in.excluded); err != nil {
 		return nil, fmt.Errorf("read repository: %w", err)
 	}
 	in.candidates()
@@ -176,8 +211,11 @@ func Infer(opts Options) (*Result, error) {
 	in.render()
 	in.namespaces()
 	in.provides()
+	in.classify()
 	in.dependencies()
 	in.types()
+	in.podSecurity()
+	slices.Sort(in.res.Defaulted)
 	in.config()
 	for _, p := range in.res.Proposals {
 		sort.SliceStable(p.Facts, func(i, j int) bool {
@@ -200,24 +238,126 @@ func (p *Proposal) note(format string, args ...any) {
 	p.Notes = append(p.Notes, fmt.Sprintf(format, args...))
 }
 
-// candidates finds the top-level kustomization directories under the modules root, sets overlays
-// aside, and proposes a module for each of the others.
+// candidates chooses the module directories and proposes a module for each. Where Flux
+// Kustomizations of the repository's own source deploy directories under the modules root, those
+// directories are modules (an overlay that Flux deploys is the module, and the bases it includes
+// are not); the top-level kustomization directories that no deployed directory includes, holds or
+// lies in stay candidates as before. Among those, a kustomization that includes another candidate
+// is an overlay of it, and the included directory is the module.
 func (in *inferrer) candidates() {
+	flux := map[string]*deployment{}
+	for d, dep := range in.deployed() {
+		if under(d, in.modulesDir) && d != in.modulesDir && !in.excluded(d) {
+			flux[d] = dep
+		}
+	}
+	in.res.FluxDeployed = len(flux) > 0
+	coveredBy := map[string]string{}
+	for _, f := range slices.Sorted(maps.Keys(flux)) {
+		for _, inc := range in.includes(f) {
+			if _, ok := coveredBy[inc]; !ok && !in.isComponent(inc) {
+				coveredBy[inc] = f
+			}
+		}
+	}
 	var tops []string
 	for _, d := range slices.Sorted(maps.Keys(in.scan.kustomizations)) {
-		if !under(d, in.modulesDir) {
-			continue
-		}
-		if d == in.modulesDir {
+		switch {
+		case !under(d, in.modulesDir) || in.excluded(d) || flux[d] != nil:
+		case d == in.modulesDir:
 			in.skip(d, "the modules directory itself holds a kustomization; its subdirectories are the candidate modules")
-			continue
+		case in.nested(d):
+		case in.inEntryPoint(d) != "":
+			in.skip(d, "part of the cluster entry point %s, which deploys the modules to a cluster: list it in polc.yaml spec.clusters; it is not a module", in.inEntryPoint(d))
+		case coveredBy[d] != "":
+			in.skip(d, "a base that %s includes; Flux deploys that directory, so it is the module and this one is checked as part of it", coveredBy[d])
+		default:
+			if inner := in.deployedBelow(d, flux); inner != "" {
+				in.skip(d, "holds %s, which Flux deploys: the deployed directories are the modules", inner)
+				continue
+			}
+			tops = append(tops, d)
 		}
-		if in.nested(d) {
-			continue
-		}
-		tops = append(tops, d)
 	}
-	// Overlays: a top-level kustomization that includes another top-level directory.
+	in.overlays(tops)
+	dirs := slices.Collect(maps.Keys(flux))
+	for _, d := range tops {
+		if bases := in.overlayOf[d]; len(bases) > 0 {
+			in.skip(d, "overlay of %s (its kustomization includes them): the included directories are the modules, and the Flux Kustomizations that deploy this overlay count as deploying them",
+				strings.Join(bases, ", "))
+			continue
+		}
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs)
+	names := map[*Proposal]naming{}
+	for _, d := range dirs {
+		nm, notes := in.nameFor(d, flux[d])
+		p := in.propose(d, nm)
+		if p == nil {
+			continue
+		}
+		if !p.Existing {
+			names[p] = nm
+			p.Notes = append(p.Notes, notes...)
+		}
+		if dep := flux[d]; dep != nil {
+			p.deployedBy = slices.Concat(dep.direct, dep.generated)
+		}
+		in.byDir[d] = p
+		in.res.Proposals = append(in.res.Proposals, p)
+	}
+	in.unique(in.res.Proposals, names)
+	for _, p := range in.res.Proposals {
+		if !p.Existing {
+			nm := names[p]
+			p.fact("metadata.name", p.Name(), nm.why, nm.source)
+			in.version(p)
+		}
+	}
+	sort.Slice(in.res.Proposals, func(i, j int) bool { return in.res.Proposals[i].Name() < in.res.Proposals[j].Name() })
+	for _, p := range in.res.Proposals {
+		for _, dd := range in.scan.docs {
+			if under(dd.file(), p.Dir) && in.ownerDir(dd.file()) == p.Dir {
+				p.raw = append(p.raw, dd)
+			}
+		}
+	}
+}
+
+// inEntryPoint returns the cluster entry point that holds d, or "".
+func (in *inferrer) inEntryPoint(d string) string {
+	for _, e := range slices.Sorted(maps.Keys(in.entryPoints())) {
+		if under(d, e) {
+			return e
+		}
+	}
+	return ""
+}
+
+// ownerDir returns the deepest proposed module directory that holds file.
+func (in *inferrer) ownerDir(file string) string {
+	best := ""
+	for d := range in.byDir {
+		if under(file, d) && len(d) > len(best) {
+			best = d
+		}
+	}
+	return best
+}
+
+// deployedBelow returns the first deployed directory strictly below d, or "".
+func (in *inferrer) deployedBelow(d string, flux map[string]*deployment) string {
+	for _, f := range slices.Sorted(maps.Keys(flux)) {
+		if f != d && under(f, d) {
+			return f
+		}
+	}
+	return ""
+}
+
+// overlays records which of the top-level directories include others (overlays of them).
+func (in *inferrer) overlays(tops []string) {
 	for _, d := range tops {
 		k := in.scan.kustomization(in.sources, d)
 		if k == nil {
@@ -232,33 +372,6 @@ func (in *inferrer) candidates() {
 				if other != d && under(target, other) && !slices.Contains(in.overlayOf[d], other) {
 					in.overlayOf[d] = append(in.overlayOf[d], other)
 				}
-			}
-		}
-	}
-	seen := map[string]*Proposal{}
-	for _, d := range tops {
-		if bases := in.overlayOf[d]; len(bases) > 0 {
-			in.skip(d, "overlay of %s (its kustomization includes them): the included directories are the modules, and the Flux Kustomizations that deploy this overlay count as deploying them",
-				strings.Join(bases, ", "))
-			continue
-		}
-		p := in.propose(d)
-		if p == nil {
-			continue
-		}
-		if first, dup := seen[p.Name()]; dup {
-			in.skip(d, "module name %q is already proposed for %s and module names must be unique; rename the directory or write its module.yaml by hand", p.Name(), first.Dir)
-			continue
-		}
-		seen[p.Name()] = p
-		in.byDir[d] = p
-		in.res.Proposals = append(in.res.Proposals, p)
-	}
-	sort.Slice(in.res.Proposals, func(i, j int) bool { return in.res.Proposals[i].Name() < in.res.Proposals[j].Name() })
-	for _, p := range in.res.Proposals {
-		for _, dd := range in.scan.docs {
-			if under(dd.file(), p.Dir) {
-				p.raw = append(p.raw, dd)
 			}
 		}
 	}
@@ -292,9 +405,10 @@ func (in *inferrer) bases(d string, seen map[string]bool) []string {
 	return slices.Compact(out)
 }
 
-// propose builds the proposal for directory d: name, type from the path and the kustomization
-// kind, and version. It returns nil when d cannot be a module.
-func (in *inferrer) propose(d string) *Proposal {
+// propose builds the proposal for directory d with its name and a first type (component for a
+// kind: Component kustomization, else from the path; classify refines it from the content). It
+// returns nil when d cannot be a module.
+func (in *inferrer) propose(d string, nm naming) *Proposal {
 	kfile := in.scan.kustomizations[d]
 	mfile := path.Join(d, module.MetadataFile)
 	if data, err := module.ReadFile(in.root, mfile); err == nil {
@@ -311,15 +425,12 @@ func (in *inferrer) propose(d string) *Proposal {
 		in.skip(d, "%s cannot be read: %v", mfile, err)
 		return nil
 	}
-	name := path.Base(d)
-	if !module.IsDNSLabel(name) {
-		in.skip(d, "directory name %q is not a DNS-1123 label, and a module's name must equal its directory name; rename the directory (lowercase letters, digits and '-')", name)
+	if nm.name == "" {
+		in.skip(d, "no DNS-1123 label can be made of the directory name %q; write its module.yaml by hand", path.Base(d))
 		return nil
 	}
-	m := &module.Module{APIVersion: module.APIVersion, Kind: "Module", Metadata: module.Metadata{Name: name}, Dir: d, File: mfile}
+	m := &module.Module{APIVersion: module.APIVersion, Kind: "Module", Metadata: module.Metadata{Name: nm.name}, Dir: d, File: mfile}
 	p := &Proposal{Dir: d, Module: m}
-	p.fact("metadata.name", name, "the directory name", kfile)
-
 	kind := ""
 	if k := in.scan.kustomization(in.sources, d); k != nil {
 		kind = k.GetKind()
@@ -331,81 +442,16 @@ func (in *inferrer) propose(d string) *Proposal {
 		m.Spec.Type = module.Component
 		p.fact("spec.type", string(module.Component), "the kustomization is kind: Component", kfile)
 	case infra >= 0:
-		seg := segments[infra]
 		m.Spec.Type = module.Infrastructure
-		p.fact("spec.type", string(module.Infrastructure), fmt.Sprintf("the path has the element %q", seg), d)
+		p.typeWhy = Fact{Field: "spec.type", Value: string(module.Infrastructure), Why: fmt.Sprintf("the path has the element %q", segments[infra]), Source: d}
 	default:
 		m.Spec.Type = module.Application
-		p.fact("spec.type", string(module.Application), "the path has none of the elements "+strings.Join(infraSegments, ", ")+" and the kustomization is not a Component", d)
+		p.typeWhy = Fact{Field: "spec.type", Value: string(module.Application), Why: "nothing in its content or path says infrastructure (no CRD, cluster-scoped kind, operator, well-known infrastructure chart or namespace, and none of the path elements " + strings.Join(infraSegments, ", ") + ")", Source: d}
 	}
 	if kind != "Component" && slices.Contains(segments, "components") {
 		p.note("the path has a components element but %s is not kind: Component, so the module is not a component", kfile)
 	}
-	in.version(p)
 	return p
-}
-
-// versionHeading matches a CHANGELOG.md version heading: ## [1.2.0] - 2025-01-31, or ## 1.2.0.
-var versionHeading = regexp.MustCompile(`(?m)^##[ \t]+\[?v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\]?(?:[ \t]|$)`)
-
-// version sets the version from the newest CHANGELOG.md heading, or 0.1.0.
-func (in *inferrer) version(p *Proposal) {
-	file := path.Join(p.Dir, "CHANGELOG.md")
-	data, err := module.ReadFile(in.root, file)
-	if err != nil {
-		p.Module.Spec.Version = "0.1.0"
-		p.fact("spec.version", "0.1.0", "no CHANGELOG.md; the first version", p.Dir)
-		if p.Module.Spec.Type != module.Component {
-			p.note("add %s with a `## [0.1.0]` heading: polc check requires it (module/files)", file)
-		}
-		return
-	}
-	var best []string
-	for _, sm := range versionHeading.FindAllStringSubmatch(string(data), -1) {
-		if best == nil || newer(sm, best) {
-			best = sm
-		}
-	}
-	if best == nil {
-		p.Module.Spec.Version = "0.1.0"
-		p.fact("spec.version", "0.1.0", "CHANGELOG.md has no version heading; the first version", file)
-		p.note("add a `## [0.1.0]` heading to %s: polc check compares it with spec.version (module/version)", file)
-		return
-	}
-	v := best[1] + "." + best[2] + "." + best[3] + best[4] + best[5]
-	p.Module.Spec.Version = v
-	p.fact("spec.version", v, "the newest version heading of CHANGELOG.md", file)
-}
-
-// newer compares two versionHeading matches: numeric core first, then a release above its
-// pre-releases, then pre-releases as strings.
-func newer(a, b []string) bool {
-	for i := 1; i <= 3; i++ {
-		x, y := atoi(a[i]), atoi(b[i])
-		if x != y {
-			return x > y
-		}
-	}
-	switch {
-	case a[4] == b[4]:
-		return false
-	case a[4] == "":
-		return true
-	case b[4] == "":
-		return false
-	}
-	return a[4] > b[4]
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-		if n > 1<<30 {
-			return n
-		}
-	}
-	return n
 }
 
 // render renders every non-component module (proposed or existing) as polc check does, with
@@ -438,20 +484,34 @@ func (in *inferrer) render() {
 				failures = append(failures, f)
 			}
 		}
+		p.partial = len(remotes)+len(failures) > 0
 		if len(remotes) > 0 {
-			p.note("lists %d remote reference(s), first at %s, that polc does not fetch (module/remote); inferred from its local files", len(remotes), remotes[0].Pos)
+			var at []string
+			for i, f := range remotes {
+				if i == 10 {
+					at = append(at, fmt.Sprintf("and %d more", len(remotes)-i))
+					break
+				}
+				at = append(at, fmt.Sprintf("%s (%s)", f.Pos, firstLine(f.Message)))
+			}
+			p.note("lists %d remote reference(s) that polc does not fetch (module/remote); inferred from what renders and its local files: %s", len(remotes), strings.Join(at, "; "))
 		}
 		if len(failures) > 0 {
-			msg := failures[0].Message
-			if i := strings.IndexByte(msg, '\n'); i >= 0 {
-				msg = msg[:i]
-			}
-			if len(msg) > 300 {
-				msg = msg[:300] + "..."
-			}
+			msg := firstLine(failures[0].Message)
 			p.note("does not render (%s); inferred from its files where possible, and polc check reports module/render until it is fixed", msg)
 		}
 	}
+}
+
+// firstLine returns the first line of a message, at most 300 bytes of it.
+func firstLine(msg string) string {
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i]
+	}
+	if len(msg) > 300 {
+		msg = msg[:300] + "..."
+	}
+	return msg
 }
 
 // namespaces declares the Namespace objects each module renders, with the Pod Security level of
@@ -470,10 +530,7 @@ func (in *inferrer) namespaces() {
 		if p.Existing || p.Module.Spec.Type == module.Component {
 			continue
 		}
-		for _, o := range p.objects {
-			if !isKind(o.Node, "", "Namespace") {
-				continue
-			}
+		for _, o := range p.namespaceObjects() {
 			name := o.Ref.Name
 			if !module.IsDNSLabel(name) {
 				p.note("Namespace %q at %s is not a valid namespace name; not declared", name, posString(o.Pos))
@@ -491,6 +548,7 @@ func (in *inferrer) namespaces() {
 			if v, ok := o.Node.GetLabels()["pod-security.kubernetes.io/enforce"]; ok {
 				switch l := module.Level(v); l {
 				case module.Restricted, module.Baseline, module.Privileged:
+					in.labelled[name] = true
 					why = "label pod-security.kubernetes.io/enforce: " + v
 					if l != module.Restricted {
 						ns.PodSecurity = l
@@ -504,6 +562,31 @@ func (in *inferrer) namespaces() {
 			p.fact("spec.namespaces", name+" ("+string(ns.Level())+")", "Namespace object; "+why, posString(o.Pos))
 		}
 	}
+}
+
+// namespaceObjects returns the Namespace objects p renders; when rendering was partial (a
+// failure or remote references), the Namespace documents of its files too.
+func (p *Proposal) namespaceObjects() []*manifest.Object {
+	var out []*manifest.Object
+	seen := map[string]bool{}
+	for _, o := range p.objects {
+		if isKind(o.Node, "", "Namespace") && !seen[o.Ref.Name] {
+			seen[o.Ref.Name] = true
+			out = append(out, o)
+		}
+	}
+	if !p.partial {
+		return out
+	}
+	for _, d := range p.raw {
+		if isKind(d.node, "", "Namespace") && d.node.GetName() != "" && !seen[d.node.GetName()] {
+			seen[d.node.GetName()] = true
+			o := &manifest.Object{Node: d.node, Pos: d.pos}
+			o.Ref.Kind, o.Ref.Name, o.Ref.APIVersion = "Namespace", d.node.GetName(), "v1"
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // item is an object a module renders, or a document in its files that it does not render.

@@ -1,6 +1,7 @@
 package infer
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -33,12 +34,14 @@ type scan struct {
 	kustomizations map[string]string
 	// docs are every document of every .yaml and .yml file, in path order.
 	docs []doc
+	// dirs are every directory scanned, relative to the root.
+	dirs []string
 }
 
-// scanRepo walks the repository, skipping hidden directories and not following symlinks, and
-// parses every YAML file through sources. Files that do not parse are left out: rendering
-// reports them.
-func scanRepo(root string, sources *manifest.Sources) (*scan, error) {
+// scanRepo walks the repository, skipping hidden and excluded directories and not following
+// symlinks, and parses every YAML file through sources. Files that do not parse are left out:
+// rendering reports them.
+func scanRepo(root string, sources *manifest.Sources, excluded func(string) bool) (*scan, error) {
 	s := &scan{kustomizations: map[string]string{}}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -47,12 +50,13 @@ func scanRepo(root string, sources *manifest.Sources) (*scan, error) {
 		rel, _ := filepath.Rel(root, p)
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if rel != "." && strings.HasPrefix(d.Name(), ".") {
+			if rel != "." && (strings.HasPrefix(d.Name(), ".") || excluded(rel)) {
 				return filepath.SkipDir
 			}
+			s.dirs = append(s.dirs, rel)
 			return nil
 		}
-		if !d.Type().IsRegular() {
+		if !d.Type().IsRegular() || excluded(rel) {
 			return nil
 		}
 		dir := path.Dir(rel)
@@ -77,6 +81,35 @@ func scanRepo(root string, sources *manifest.Sources) (*scan, error) {
 		return nil
 	})
 	return s, err
+}
+
+// excludes returns the globs of paths never scanned: polc.yaml spec.exclude, then extra (from
+// --exclude), without repeats. A glob that is empty, absolute, leaves the repository or does not
+// parse is an error.
+func excludes(cfg *module.Config, extra []string) ([]string, error) {
+	out := slices.Clone(cfg.Spec.Exclude)
+	for _, g := range extra {
+		clean := path.Clean(filepath.ToSlash(strings.TrimSpace(g)))
+		if g == "" || path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return nil, fmt.Errorf("--exclude %q: a glob of repository paths (ci/**, .archive/**) is relative and stays in the repository", g)
+		}
+		for _, e := range strings.Split(clean, "/") {
+			if _, err := path.Match(e, ""); e != "**" && err != nil {
+				return nil, fmt.Errorf("--exclude %q: %v", g, err)
+			}
+		}
+		if !slices.Contains(out, clean) {
+			out = append(out, clean)
+		}
+	}
+	return out, nil
+}
+
+// excluded reports whether the repository path rel, or a directory above it, matches one of the
+// exclude globs.
+func (in *inferrer) excluded(rel string) bool {
+	c := module.Config{Spec: module.ConfigSpec{Exclude: in.exclude}}
+	return c.Excluded(rel)
 }
 
 func preference(name string) int { return slices.Index(kustomizationFiles, name) }

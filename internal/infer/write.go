@@ -11,19 +11,56 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// config proposes a polc.yaml when the repository has none and its modules are not under the
-// default modules directory; with a polc.yaml that points elsewhere, it says what to change.
+// config proposes a polc.yaml when the repository has none and the defaults do not fit: the
+// modules root, the spec.modules globs of the module directories when Flux deploys them, and the
+// exclude globs. With a polc.yaml, it says what to change instead.
 func (in *inferrer) config() {
 	def := module.DefaultConfig().Spec.ModulesDir
-	switch {
-	case in.cfg.File == "" && in.modulesDir != def:
-		in.res.Config = encodeConfig(in.modulesDir)
+	if in.res.FluxDeployed {
+		var dirs []string
+		for _, p := range in.res.Proposals {
+			dirs = append(dirs, p.Dir)
+		}
+		slices.Sort(dirs)
+		in.res.Modules = moduleGlobs(dirs, in.scan.dirs, in.modulesDir)
+	}
+	in.fluxPrefixes()
+	if in.cfg.File == "" {
+		if in.modulesDir == def && len(in.res.Modules) == 0 && len(in.res.Exclude) == 0 && in.res.FluxPrefixes == nil {
+			return
+		}
+		in.res.Config = encodeConfig(in.modulesDir, in.res.Modules, in.res.Exclude, in.res.FluxPrefixes)
+		if in.res.FluxPrefixes != nil {
+			var parts []string
+			for _, t := range []module.Type{module.Infrastructure, module.Application} {
+				parts = append(parts, fmt.Sprintf("%s: %q", t, in.res.FluxPrefixes[t]))
+			}
+			in.res.ConfigFacts = append(in.res.ConfigFacts, Fact{Field: "spec.fluxPrefixes", Value: strings.Join(parts, ", "),
+				Why: "the prefixes the Flux Kustomizations that deploy the modules use (rule naming/flux-kustomization expects <prefix>-<module>)", Source: "Flux Kustomizations"})
+		}
 		in.res.ConfigFacts = append(in.res.ConfigFacts, Fact{Field: "spec.modulesDir", Value: in.modulesDir,
-			Why: "the modules root that was searched; polc check looks for module.yaml files there", Source: "--modules-dir"})
-	case in.cfg.File != "" && in.modulesDir != in.cfg.Spec.ModulesDir:
+			Why: "the modules root that was searched; polc new creates modules there", Source: "--modules-dir"})
+		if len(in.res.Modules) > 0 {
+			in.res.ConfigFacts = append(in.res.ConfigFacts, Fact{Field: "spec.modules", Value: strings.Join(in.res.Modules, ", "),
+				Why: "globs that match the proposed module directories (the directories Flux deploys) and no other directory", Source: "Flux Kustomizations"})
+		}
+		if len(in.res.Exclude) > 0 {
+			in.res.ConfigFacts = append(in.res.ConfigFacts, Fact{Field: "spec.exclude", Value: strings.Join(in.res.Exclude, ", "),
+				Why: "paths never scanned", Source: "--exclude"})
+		}
+		return
+	}
+	file := in.cfg.File
+	if in.modulesDir != in.cfg.Spec.ModulesDir && len(in.cfg.Spec.Modules) == 0 {
 		in.res.ConfigNotes = append(in.res.ConfigNotes, fmt.Sprintf(
 			"%s sets spec.modulesDir to %s; set it to %s so that polc check finds the proposed modules (polc init never rewrites %s)",
-			in.cfg.File, in.cfg.Spec.ModulesDir, in.modulesDir, in.cfg.File))
+			file, in.cfg.Spec.ModulesDir, in.modulesDir, file))
+	}
+	if len(in.res.Modules) > 0 && !slices.Equal(in.res.Modules, in.cfg.Spec.Modules) {
+		in.res.ConfigNotes = append(in.res.ConfigNotes, fmt.Sprintf("set spec.modules in %s to [%s]: the proposed module directories", file, strings.Join(in.res.Modules, ", ")))
+	}
+	if len(in.res.Exclude) > len(in.cfg.Spec.Exclude) {
+		in.res.ConfigNotes = append(in.res.ConfigNotes, fmt.Sprintf("set spec.exclude in %s to [%s]", file, strings.Join(in.res.Exclude, ", ")))
 	}
 }
 
@@ -73,6 +110,13 @@ func Encode(p *Proposal) []byte {
 	if len(m.Spec.Provides.APIs) > 0 {
 		provides = mapping("apis", m.Spec.Provides.APIs)
 	}
+	var uses *yaml.Node
+	if len(m.Spec.Uses) > 0 {
+		uses = &yaml.Node{Kind: yaml.SequenceNode}
+		for _, u := range m.Spec.Uses {
+			uses.Content = append(uses.Content, mapping("namespace", u.Namespace, "kinds", u.Kinds, "reason", u.Reason))
+		}
+	}
 	doc := mapping(
 		"apiVersion", m.APIVersion,
 		"kind", m.Kind,
@@ -85,6 +129,7 @@ func Encode(p *Proposal) []byte {
 			"dependsOn", m.Spec.DependsOn,
 			"softDependsOn", m.Spec.SoftDependsOn,
 			"provides", provides,
+			"uses", uses,
 		),
 	)
 	body, err := yaml.String(doc)
@@ -94,8 +139,25 @@ func Encode(p *Proposal) []byte {
 	return []byte("# Proposed by `polc init --infer` from the manifests in this directory; review every field.\n" + body)
 }
 
-func encodeConfig(modulesDir string) []byte {
-	doc := mapping("apiVersion", module.APIVersion, "kind", "Config", "spec", mapping("modulesDir", modulesDir))
+func encodeConfig(modulesDir string, modules, exclude []string, prefixes map[module.Type]string) []byte {
+	list := func(s []string) *yaml.Node {
+		if len(s) == 0 {
+			return nil
+		}
+		n := &yaml.Node{Kind: yaml.SequenceNode}
+		for _, v := range s {
+			n.Content = append(n.Content, scalar(v))
+		}
+		return n
+	}
+	var fp *yaml.Node
+	if prefixes != nil {
+		// Written out even when empty: an empty prefix means Kustomizations named after the modules.
+		fp = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+			scalar("infrastructure"), scalar(prefixes[module.Infrastructure]),
+			scalar("application"), scalar(prefixes[module.Application])}}
+	}
+	doc := mapping("apiVersion", module.APIVersion, "kind", "Config", "spec", mapping("modulesDir", modulesDir, "modules", list(modules), "exclude", list(exclude), "fluxPrefixes", fp))
 	body, err := yaml.String(doc)
 	if err != nil {
 		panic(fmt.Sprintf("encode polc.yaml: %v", err))
@@ -164,6 +226,50 @@ func (r *Result) Print(w io.Writer) error {
 	for _, n := range slices.Concat(r.ConfigNotes, r.Notes) {
 		fmt.Fprintf(&b, "note: %s\n", n)
 	}
+	if len(r.Defaulted) > 0 {
+		fmt.Fprintf(&b, "\nWARNING: %d namespace(s) are declared restricted without evidence (no pod-security.kubernetes.io/enforce label, no rendered pod or well-known chart that needs more); check each before polc enforces restricted there:\n", len(r.Defaulted))
+		for _, d := range r.Defaulted {
+			fmt.Fprintf(&b, "  %s\n", d)
+		}
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// fluxPrefixes finds the Flux Kustomization name prefix of each module type from the
+// Kustomizations that deploy the proposed modules: "" when they are named after the modules,
+// <prefix> when each is <prefix>-<module>. Types whose Kustomizations disagree keep polc's
+// default; the result is kept only when it differs from the defaults.
+func (in *inferrer) fluxPrefixes() {
+	seen := map[module.Type]map[string]bool{}
+	for _, p := range in.res.Proposals {
+		t := p.Module.Spec.Type
+		if t == module.Component || p.Existing {
+			continue
+		}
+		for _, f := range p.deployedBy {
+			pre, ok := "", f.name == p.Name()
+			if !ok {
+				pre, ok = strings.CutSuffix(f.name, "-"+p.Name())
+			}
+			if ok {
+				if seen[t] == nil {
+					seen[t] = map[string]bool{}
+				}
+				seen[t][pre] = true
+			}
+		}
+	}
+	def := module.DefaultConfig().Spec.FluxPrefixes
+	out := map[module.Type]string{module.Infrastructure: in.cfg.FluxPrefix(module.Infrastructure), module.Application: in.cfg.FluxPrefix(module.Application)}
+	for t, pres := range seen {
+		if len(pres) == 1 {
+			for pre := range pres {
+				out[t] = pre
+			}
+		}
+	}
+	if out[module.Infrastructure] != def[module.Infrastructure] || out[module.Application] != def[module.Application] {
+		in.res.FluxPrefixes = out
+	}
 }
