@@ -424,6 +424,44 @@ func TestHostile(t *testing.T) {
 			wantCode: 0,
 			want:     []string{"warning module/remote", "kubernetes/app/kustomization.yaml:5"},
 		},
+		// Adoption: init, fix and the baseline read more of the repository.
+		{
+			name:     "init --infer reads no FIFO as git tags and no /dev/zero as the release-please manifest",
+			files:    map[string]string{".git/HEAD": "ref: refs/heads/main\n", ".git/refs/tags/media-v1.2.3": "0000000000000000000000000000000000000000\n"},
+			fifos:    []string{".git/packed-refs"},
+			links:    map[string]string{".release-please-manifest.json": "/dev/zero"},
+			args:     []string{"init", "--infer"},
+			wantCode: 0,
+			want:     []string{"propose"},
+		},
+		{
+			name:     "fix does not hang on a FIFO kustomization",
+			fifos:    []string{"modules/apps/media/kustomization.yaml"},
+			args:     []string{"fix"},
+			wantCode: 0,
+			want:     []string{"not a regular file"},
+		},
+		{
+			name:     "fix writes nothing through a kustomization linked outside the repository",
+			links:    map[string]string{"modules/apps/media/kustomization.yaml": "{{OUTSIDE}}/victim.txt"},
+			args:     []string{"fix", "--write"},
+			wantCode: 0,
+			wantNot:  []string{"fixed modules/apps/media/kustomization.yaml"},
+		},
+		{
+			name:     "a baseline linked to /dev/zero is refused",
+			links:    map[string]string{"baseline.yaml": "/dev/zero"},
+			args:     []string{"check", "--baseline", "baseline.yaml"},
+			wantCode: 2,
+			want:     []string{"baseline.yaml"},
+		},
+		{
+			name:     "module globs made of many ** answer at once",
+			files:    map[string]string{"polc.yaml": "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  modules: ['" + strings.Repeat("**/m*/", 40) + "x']\n  exclude: ['" + strings.Repeat("**/*/", 40) + "y']\n"},
+			args:     []string{"check"},
+			wantCode: 0,
+			want:     []string{"0 modules, 0 objects"},
+		},
 		{
 			name: "Flux Kustomizations that deploy each other stop at the cycle",
 			files: followed("kubernetes/a", map[string]string{
@@ -470,11 +508,13 @@ func runCase(t *testing.T, tc hostileCase) {
 	for p, target := range tc.links {
 		full := filepath.Join(repo, filepath.FromSlash(p))
 		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		_ = os.Remove(full) // a link may replace a file of the base repository
 		require.NoError(t, os.Symlink(expand(target), full))
 	}
 	for _, p := range tc.fifos {
 		full := filepath.Join(repo, filepath.FromSlash(p))
 		require.NoError(t, os.MkdirAll(filepath.Dir(full), 0o755))
+		_ = os.Remove(full) // a FIFO may replace a file of the base repository
 		require.NoError(t, syscall.Mkfifo(full, 0o644))
 	}
 	if tc.git {
