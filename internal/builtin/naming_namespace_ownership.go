@@ -28,7 +28,7 @@ var NamingNamespaceOwnership = rule.Rule{
 		"the default namespace of its Kustomization. Two declarations let a module write into a namespace " +
 		"it does not own: polc.yaml spec.sharedNamespaces, namespaces every module may write into (by " +
 		"default flux-system, for the Flux source kinds GitRepository, OCIRepository, HelmRepository, " +
-		"HelmChart and Bucket), and the module's spec.uses, such as {namespace: metallb-system, kinds: " +
+		"HelmChart and Bucket, and for Flux Kustomizations), and the module's spec.uses, such as {namespace: metallb-system, kinds: " +
 		"[IPAddressPool]} (the owner of a used namespace must be one of the module's dependencies, " +
 		"which deps/undeclared checks). Cluster-scoped kinds (ClusterRole, " +
 		"CustomResourceDefinition, StorageClass, ClusterIssuer, ClusterPolicy and the others of polc's " +

@@ -66,6 +66,7 @@ func TestSharedNamespacesDefault(t *testing.T) {
 	cfg, err := ParseConfig(ConfigFile, []byte("apiVersion: polc.dev/v1alpha1\nkind: Config\n"))
 	require.NoError(t, err)
 	require.True(t, cfg.SharedAllows("flux-system", "HelmRepository"))
+	require.True(t, cfg.SharedAllows("flux-system", "Kustomization"))
 	require.False(t, cfg.SharedAllows("flux-system", "Deployment"))
 	require.False(t, cfg.SharedAllows("kube-system", "Deployment"))
 

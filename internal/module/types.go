@@ -257,7 +257,7 @@ type ConfigSpec struct {
 	ModuleNameIsDir bool `yaml:"moduleNameIsDir"`
 	// SharedNamespaces are namespaces that no module owns and every module may write into (for
 	// some kinds only, when Kinds is set), with the Pod Security level of their pods. Default:
-	// flux-system for the Flux source kinds.
+	// flux-system for the Flux source kinds and Flux Kustomizations.
 	SharedNamespaces []SharedNamespace `yaml:"sharedNamespaces"`
 	// Domain prefixes polc's labels and annotations: <domain>/module.
 	Domain string `yaml:"domain"`
@@ -298,9 +298,13 @@ func (n SharedNamespace) Allows(kind string) bool {
 	return len(n.Kinds) == 0 || slices.Contains(n.Kinds, kind)
 }
 
-// FluxSourceKinds are the kinds of Flux's source API, which the Flux namespace holds for every
-// module by default.
+// FluxSourceKinds are the kinds of Flux's source API.
 var FluxSourceKinds = []string{"Bucket", "GitRepository", "HelmChart", "HelmRepository", "OCIRepository"}
+
+// FluxSharedKinds are the kinds the Flux namespace holds for every module by default: the source
+// kinds, and the Flux Kustomizations that deploy modules (Flux's documented layout keeps them in
+// flux-system).
+var FluxSharedKinds = []string{"Bucket", "GitRepository", "HelmChart", "HelmRepository", "Kustomization", "OCIRepository"}
 
 // Shared returns the shared namespace named ns, or nil.
 func (c *Config) Shared(ns string) *SharedNamespace {
@@ -460,7 +464,7 @@ func DefaultConfig() *Config {
 			Render:       RenderConfig{KubeVersion: DefaultKubeVersion},
 			Source:       SourceRef{Kind: "GitRepository", Name: "flux-system", Namespace: "flux-system"},
 			SharedNamespaces: []SharedNamespace{
-				{Name: "flux-system", Kinds: slices.Clone(FluxSourceKinds)},
+				{Name: "flux-system", Kinds: slices.Clone(FluxSharedKinds)},
 			},
 		},
 	}
