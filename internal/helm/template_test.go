@@ -352,8 +352,12 @@ func TestTemplateSchema(t *testing.T) {
 }
 
 // kyvernoOptions are the options of a kyverno release in namespace kyverno.
+// kyvernoOptions are the options of the kyverno chart's tests. Their deadline is far above the
+// default: these tests check what the chart renders, not how fast, and the race detector on a
+// loaded machine can take longer than the default allows (TestTemplate checks the deadline with a looping chart).
 func kyvernoOptions() Options {
-	return Options{ReleaseName: "kyverno", Namespace: "kyverno", HelmReleaseName: "kyverno", HelmReleaseNamespace: "flux-system"}
+	return Options{ReleaseName: "kyverno", Namespace: "kyverno", HelmReleaseName: "kyverno", HelmReleaseNamespace: "flux-system",
+		Timeout: 10 * time.Minute}
 }
 
 func TestKyvernoMissingDependencies(t *testing.T) {
