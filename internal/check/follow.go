@@ -130,7 +130,14 @@ func redeploy(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *
 		ks := deployers[m.Name()]
 		slices.SortFunc(ks, func(a, b *manifest.Object) int { return strings.Compare(a.Ref.String(), b.Ref.String()) })
 		ks = slices.CompactFunc(ks, func(a, b *manifest.Object) bool { return a.Ref == b.Ref })
-		if len(ks) == 1 && (changesBuild(ks[0]) || !repo.Rendered[m.Name()]) && m.Spec.Type != module.Component {
+		// A module whose own build failed is built again only when the Kustomization brings the
+		// variables (postBuild) or the kustomization (a directory without one) it may have lacked.
+		if len(ks) != 1 || m.Spec.Type == module.Component {
+			continue
+		}
+		failed := !repo.Rendered[m.Name()]
+		rescue := failed && (manifest.HasPostBuild(ks[0].Node) || !repo.Exists(m.Dir+"/kustomization.yaml"))
+		if !failed && changesBuild(ks[0]) || rescue {
 			mods, by = append(mods, m), append(by, ks[0])
 		}
 	}
@@ -160,7 +167,15 @@ func redeploy(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *
 		if res.objs == nil {
 			continue
 		}
-		post := postBuild(r, repo, pending{mod: m.Name(), ks: by[i]}, res.objs, find)
+		var post []rule.Finding
+		if !manifest.HasPostBuild(by[i].Node) {
+			// Without postBuild, the module is substituted as its own build is, with polc.yaml's
+			// values (they stand in for the cluster-wide variables polc does not see).
+			if _, err := r.SubstituteObjects(res.objs, r.Vars, by[i].FieldPos("spec.path"), "set them in polc.yaml spec.substitute"); err != nil {
+				post = append(post, followError(pending{mod: m.Name(), ks: by[i]}, "", err))
+			}
+		}
+		post = append(post, postBuild(r, repo, pending{mod: m.Name(), ks: by[i]}, res.objs, find)...)
 		findings = append(findings, post...)
 		n := built[m.Name()]
 		repo.Objects[m.Name()] = append(res.objs, repo.Objects[m.Name()][n:]...)
