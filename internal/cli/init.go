@@ -44,13 +44,16 @@ inferred value with the reason and the file it comes from, and says where it gue
   dependsOn     Flux Kustomization and HelmRelease dependsOn, chart sources, API groups and
                 namespaces of other modules, Ingress annotations (Traefik middlewares,
                 cert-manager issuers), storage, ingress and gateway classes and Gateway
-                parentRefs that name another module's objects; a dependency that would close a
+                parentRefs that name another module's objects; only Flux and HelmRelease
+                dependsOn make hard dependencies of a module that Flux deploys (the others are
+                softDependsOn: Flux does not order them), and a dependency that would close a
                 cycle becomes a softDependsOn
   uses          the namespaces of other modules the module writes into, with the kinds
   provides      API groups of the module's CRDs and of well-known charts its HelmReleases install
 
 polc.yaml (proposed when the repository has none) gets the modules root, spec.modules globs that
-match exactly the proposed module directories, and spec.exclude from --exclude.
+match exactly the proposed module directories, spec.exclude from --exclude, and the fluxPrefixes
+the Kustomizations that deploy the modules use, when they are not polc's defaults.
 
 Nothing is written without --write. --write creates the module.yaml files, and polc.yaml when
 the repository has none and the modules root is not the default; it never overwrites a file.
