@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"polc.dev/polc/internal/hermetic"
+	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -273,7 +274,7 @@ func kustomizeTree(repo *rule.Repo, dir string) []string {
 // kustomizationEntries returns the resources, components and bases of the kustomization in dir,
 // or nothing when dir has none.
 func kustomizationEntries(repo *rule.Repo, dir string) []string {
-	for _, name := range []string{"kustomization.yaml", "kustomization.yml", "Kustomization"} {
+	for _, name := range manifest.KustomizationFiles {
 		data, err := repo.ReadFile(path.Join(dir, name))
 		if err != nil {
 			continue

@@ -145,18 +145,13 @@ func redeploy(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *
 	each(len(mods), func(i int) {
 		// Remote entries are dropped as in the module's own build, which reported them.
 		objs, _, err := r.RenderFlux(ctx, by[i].Node, mods[i].Dir, mods[i].Name())
-		p := pending{mod: mods[i].Name(), ks: by[i]}
-		at := by[i].FieldPos("spec.path")
-		for _, o := range objs {
-			if o.Pos.Line == 0 && !repo.Exists(o.Pos.File) {
-				o.Pos = at // located in no file: the generated kustomization
-			}
-		}
-		results[i] = followed{objs: objs}
-		if err != nil && repo.Rendered[p.mod] {
+		switch p := (pending{mod: mods[i].Name(), ks: by[i]}); {
+		case err == nil:
+			locate(repo, objs, by[i])
+			results[i] = followed{objs: objs}
+		case repo.Rendered[p.mod]:
 			results[i] = followed{findings: []rule.Finding{followError(p, manifest.String(by[i].Node, "spec", "path"), err)}}
-		} else if err != nil {
-			results[i] = followed{} // the module's own build failed too, and says why
+		default: // the module's own build failed too, and its finding says why
 		}
 	})
 	find := objectIndex(repo, rest)
@@ -186,15 +181,23 @@ func redeploy(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rest *
 	return findings
 }
 
+// locate places the objects that the build of Flux Kustomization ks located in no repository file
+// (the kustomization Flux generates) at the Kustomization's spec.path.
+func locate(repo *rule.Repo, objs []*manifest.Object, ks *manifest.Object) {
+	at := ks.FieldPos("spec.path")
+	for _, o := range objs {
+		if o.Pos.Line == 0 && !repo.Exists(o.Pos.File) {
+			o.Pos = at
+		}
+	}
+}
+
 // changesBuild reports whether a Flux Kustomization's spec changes what kustomize builds from its
 // path, or what Flux applies of it.
 func changesBuild(ks *manifest.Object) bool {
-	for _, f := range []string{"targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components", "postBuild", "commonMetadata"} {
-		if v := ks.Node.Field("spec"); v != nil && v.Value.Field(f) != nil {
-			return true
-		}
-	}
-	return false
+	spec := ks.Node.Field("spec")
+	return spec != nil && slices.ContainsFunc([]string{"targetNamespace", "namePrefix", "nameSuffix", "patches", "images", "components", "postBuild", "commonMetadata"},
+		func(f string) bool { return spec.Value.Field(f) != nil })
 }
 
 // lacksNamespace reports whether one of objs is a namespaced object without a namespace.
@@ -244,13 +247,10 @@ func followOne(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, p pen
 		out.findings = append(out.findings, followError(p, raw, err))
 		return out
 	}
-	at := ks.FieldPos("spec.path")
 	for _, o := range objs {
 		o.Origin = manifest.Origin{Kind: manifest.FromFluxKustomization, By: ks.Ref.Namespace + "/" + ks.Ref.Name}
-		if o.Pos.Line == 0 && !repo.Exists(o.Pos.File) {
-			o.Pos = at // located in no file: the generated kustomization
-		}
 	}
+	locate(repo, objs, ks)
 	out.objs = objs
 	return out
 }

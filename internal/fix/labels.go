@@ -13,10 +13,6 @@ import (
 // helmGroup is the API group of Flux HelmReleases.
 const helmGroup = "helm.toolkit.fluxcd.io"
 
-// kustomizationFiles are the names kustomize accepts for a kustomization, in its order of
-// preference.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // pair is one label to set.
 type pair struct{ key, value string }
 
@@ -58,7 +54,7 @@ func (p *planner) labels(m *module.Module, o *manifest.Object) (*action, string)
 
 // kustomizationFile returns the kustomization file of module m that exists, or "".
 func (p *planner) kustomizationFile(m *module.Module) string {
-	for _, n := range kustomizationFiles {
+	for _, n := range manifest.KustomizationFiles {
 		if rel := path.Join(m.Dir, n); p.repo.Exists(rel) {
 			return rel
 		}

@@ -13,10 +13,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// kustomizationFiles are the names kustomize accepts for a kustomization, in its order of
-// preference.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
-
 // doc is one YAML document of a repository file, before kustomize.
 type doc struct {
 	node *yaml.RNode
@@ -60,7 +56,7 @@ func scanRepo(root string, sources *manifest.Sources, excluded func(string) bool
 			return nil
 		}
 		dir := path.Dir(rel)
-		if slices.Contains(kustomizationFiles, d.Name()) {
+		if slices.Contains(manifest.KustomizationFiles, d.Name()) {
 			if prev, ok := s.kustomizations[dir]; !ok || preference(d.Name()) < preference(path.Base(prev)) {
 				s.kustomizations[dir] = rel
 			}
@@ -112,7 +108,7 @@ func (in *inferrer) excluded(rel string) bool {
 	return c.Excluded(rel)
 }
 
-func preference(name string) int { return slices.Index(kustomizationFiles, name) }
+func preference(name string) int { return slices.Index(manifest.KustomizationFiles, name) }
 
 // kustomization returns the parsed kustomization of dir, or nil.
 func (s *scan) kustomization(sources *manifest.Sources, dir string) *yaml.RNode {

@@ -149,7 +149,7 @@ func (r *Renderer) guardScan(dir string, lim Limits) *RenderError {
 		}
 		rel = filepath.ToSlash(rel)
 		if d.IsDir() {
-			if p != root && slices.ContainsFunc(kustomizationFiles, func(n string) bool { return r.isFile(path.Join(rel, n)) }) {
+			if p != root && slices.ContainsFunc(KustomizationFiles, func(n string) bool { return r.isFile(path.Join(rel, n)) }) {
 				return filepath.SkipDir
 			}
 			return nil

@@ -248,12 +248,13 @@ func (w *walk) overlaid(r *Renderer) func(rel string) ([]byte, bool) {
 	}
 }
 
-// kustomizationFiles are the names kustomize accepts, in its order of preference.
-var kustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
+// KustomizationFiles are the names kustomize accepts for a kustomization, in its order of
+// preference.
+var KustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
 // kustomizationFile returns the kustomization file of dir (relative), or kustomization.yaml.
 func (r *Renderer) kustomizationFile(dir string) string {
-	for _, n := range kustomizationFiles {
+	for _, n := range KustomizationFiles {
 		p := path.Join(dir, n)
 		if abs, err := module.Resolve(r.Root, p); err == nil {
 			if st, err := os.Stat(abs); err == nil && st.Mode().IsRegular() {
