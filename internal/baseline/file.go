@@ -6,18 +6,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"polc.dev/polc/internal/genfiles"
 	"polc.dev/polc/internal/module"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
-
-// MaxSize caps the size of a baseline file that Load reads: a baseline of every finding of a
-// large repository is a few megabytes.
-const MaxSize = 64 << 20
 
 // header starts every written baseline file.
 const header = `# Findings that "polc check --baseline FILE" reports as baselined instead of failing the run.
@@ -51,7 +48,9 @@ func (b *File) Write(path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	// Never through a symlink, into a FIFO or over a file that is not a baseline.
+	isBaseline := func(old []byte) bool { _, err := Parse(path, old); return err == nil }
+	if err := genfiles.Replace(path, data, isBaseline); err != nil {
 		return fmt.Errorf("write baseline: %w", err)
 	}
 	return nil
@@ -61,20 +60,18 @@ func (b *File) Write(path string) error {
 // unknown field, a wrong apiVersion or kind and an invalid or repeated entry are all errors, each
 // naming path:line.
 func Load(path string) (*File, error) {
-	f, err := os.Open(path)
+	// module.ReadFile refuses a FIFO, a device, a link out of the file's directory and a file over
+	// module.MaxFileSize (a baseline of thousands of findings is well below it).
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("read baseline: %w", err)
+	}
+	data, err := module.ReadFile(filepath.Dir(abs), filepath.Base(abs))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, notExistError{path}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read baseline: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read baseline: %w", err)
-	}
-	if len(data) > MaxSize {
-		return nil, fmt.Errorf("%s: baseline is larger than %d MiB", path, MaxSize>>20)
+		return nil, fmt.Errorf("baseline %s: %w", path, err)
 	}
 	return Parse(path, data)
 }

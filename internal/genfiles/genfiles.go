@@ -798,3 +798,43 @@ func commitNew(root *os.Root, t temp, files []File) error {
 	}
 	return nil
 }
+
+// Replace writes data to the file at path (a path the user gave, not a repository path), through a
+// temporary file in its directory renamed into place. It refuses a symlink or a special file at
+// path, and an existing file that generated does not recognise, so it never writes through a link,
+// into a FIFO or over a file polc did not write.
+func Replace(path string, data []byte, generated func([]byte) bool) error {
+	dir, name := filepath.Split(filepath.Clean(path))
+	if dir == "" {
+		dir = "."
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("nothing written: %w", err)
+	}
+	defer root.Close()
+	fi, err := root.Lstat(name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("nothing written: %w", err)
+	default:
+		old, err := readRegular(root, name, fi)
+		if err != nil {
+			return fmt.Errorf("nothing written: %s %w", path, err)
+		}
+		if !generated(old) {
+			return fmt.Errorf("nothing written: %s %w", path, ErrNotGenerated)
+		}
+	}
+	var tx txn
+	if err := tx.writeTemp(root, File{Path: name, Data: data}); err != nil {
+		tx.removeTemps(root)
+		return fmt.Errorf("nothing written: %w", err)
+	}
+	if err := root.Rename(tx.temps[0].temp, name); err != nil {
+		tx.removeTemps(root)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}

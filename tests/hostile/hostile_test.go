@@ -456,6 +456,20 @@ func TestHostile(t *testing.T) {
 			want:     []string{"baseline.yaml"},
 		},
 		{
+			name:     "a FIFO baseline does not hang check",
+			fifos:    []string{"baseline.yaml"},
+			args:     []string{"check", "--baseline", "baseline.yaml"},
+			wantCode: 2,
+			want:     []string{"baseline.yaml", "not a regular file"},
+		},
+		{
+			name:     "polc baseline writes nothing through a link outside",
+			links:    map[string]string{"baseline.yaml": "{{OUTSIDE}}/victim.txt"},
+			args:     []string{"baseline", "baseline.yaml"},
+			wantCode: 2,
+			want:     []string{"symlink"},
+		},
+		{
 			name:     "module globs made of many ** answer at once",
 			files:    map[string]string{"polc.yaml": "apiVersion: polc.dev/v1alpha1\nkind: Config\nspec:\n  modules: ['" + strings.Repeat("**/m*/", 40) + "x']\n  exclude: ['" + strings.Repeat("**/*/", 40) + "y']\n"},
 			args:     []string{"check"},
