@@ -398,7 +398,9 @@ func (in *inferrer) unique(props []*Proposal, names map[*Proposal]naming) {
 				q = toLabel(pre + "-" + name)
 			}
 			for n := 2; taken[q] || q == name && len(g) > 1; n++ {
-				q = toLabel(fmt.Sprintf("%s-%d", name, n))
+				// Shorten the name before the suffix: toLabel would cut the suffix of a long name.
+				sfx := fmt.Sprintf("-%d", n)
+				q = strings.TrimRight(name[:min(len(name), 63-len(sfx))], "-") + sfx
 			}
 			taken[q] = true
 			var others []string

@@ -42,6 +42,9 @@ const restrictedPod = `      securityContext: {runAsNonRoot: true, seccompProfil
 
 // TestInferUnits: which directories become modules, and their names, in the layouts Flux
 // repositories use.
+// long63 is a DNS-1123 label of the maximal length.
+var long63 = strings.Repeat("a", 63)
+
 func TestInferUnits(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -112,6 +115,16 @@ func TestInferUnits(t *testing.T) {
 			},
 			want:  map[string]string{"apps-media": "modules/apps/media", "other-media": "modules/other/media", "bad-name": "modules/apps/Bad_Name"},
 			notes: []string{`directory name "Bad_Name" is not a DNS-1123 label; the module is named bad-name`},
+		},
+		{
+			// A qualified name of 63 characters cannot take a suffix without being shortened first.
+			name:       "clashing names of 63 characters stay unique",
+			modulesDir: "modules",
+			files: map[string]string{
+				"modules/x/" + long63 + "/kustomization.yaml":   kustomization,
+				"modules/y/x/" + long63 + "/kustomization.yaml": kustomization,
+			},
+			want: map[string]string{"x-" + long63[:61]: "modules/x/" + long63, long63[:61] + "-2": "modules/y/x/" + long63},
 		},
 		{
 			name:       "exclude",

@@ -3,25 +3,25 @@ package infer
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
+	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/module"
 )
 
-// maxRefsSize bounds how much of .git/packed-refs init reads.
-const maxRefsSize = 8 << 20
-
-// versionHeading matches a CHANGELOG.md version heading: ## [1.2.0] - 2025-01-31, or ## 1.2.0.
-var versionHeading = regexp.MustCompile(`(?m)^##[ \t]+\[?v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?\]?(?:[ \t]|$)`)
-
-// semverText matches a whole semantic version, with an optional leading v.
-var semverText = regexp.MustCompile(`^v?(\d+)\.(\d+)\.(\d+)(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$`)
+// semver returns v without a leading "v" when it is a semantic version, else "".
+func semver(v string) string {
+	if v = strings.TrimPrefix(v, "v"); builtin.IsSemver(v) {
+		return v
+	}
+	return ""
+}
 
 // version sets spec.version from, in order: .release-please-manifest.json (the entry of the
 // module's directory), the newest CHANGELOG.md heading, the newest git tag <name>-v<semver> or
@@ -71,17 +71,13 @@ func (in *inferrer) changelog(p *Proposal) (v, file string, ok bool) {
 	if err != nil {
 		return "", "", false
 	}
-	var best []string
-	for _, sm := range versionHeading.FindAllStringSubmatch(string(data), -1) {
-		if best == nil || newer(sm, best) {
-			best = sm
-		}
-	}
-	if best == nil {
+	// Read as rule module/version reads it, so that check agrees with what init proposes.
+	v, _ = builtin.NewestVersion(data)
+	if v == "" {
 		p.note("add a version heading (`## [x.y.z]`) to %s: polc check compares it with spec.version (module/version)", file)
 		return "", "", false
 	}
-	return best[1] + "." + best[2] + "." + best[3] + best[4] + best[5], file, true
+	return v, file, true
 }
 
 // releasePlease returns the version .release-please-manifest.json holds for dir, and where.
@@ -95,8 +91,8 @@ func (in *inferrer) releasePlease(dir string) (string, string) {
 				in.res.Notes = append(in.res.Notes, fmt.Sprintf("%s does not parse (%v); versions are not read from it", file, err))
 			}
 			for k, v := range m {
-				if s, ok := v.(string); ok && semverText.MatchString(s) {
-					in.manifest[path.Clean(strings.TrimPrefix(k, "./"))] = strings.TrimPrefix(s, "v")
+				if s, ok := v.(string); ok && semver(s) != "" {
+					in.manifest[path.Clean(strings.TrimPrefix(k, "./"))] = semver(s)
 				}
 			}
 		}
@@ -120,11 +116,8 @@ func readTags(root string) tagSet {
 	out := tagSet{}
 	add := func(tag string) {
 		for _, sep := range []string{"-v", "/v", "@v"} {
-			if i := strings.LastIndex(tag, sep); i > 0 {
-				v := tag[i+len(sep):]
-				if semverText.MatchString(v) {
-					out[tag[:i]] = append(out[tag[:i]], [2]string{v, tag})
-				}
+			if i := strings.LastIndex(tag, sep); i > 0 && builtin.IsSemver(tag[i+len(sep):]) {
+				out[tag[:i]] = append(out[tag[:i]], [2]string{tag[i+len(sep):], tag})
 				return
 			}
 		}
@@ -133,22 +126,24 @@ func readTags(root string) tagSet {
 	if st, err := os.Lstat(gitDir); err != nil || !st.IsDir() {
 		return out
 	}
-	tagsDir := filepath.Join(gitDir, "refs", "tags")
-	seen := 0
-	_ = filepath.WalkDir(tagsDir, func(p string, d os.DirEntry, err error) error {
-		if seen++; seen > maxTags {
-			return filepath.SkipAll
-		}
-		if err != nil || !d.Type().IsRegular() {
+	// Resolve refuses .git/refs or .git/refs/tags linked out of the repository.
+	if tagsDir, err := module.Resolve(root, ".git/refs/tags"); err == nil {
+		seen := 0
+		_ = filepath.WalkDir(tagsDir, func(p string, d os.DirEntry, err error) error {
+			if seen++; seen > maxTags {
+				return filepath.SkipAll
+			}
+			if err != nil || !d.Type().IsRegular() {
+				return nil
+			}
+			rel, _ := filepath.Rel(tagsDir, p)
+			add(filepath.ToSlash(rel))
 			return nil
-		}
-		rel, _ := filepath.Rel(tagsDir, p)
-		add(filepath.ToSlash(rel))
-		return nil
-	})
+		})
+	}
 	// module.ReadFile refuses a FIFO, a device or a link out of the repository, and caps the size.
 	if data, err := module.ReadFile(root, ".git/packed-refs"); err == nil {
-		sc := bufio.NewScanner(bytes.NewReader(data[:min(len(data), maxRefsSize)]))
+		sc := bufio.NewScanner(bytes.NewReader(data))
 		for sc.Scan() {
 			_, ref, ok := strings.Cut(sc.Text(), " ")
 			if tag, found := strings.CutPrefix(ref, "refs/tags/"); ok && found {
@@ -159,49 +154,22 @@ func readTags(root string) tagSet {
 	return out
 }
 
-// newest returns the newest version tagged for name, and the tag.
+// newest returns the newest version tagged for name, and the tag (the first tag name of a version
+// tagged twice).
 func (t tagSet) newest(name string) (string, string) {
-	var best []string
-	bestTag := ""
+	best, bestTag := "", ""
 	for _, vt := range t[name] {
-		sm := semverText.FindStringSubmatch(vt[0])
-		if best == nil || newer(sm, best) || !newer(best, sm) && vt[1] < bestTag {
-			best, bestTag = sm, vt[1]
+		if c := cmpVersion(vt[0], best); best == "" || c > 0 || c == 0 && vt[1] < bestTag {
+			best, bestTag = vt[0], vt[1]
 		}
 	}
-	if best == nil {
-		return "", ""
-	}
-	return best[1] + "." + best[2] + "." + best[3] + best[4] + best[5], bestTag
+	return best, bestTag
 }
 
-// newer compares two version matches (whole match, major, minor, patch, pre-release, build):
-// numeric core first, then a release above its pre-releases, then pre-releases as strings.
-func newer(a, b []string) bool {
-	for i := 1; i <= 3; i++ {
-		x, y := atoi(a[i]), atoi(b[i])
-		if x != y {
-			return x > y
-		}
+// cmpVersion orders two semantic versions by precedence, then by text (build metadata).
+func cmpVersion(a, b string) int {
+	if b == "" {
+		return 1
 	}
-	switch {
-	case a[4] == b[4]:
-		return false
-	case a[4] == "":
-		return true
-	case b[4] == "":
-		return false
-	}
-	return a[4] > b[4]
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		n = n*10 + int(c-'0')
-		if n > 1<<30 {
-			return n
-		}
-	}
-	return n
+	return cmp.Or(builtin.CompareSemver(a, b), strings.Compare(a, b))
 }
