@@ -44,6 +44,25 @@ var fixCases = []fixCase{
 		"kubernetes/apps/media/echo/ks.yaml": "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: echo\n  namespace: media\nspec:\n  interval: 10m\n  path: ./kubernetes/apps/media/echo/app\n  prune: true\n  targetNamespace: media\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n    namespace: flux-system\n  postBuild:\n    substitute:\n      APP: echo\n    substituteFrom:\n      - kind: ConfigMap\n        name: cluster-settings\n",
 	}},
 	{name: "formats", files: formatsFiles},
+	// A flow-style labels entry that sets selectors (YAML 1.1 "yes") is not touched: explained.
+	{name: "selectors", files: map[string]string{
+		"modules/apps/media/module.yaml":        moduleYAML("media", "application", "media"),
+		"modules/apps/media/CHANGELOG.md":       "# Changelog\n\n## 1.0.0\n",
+		"modules/apps/media/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nlabels: [{pairs: {polc.dev/module: media}, includeSelectors: yes}]\nresources:\n  - ns.yaml\n",
+		"modules/apps/media/ns.yaml":            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: media\n  labels:\n    pod-security.kubernetes.io/enforce: restricted\n",
+	}},
+	// A patch that a later transformer overrides is added once, then explained: the kustomization
+	// does not grow on every run.
+	{name: "overridden-patch", rules: []string{"deps/namespace-annotation"}, files: map[string]string{
+		"modules/apps/media/module.yaml":        moduleYAML("media", "application", "media") + "  dependsOn: [base]\n",
+		"modules/apps/media/CHANGELOG.md":       "# Changelog\n\n## 1.0.0\n",
+		"modules/apps/media/kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\ncommonAnnotations:\n  polc.dev/depends-on: other\nresources:\n  - ../../../shared/media\n",
+		"modules/apps/base/module.yaml":         moduleYAML("base", "application", "base"),
+		"modules/apps/base/CHANGELOG.md":        "# Changelog\n\n## 1.0.0\n",
+		"modules/apps/base/kustomization.yaml":  "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: []\n",
+		"shared/media/kustomization.yaml":       "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - namespace.yaml\n",
+		"shared/media/namespace.yaml":           "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: media\n",
+	}},
 	{name: "rule-filter", files: formatsFiles, rules: []string{"deps/namespace-annotation", "module/version"}},
 
 	{name: "hostile", files: map[string]string{

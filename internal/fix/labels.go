@@ -3,6 +3,7 @@ package fix
 import (
 	"fmt"
 	"path"
+	"slices"
 
 	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/manifest"
@@ -125,10 +126,23 @@ func labelsTransformer(t *text, doc *yaml.Node, l pair, all []pair) (bool, error
 		return true, t.replaceValue(k, list, &yaml.Node{Kind: yaml.SequenceNode, Tag: yaml.NodeTagSeq, Content: []*yaml.Node{newLabelsEntry(all)}})
 	case list.Kind != yaml.SequenceNode:
 		return false, fmt.Errorf("%s: labels is not a list", t.where(list))
+	}
+	i := ownedEntry(list, all)
+	if i >= 0 {
+		entry := list.Content[i]
+		_, pairs := lookup(entry, "pairs")
+		if _, v := lookup(pairs, l.key); v != nil && v.Value == l.value {
+			return false, nil // set already
+		}
+		if _, sel := lookup(entry, "includeSelectors"); sel != nil && !yamlFalse(sel.Value) {
+			return false, fmt.Errorf("%s: the labels entry with the module labels has includeSelectors: %s; setting %s there would change the selectors of existing workloads; change it by hand", t.where(entry), sel.Value, l.key)
+		}
+	}
+	switch {
 	case list.Style&yaml.FlowStyle != 0:
 		block := copyNode(list)
 		block.Style = 0
-		if i := ownedEntry(block, all); i >= 0 {
+		if i >= 0 {
 			if err := setPair(block.Content[i], l); err != nil {
 				return false, err
 			}
@@ -136,21 +150,16 @@ func labelsTransformer(t *text, doc *yaml.Node, l pair, all []pair) (bool, error
 			block.Content = append(block.Content, newLabelsEntry(all))
 		}
 		return true, t.replaceValue(k, list, block)
-	}
-	i := ownedEntry(list, all)
-	if i < 0 {
+	case i < 0:
 		return true, t.appendItem(list, newLabelsEntry(all))
 	}
-	entry := list.Content[i]
-	if _, sel := lookup(entry, "includeSelectors"); sel != nil && sel.Value == "true" {
-		if _, pairs := lookup(entry, "pairs"); pairs != nil {
-			if _, v := lookup(pairs, l.key); v != nil && v.Value == l.value {
-				return false, nil
-			}
-		}
-		return false, fmt.Errorf("%s: the labels entry with the module labels has includeSelectors: true; setting %s there would change the selectors of existing workloads; change it by hand", t.where(entry), l.key)
-	}
-	return t.set(entry, []string{"pairs", l.key}, l.value)
+	return t.set(list.Content[i], []string{"pairs", l.key}, l.value)
+}
+
+// yamlFalse reports whether a scalar is false as kustomize reads it (YAML 1.1: false, no, off, n
+// in any of their spellings); anything else selects.
+func yamlFalse(v string) bool {
+	return slices.Contains([]string{"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF", "n", "N"}, v)
 }
 
 // ownedEntry returns the index of the labels entry that polc owns: the first whose pairs hold one

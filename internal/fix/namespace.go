@@ -108,7 +108,17 @@ func (p *planner) namespacePatch(m *module.Module, o *manifest.Object, id, field
 	a := &action{rule: id, mod: m, rel: rel, id: "namespace-patch:" + o.Ref.Name + ":" + key,
 		unchanged: fmt.Sprintf("%s already patches the Namespace %s, but the rendered Namespace has another value; fix it by hand", rel, o.Ref.Name)}
 	a.edit = func(f *file) (bool, error) {
-		return f.edit(0, 0, func(t *text, doc *yaml.Node) (bool, error) { return appendListItem(t, doc, "patches", item) })
+		return f.edit(0, 0, func(t *text, doc *yaml.Node) (bool, error) {
+			// The same patch already there (and overridden later in the build): adding it again
+			// would grow the kustomization on every run; the action says why instead.
+			if _, l := lookup(doc, "patches"); l != nil && l.Kind == yaml.SequenceNode && slices.ContainsFunc(l.Content, func(it *yaml.Node) bool {
+				_, v := lookup(it, "patch")
+				return v != nil && v.Value == patch
+			}) {
+				return false, nil
+			}
+			return appendListItem(t, doc, "patches", item)
+		})
 	}
 	return a, ""
 }
