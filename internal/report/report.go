@@ -108,18 +108,23 @@ func SummarizeFindings(repo *rule.Repo, findings []Finding) Summary {
 		}
 	}
 	for _, f := range findings {
-		switch {
-		case f.Excepted:
-			s.Excepted++
-		case f.Baselined:
-			s.Baselined++
-		case f.Severity == rule.Error:
-			s.Errors++
-		case f.Severity == rule.Warning:
-			s.Warnings++
-		}
+		s.add(f)
 	}
 	return s
+}
+
+// add counts f as excepted, baselined, an error or a warning, in that order of precedence.
+func (s *Summary) add(f Finding) {
+	switch {
+	case f.Excepted:
+		s.Excepted++
+	case f.Baselined:
+		s.Baselined++
+	case f.Severity == rule.Error:
+		s.Errors++
+	case f.Severity == rule.Warning:
+		s.Warnings++
+	}
 }
 
 // coverage summarizes what the run rendered and what it did not.

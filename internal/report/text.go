@@ -17,17 +17,14 @@ import (
 // its text.
 type text struct {
 	w io.Writer
-	// rules counts the findings written so far per rule ID, for the table.
-	rules map[string]*ruleCount
+	// rules counts the findings written so far per rule ID, for the table, as the summary counts
+	// them (Errors and Warnings leave out excepted and baselined findings).
+	rules map[string]*Summary
 }
-
-// ruleCount is one row of the per-rule table: how many findings a rule gave, by what the run made
-// of them. Errors and Warnings leave out excepted and baselined findings, as the summary does.
-type ruleCount struct{ errors, warnings, excepted, baselined int }
 
 var _ Formatter = (*text)(nil)
 
-func newText(w io.Writer, _ Options) Formatter { return &text{w: w, rules: map[string]*ruleCount{}} }
+func newText(w io.Writer, _ Options) Formatter { return &text{w: w, rules: map[string]*Summary{}} }
 
 func (t *text) Write(f Finding) error {
 	t.count(f)
@@ -72,19 +69,10 @@ func (t *text) Flush(s Summary) error {
 func (t *text) count(f Finding) {
 	c := t.rules[f.Rule]
 	if c == nil {
-		c = &ruleCount{}
+		c = &Summary{}
 		t.rules[f.Rule] = c
 	}
-	switch {
-	case f.Excepted:
-		c.excepted++
-	case f.Baselined:
-		c.baselined++
-	case f.Severity == rule.Error:
-		c.errors++
-	case f.Severity == rule.Warning:
-		c.warnings++
-	}
+	c.add(f)
 }
 
 // table prints the findings per rule, sorted by rule ID, under a header; nothing when there were
@@ -109,7 +97,7 @@ func (t *text) table() error {
 	}
 	for _, id := range ids {
 		c := t.rules[id]
-		if _, err := fmt.Fprintf(t.w, "%-*s  %6d  %8d  %8d  %9d\n", width, OneLine(id), c.errors, c.warnings, c.excepted, c.baselined); err != nil {
+		if _, err := fmt.Fprintf(t.w, "%-*s  %6d  %8d  %8d  %9d\n", width, OneLine(id), c.Errors, c.Warnings, c.Excepted, c.Baselined); err != nil {
 			return err
 		}
 	}
