@@ -364,7 +364,7 @@ func (in *inferrer) overlays(tops []string) {
 			continue
 		}
 		for _, ref := range slices.Concat(scalars(k, "resources"), scalars(k, "bases")) {
-			if strings.Contains(ref, "://") || strings.HasPrefix(ref, "github.com/") {
+			if manifest.IsRemote(ref) {
 				continue
 			}
 			target := path.Join(d, ref)

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 )
 
@@ -234,7 +235,7 @@ func (in *inferrer) includes(d string) []string {
 			return
 		}
 		for _, ref := range slices.Concat(scalars(k, "resources"), scalars(k, "bases"), scalars(k, "components")) {
-			if strings.Contains(ref, "://") || strings.HasPrefix(ref, "github.com/") {
+			if manifest.IsRemote(ref) {
 				continue
 			}
 			target := path.Join(dir, ref)
