@@ -201,11 +201,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if repo.Now.IsZero() {
 		repo.Now = time.Now() // one clock for the whole run
 	}
-	findings = append(findings, Render(ctx, repo)...)
+	// One renderer, so one source cache, for the modules and the cluster entry points: a file
+	// both read is read and parsed once.
+	r := NewRenderer(repo)
+	findings = append(findings, RenderWith(ctx, r, repo)...)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cf, err := runClusters(ctx, repo, opts.Rules, touched)
+	cf, err := runClusters(ctx, r, repo, opts.Rules, touched)
 	if err != nil {
 		return nil, err
 	}
@@ -339,7 +342,12 @@ func NewRenderer(repo *rule.Repo) *manifest.Renderer {
 // reference that was not fetched. It then follows the Flux Kustomizations of the rendered objects
 // (follow), and records in repo.Gaps what the selected modules deploy that polc does not render.
 func Render(ctx context.Context, repo *rule.Repo) []rule.Finding {
-	r := NewRenderer(repo)
+	return RenderWith(ctx, NewRenderer(repo), repo)
+}
+
+// RenderWith is Render with the renderer r (see NewRenderer), whose source cache the caller may
+// go on using.
+func RenderWith(ctx context.Context, r *manifest.Renderer, repo *rule.Repo) []rule.Finding {
 	var mu sync.Mutex
 	findings := parallel(repo, func(m *module.Module) []rule.Finding {
 		if m.Spec.Type == module.Component || !repo.Exists(m.Dir+"/kustomization.yaml") {

@@ -16,15 +16,15 @@ import (
 )
 
 // runClusters reads the cluster entry points that polc.yaml spec.clusters lists into
-// repo.Clusters and runs the rules that check cluster objects (rule.Rule.ClusterObjects) on their
-// Flux Kustomizations. Each Kustomization is checked as an object of the module it deploys, found
+// repo.Clusters, with the run's renderer r, and runs the rules that check cluster objects
+// (rule.Rule.ClusterObjects) on their Flux Kustomizations. Each Kustomization is checked as an object of the module it deploys, found
 // by its name (<prefix>-<module>); Kustomizations of no module, of modules the run does not
 // select (unless the run is by changed files and touched names the entry point), and every other
 // object are not checked. Cluster entry points are not modules: no other rule sees them.
 //
 // A listed directory that does not exist is a configuration error; one that does not render or
 // parse is reported as a finding of each cluster rule, which could not check it.
-func runClusters(ctx context.Context, repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([]rule.Finding, error) {
+func runClusters(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, rules []rule.Rule, touched map[string]bool) ([]rule.Finding, error) {
 	var crules []rule.Rule
 	for _, ru := range rules {
 		if ru.ClusterObjects && ru.CheckObject != nil {
@@ -34,7 +34,6 @@ func runClusters(ctx context.Context, repo *rule.Repo, rules []rule.Rule, touche
 	if len(crules) == 0 {
 		return nil, nil
 	}
-	r := NewRenderer(repo)
 	var out []rule.Finding
 	changedEntry := map[*manifest.Object]bool{}
 	for i, dir := range repo.Config.Spec.Clusters {

@@ -19,12 +19,15 @@ type repoFS struct {
 	// overlay returns the content that replaces a repository file (a kustomization without its
 	// remote references), by relative path.
 	overlay func(rel string) ([]byte, bool)
+	// sources, when set, holds the files polc has already read (through the same checks), until
+	// kustomize takes them.
+	sources *Sources
 }
 
 var _ filesys.FileSystem = repoFS{}
 
-func newRepoFS(root string, overlay func(rel string) ([]byte, bool)) repoFS {
-	return repoFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay}
+func newRepoFS(root string, overlay func(rel string) ([]byte, bool), sources *Sources) repoFS {
+	return repoFS{FileSystem: filesys.MakeFsOnDisk(), root: root, overlay: overlay, sources: sources}
 }
 
 // rel returns p relative to the repository root, slash-separated.
@@ -36,11 +39,17 @@ func (f repoFS) rel(p string) string {
 	return filepath.ToSlash(r)
 }
 
-// ReadFile reads a repository file through module.ReadFile's checks.
+// ReadFile reads a repository file through module.ReadFile's checks, or returns the content that
+// the overlay or the run's Sources hold for it.
 func (f repoFS) ReadFile(p string) ([]byte, error) {
 	rel := f.rel(p)
 	if f.overlay != nil {
 		if data, ok := f.overlay(rel); ok {
+			return data, nil
+		}
+	}
+	if f.sources != nil {
+		if data, ok := f.sources.take(rel); ok {
 			return data, nil
 		}
 	}

@@ -154,9 +154,7 @@ func (r *Renderer) buildObjects(ctx context.Context, dir, mod string, w *walk, o
 	index := r.index(dir, w.extraIndex)
 	objs := make([]*Object, 0, resMap.Size())
 	for _, res := range resMap.Resources() {
-		if err := stripInternal(&res.RNode); err != nil {
-			return nil, w.remotes, err
-		}
+		stripInternal(&res.RNode)
 		node := &res.RNode
 		o := &Object{Node: node, Module: mod, Ref: RefOf(node), Pos: Pos{File: kfile}}
 		// krusty drops the build annotations that keep earlier ids, so this is the id after
@@ -213,7 +211,7 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration,
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := krusty.MakeKustomizer(opts).Run(newRepoFS(r.Root, w.overlaid(r)), abs)
+		m, err := krusty.MakeKustomizer(opts).Run(newRepoFS(r.Root, w.overlaid(r), r.Sources), abs)
 		done <- result{m, err}
 	}()
 	select {
@@ -422,14 +420,44 @@ func sequence(n *yaml.RNode, field string) []*yaml.Node {
 // reads them.
 var LegacyReaderAnnotations = []string{"config.kubernetes.io/path", "config.kubernetes.io/index", "config.k8s.io/id"}
 
-// stripInternal removes the annotations kustomize and kyaml add for their own bookkeeping.
-func stripInternal(n *yaml.RNode) error {
-	for _, key := range append([]string{kioutil.PathAnnotation, kioutil.IndexAnnotation, kioutil.IdAnnotation}, LegacyReaderAnnotations...) {
-		if _, err := n.Pipe(yaml.ClearAnnotation(key)); err != nil {
-			return err
+// internalAnnotations are the annotations kustomize and kyaml add for their own bookkeeping.
+var internalAnnotations = append([]string{kioutil.PathAnnotation, kioutil.IndexAnnotation, kioutil.IdAnnotation}, LegacyReaderAnnotations...)
+
+// stripInternal removes the internal annotations from the object n in place, as yaml.ClearAnnotation
+// does for each (an annotations mapping left empty stays), without a filter pipeline per key:
+// it runs on every rendered object.
+func stripInternal(n *yaml.RNode) {
+	ann := mappingAt(n.YNode(), yaml.MetadataField, yaml.AnnotationsField)
+	if ann == nil || !slices.ContainsFunc(ann.Content, isInternalKey) {
+		return
+	}
+	kept := ann.Content[:0]
+	for i := 0; i+1 < len(ann.Content); i += 2 {
+		if !slices.Contains(internalAnnotations, ann.Content[i].Value) {
+			kept = append(kept, ann.Content[i], ann.Content[i+1])
 		}
 	}
-	return nil
+	ann.Content = kept
+}
+
+// isInternalKey reports whether the node is (the key of) an internal annotation.
+func isInternalKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && slices.Contains(internalAnnotations, k.Value)
+}
+
+// mappingAt returns the mapping at the path of keys below the mapping n, or nil when a step is
+// missing or not a mapping.
+func mappingAt(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		n = child(n, k)
+	}
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	return n
 }
 
 // substitute applies Flux substitution to one object, unless the object opts out with the label

@@ -59,6 +59,9 @@ type Sources struct {
 type sourceEntry struct {
 	once sync.Once
 	file *File
+	// data is the file's content once read, until kustomize takes it (Sources.take): kustomize
+	// reads the files polc parses, and gets them from here instead of from the disk again.
+	data []byte
 }
 
 // NewSources returns a cache over the repository at root.
@@ -75,15 +78,39 @@ func (s *Sources) Get(rel string) *File {
 		s.files[rel] = e
 	}
 	s.mu.Unlock()
+	e.load(s.root, rel)
+	return e.file
+}
+
+// load reads and parses the file rel once.
+func (e *sourceEntry) load(root, rel string) {
 	e.once.Do(func() {
-		data, err := module.ReadFile(s.root, rel)
+		data, err := module.ReadFile(root, rel)
 		if err != nil {
 			e.file = &File{Err: err}
 			return
 		}
+		e.data = data
 		e.file = ParseFile(rel, data)
 	})
-	return e.file
+}
+
+// take returns the content of the file rel when Get has read it (or is reading it), once, so that
+// the files polc parses are read from the disk once per run without their content staying in
+// memory for the rest of it; ok is false for other files, and for a file taken already (a
+// component that several modules include, a base listed twice), which kustomize then reads again.
+func (s *Sources) take(rel string) (data []byte, ok bool) {
+	s.mu.Lock()
+	e, ok := s.files[rel]
+	s.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	e.load(s.root, rel)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	data, e.data = e.data, nil
+	return data, data != nil
 }
 
 // ParseFile parses a multi-document YAML stream. Node lines are absolute in the file because one
@@ -105,9 +132,11 @@ func ParseFile(rel string, data []byte) *File {
 			continue
 		}
 		top := doc.Content[0]
-		if limit := count(top) + maxAliasExpansion; expansion(top, map[*yaml.Node]int{}, limit) > limit {
-			f.Err = &AliasBombError{Pos: Pos{File: rel, Line: top.Line, Column: top.Column}}
-			return f
+		if nodes, aliases := count(top); aliases > 0 {
+			if limit := nodes + maxAliasExpansion; expansion(top, map[*yaml.Node]int{}, limit) > limit {
+				f.Err = &AliasBombError{Pos: Pos{File: rel, Line: top.Line, Column: top.Column}}
+				return f
+			}
 		}
 		f.Docs = append(f.Docs, Doc{Node: yaml.NewRNode(top), Pos: Pos{File: rel, Line: top.Line, Column: top.Column}})
 	}
@@ -134,13 +163,19 @@ func CheckStream(name string, data []byte) error {
 	return ParseFile(name, data).Err
 }
 
-// count returns the number of nodes written in the document under n; an alias counts as one.
-func count(n *yaml.Node) int {
-	total := 1
-	for _, c := range n.Content {
-		total += count(c)
+// count returns the number of nodes written in the document under n, an alias counting as one,
+// and the number of aliases among them: a document without aliases cannot expand, so it needs no
+// expansion count (which memoises every node).
+func count(n *yaml.Node) (nodes, aliases int) {
+	nodes = 1
+	if n.Kind == yaml.AliasNode {
+		aliases = 1
 	}
-	return total
+	for _, c := range n.Content {
+		cn, ca := count(c)
+		nodes, aliases = nodes+cn, aliases+ca
+	}
+	return nodes, aliases
 }
 
 // expansion counts the nodes n expands to when aliases are resolved, memoised per node so that
