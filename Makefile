@@ -5,7 +5,7 @@ BIN := bin
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X polc.dev/polc/internal/cli.Version=$(VERSION)
 
-.PHONY: all build install check test unit fuzz fmt-check vet lint generate verify-generate kyverno kyverno-test tools e2e bench clean
+.PHONY: all build install check test unit fuzz fmt-check vet lint generate verify-generate kyverno kyverno-test tools e2e e2e-latency bench clean
 
 all: build
 
@@ -84,6 +84,11 @@ tools:
 ## (hack/e2e/README.md); builds the missing binaries into bin/ first
 e2e: build
 	hack/e2e/run.sh
+
+## e2e-latency: admission latency with no pack and with the compiled pack of the generated 10- and 200-module
+## repositories (both targets), on the in-cluster stack; prints p50/p99 per configuration (hack/e2e/README.md)
+e2e-latency:
+	hack/e2e/latency.sh
 
 ## bench: benchmarks over a generated 200-module repository and the corpus
 bench:
