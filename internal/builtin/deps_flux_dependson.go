@@ -7,7 +7,6 @@ import (
 
 	"polc.dev/polc/internal/flux"
 	"polc.dev/polc/internal/kyverno/example"
-	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -102,19 +101,18 @@ func policyFluxDependsOn(c *rule.CompileContext) []rule.PolicyRule {
 		return map[string]any{"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization", "metadata": meta, "spec": spec}
 	}
 	// Kyverno's AnyNotIn would read * and ? in the object's dependsOn names as wildcards (a name of
-	// * would stand for every Kustomization): JMESPath's contains compares them literally.
-	var has []string
-	for _, w := range want {
-		has = append(has, "contains(request.object.spec.dependsOn[].name || `[]`, "+expr.JMESString(w)+")")
-	}
+	// * would stand for every Kustomization): JMESPath's contains compares them literally, for each
+	// name the module's Kustomization must depend on.
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
-		Kinds:   []rule.Kind{rule.FluxKustomizationKind},
-		Match:   []rule.Selector{{Names: []string{name}}},
-		Message: fmt.Sprintf("Flux Kustomization %s of module %s has spec.dependsOn including %s", name, m.Name(), strings.Join(want, ", ")),
-		Deny:    []rule.Condition{{Key: "{{ " + strings.Join(has, " && ") + " }}", Operator: "Equals", Value: false}},
-		CEL:     []string{expr.CELStrings(want) + `.all(w, object.?spec.?dependsOn.orValue([]).exists(d, d.?name.orValue("") == w))`},
-		Pass:    []map[string]any{ks(want)},
-		Fail:    []map[string]any{ks(nil)},
+		Name:     "dependson",
+		Kinds:    []rule.Kind{rule.FluxKustomizationKind},
+		Lookup:   rule.ByFluxName,
+		Data:     map[string]any{"dependsOn": want},
+		Message:  "the Flux Kustomization of a module has spec.dependsOn including the Kustomizations of the modules it depends on",
+		DenyEach: rule.ModuleJMES + ".dependsOn",
+		Deny:     []rule.Condition{{Key: "{{ contains(request.object.spec.dependsOn[].name || `[]`, element) }}", Operator: "Equals", Value: false}},
+		CEL:      []string{rule.ModuleCEL + `.dependsOn.all(w, object.?spec.?dependsOn.orValue([]).exists(d, d.?name.orValue("") == w))`},
+		Pass:     []map[string]any{ks(want)},
+		Fail:     []map[string]any{ks(nil)},
 	}}
 }

@@ -67,26 +67,24 @@ func policyNamespaceAnnotation(c *rule.CompileContext) []rule.PolicyRule {
 		return nil
 	}
 	key, want := r.Config.DependsOnAnnotation(), dependsOnValue(m)
-	var match []rule.Selector
-	for _, s := range rule.ModuleSelectors(r, m, false) {
-		s.Names = nss
-		match = append(match, s)
-	}
 	namespace := func(value string) map[string]any {
 		meta := example.Meta(r, m, nss[0], true, rule.ModuleLabels(r, m))
 		meta["annotations"] = map[string]any{key: value}
 		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
 	}
+	mod := rule.ModuleJMES
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "annotation",
 		Kinds:   []rule.Kind{rule.NamespaceKind},
-		Match:   match,
-		Message: fmt.Sprintf("Namespaces of module %s carry the annotation %s=%q", m.Name(), key, want),
+		Lookup:  rule.ByLabels,
+		Data:    map[string]any{"namespaces": nss, "dependsOn": want},
+		Message: fmt.Sprintf("the Namespaces a module declares carry the annotation %s with its hard dependencies, sorted and comma-separated", key),
 		// JMESPath's != compares the strings; Kyverno's NotEquals would compare values that parse as
 		// durations or quantities by value (a module named 2m against an annotation of 120s).
-		Deny: []rule.Condition{{Key: "{{ (request.object.metadata.annotations.\"" + key + "\" || '') != " + expr.JMESString(want) + " }}",
-			Operator: "Equals", Value: true}},
-		CEL:  []string{expr.CELAnnotation(key) + " == " + expr.CELString(want)},
+		Deny: []rule.Condition{{Key: "{{ contains(" + mod + ".namespaces || `[]`, request.object.metadata.name) && " +
+			expr.JMESAnnotation(key) + " != " + mod + ".dependsOn }}", Operator: "Equals", Value: true}},
+		CEL: []string{"!(object.metadata.name in " + rule.ModuleCEL + ".namespaces) || " +
+			expr.CELAnnotation(key) + " == " + rule.ModuleCEL + ".dependsOn"},
 		Pass: []map[string]any{namespace(want)},
 		Fail: []map[string]any{namespace(want + ",undeclared-module")},
 	}}

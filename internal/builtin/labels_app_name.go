@@ -56,9 +56,9 @@ func policyAppName(c *rule.CompileContext) []rule.PolicyRule {
 	named := rule.ModuleLabels(r, m)
 	named[appNameLabel] = m.Name()
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "app-name",
 		Kinds:   rule.AnyGroup(appNameKinds...),
-		Match:   rule.ModuleSelectors(r, m, true),
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "workloads and Services carry the label " + appNameLabel + " with the application's name",
 		Pattern: map[string]any{"metadata": map[string]any{"labels": map[string]any{appNameLabel: "?*"}}},
 		CEL:     []string{expr.CELLabel(appNameLabel) + ` != ""`},

@@ -25,7 +25,8 @@ var LabelsModule = rule.Rule{
 }
 
 // policyLabelsModule requires the module's labels on every object the cluster attributes to it:
-// applied by its Flux Kustomization or carrying its module label.
+// applied by its Flux Kustomization or carrying its module label. One rule for every module: the
+// module's type is its data.
 func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
 	want := rule.ModuleLabels(r, m)
@@ -34,13 +35,15 @@ func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
 		return map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": example.Meta(r, m, name, false, labels)}
 	}
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "labels",
 		Kinds:   []rule.Kind{rule.AnyKind},
-		Match:   rule.ModuleSelectors(r, m, false),
-		Message: fmt.Sprintf("objects of module %s carry the labels %s=%s and %s=%s", m.Name(), key, m.Name(), typeKey, m.Spec.Type),
-		Pattern: map[string]any{"metadata": map[string]any{"labels": want}},
-		CEL: []string{expr.CELLabel(key) + " == " + expr.CELString(m.Name()) + " && " +
-			expr.CELLabel(typeKey) + " == " + expr.CELString(string(m.Spec.Type))},
+		Lookup:  rule.ByLabels,
+		Data:    map[string]any{"type": string(m.Spec.Type)},
+		Message: fmt.Sprintf("objects of a module carry the labels %s and %s with the module's name and type", key, typeKey),
+		Deny: []rule.Condition{{Key: "{{ " + expr.JMESLabel(key) + " != " + rule.ModuleJMES + ".name || " +
+			expr.JMESLabel(typeKey) + " != " + rule.ModuleJMES + ".type }}", Operator: "Equals", Value: true}},
+		CEL: []string{expr.CELLabel(key) + " == " + rule.ModuleCEL + ".name && " +
+			expr.CELLabel(typeKey) + " == " + rule.ModuleCEL + ".type"},
 		Pass: []map[string]any{cm(m.Name()+"-labelled", want)},
 		Fail: []map[string]any{cm(m.Name()+"-unlabelled", map[string]any{key: m.Name()})},
 	}}

@@ -3,11 +3,8 @@ package builtin
 import (
 	"fmt"
 	"polc.dev/polc/internal/flux"
-	"slices"
-	"strings"
 
 	"polc.dev/polc/internal/kyverno/example"
-	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -56,23 +53,6 @@ func checkFluxKustomization(r *rule.Repo, _ *module.Module, o *manifest.Object) 
 	return nil
 }
 
-// deeperDirs are the directories of the other modules that a path pointing at m's directory may
-// point at too (they end with /<m's directory>): flux.ModuleAtPath prefers them, so m's compiled rule
-// leaves their paths alone.
-func deeperDirs(r *rule.Repo, m *module.Module) []string {
-	var out []string
-	for _, o := range r.Deployable() {
-		if o != m && strings.HasSuffix(o.Dir, "/"+m.Dir) {
-			out = append(out, o.Dir)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// jmesRaw quotes s as a JMESPath raw string literal.
-func jmesRaw(s string) string { return "'" + strings.ReplaceAll(s, "'", `\'`) + "'" }
-
 // policyFluxKustomization names every Flux Kustomization whose spec.path points at the module's
 // directory <prefix>-<module>, whoever applies it.
 //
@@ -91,34 +71,15 @@ func policyFluxKustomization(c *rule.CompileContext) []rule.PolicyRule {
 			"spec": map[string]any{"path": "./" + m.Dir, "interval": "10m", "prune": true,
 				"sourceRef": map[string]any{"kind": "GitRepository", "name": "flux-system"}}}
 	}
-	deeper := deeperDirs(r, m)
-
-	// JMESPath: spec.path is a string that points at the directory and at no deeper one.
-	const jp = "request.object.spec.path"
-	jIs := func(dir string) string {
-		return fmt.Sprintf("(contains([%s, %s], %s) || ends_with(%s, %s) || ends_with(%s, %s))",
-			jmesRaw(dir), jmesRaw(dir+"/"), jp, jp, jmesRaw("/"+dir), jp, jmesRaw("/"+dir+"/"))
-	}
-	jAt := "type(" + jp + ") == 'string' && " + jIs(m.Dir)
-	// CEL: the same.
-	const cp = `object.?spec.?path.orValue("")`
-	cIs := func(dir string) string {
-		return fmt.Sprintf("(%s in %s || %s.endsWith(%s) || %s.endsWith(%s))",
-			cp, expr.CELStrings([]string{dir, dir + "/"}), cp, expr.CELString("/"+dir), cp, expr.CELString("/"+dir+"/"))
-	}
-	cAt := "type(" + cp + ") == string && " + cIs(m.Dir)
-	for _, d := range deeper {
-		jAt += " && !" + jIs(d)
-		cAt += " && !" + cIs(d)
-	}
 	return []rule.PolicyRule{{
-		Name:          m.Name(),
-		Kinds:         []rule.Kind{rule.FluxKustomizationKind},
-		Preconditions: []rule.Condition{{Key: "{{ " + jAt + " }}", Operator: "Equals", Value: true}},
-		Message:       fmt.Sprintf("the Flux Kustomization of module %s (spec.path %s) is named %s", m.Name(), m.Dir, want),
-		Deny:          []rule.Condition{{Key: "{{ request.object.metadata.name != " + jmesRaw(want) + " }}", Operator: "Equals", Value: true}},
-		CEL:           []string{fmt.Sprintf("!(%s) || object.metadata.name == %s", cAt, expr.CELString(want))},
-		Pass:          []map[string]any{ks(want)},
-		Fail:          []map[string]any{ks(m.Name())},
+		Name:    "name",
+		Kinds:   []rule.Kind{rule.FluxKustomizationKind},
+		Lookup:  rule.ByFluxPath,
+		Data:    map[string]any{"fluxName": want},
+		Message: "the Flux Kustomization whose spec.path points at a module's directory is named <prefix>-<module>",
+		Deny:    []rule.Condition{{Key: "{{ request.object.metadata.name != " + rule.ModuleJMES + ".fluxName }}", Operator: "Equals", Value: true}},
+		CEL:     []string{"object.metadata.name == " + rule.ModuleCEL + ".fluxName"},
+		Pass:    []map[string]any{ks(want)},
+		Fail:    []map[string]any{ks(m.Name())},
 	}}
 }

@@ -2,7 +2,6 @@ package builtin
 
 import (
 	"polc.dev/polc/internal/flux"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -107,44 +106,21 @@ func TestNamingFluxKustomizationHostilePaths(t *testing.T) {
 
 // TestPolicyFluxKustomizationIsLiteral: no value of the admitted object reaches a Kyverno
 // condition operator, where * and ? are wildcards (AnyIn matches them on both sides) and
-// durations and quantities compare by value: JMESPath compares spec.path and the name literally
-// and the operators only see its boolean. A module's rule leaves the paths of modules whose
-// directory ends with its own to them, in both forms, as the offline check does.
+// durations and quantities compare by value: JMESPath compares the name with the module's Flux
+// name literally and the operator only sees its boolean. Which module a spec.path points at is
+// the module table's lookup (ByFluxPath, the longest directory), the same for every module;
+// tests/parity/fluxpath_test.go runs it through Kyverno.
 func TestPolicyFluxKustomizationIsLiteral(t *testing.T) {
 	r := fluxPathRepo()
 	for _, m := range r.Deployable() {
 		prs := policyFluxKustomization(&rule.CompileContext{Repo: r, Module: m})
 		require.Len(t, prs, 1)
 		pr := prs[0]
-		for _, c := range append(append([]rule.Condition{}, pr.Preconditions...), pr.Deny...) {
-			require.Equal(t, "Equals", c.Operator, "%s: %v", m.Name(), c.Key)
-			require.Equal(t, true, c.Value, "%s: %v", m.Name(), c.Key)
-			key, ok := c.Key.(string)
-			require.True(t, ok)
-			require.True(t, strings.HasPrefix(key, "{{ ") && strings.HasSuffix(key, " }}") && strings.Count(key, "{{") == 1, key)
-			require.NotContains(t, key, "*", "no wildcard in %s", key)
-		}
-		require.Len(t, pr.Preconditions, 1)
-		require.Contains(t, pr.Preconditions[0].Key, "type(request.object.spec.path) == 'string' && ")
-		require.Equal(t, "{{ request.object.metadata.name != '"+r.Config.FluxName(m)+"' }}", pr.Deny[0].Key)
-		require.Len(t, pr.CEL, 1)
-		require.Contains(t, pr.CEL[0], `type(object.?spec.?path.orValue("")) == string && `)
-		require.True(t, strings.HasSuffix(pr.CEL[0], ` || object.metadata.name == "`+r.Config.FluxName(m)+`"`), pr.CEL[0])
-
-		deep := "/platform/modules/apps/media"
-		key := pr.Preconditions[0].Key.(string)
-		if m.Name() == "media" {
-			require.Contains(t, key, "&& !(contains(['platform/modules/apps/media', 'platform/modules/apps/media/'], request.object.spec.path)")
-			require.Contains(t, key, "ends_with(request.object.spec.path, '"+deep+"/')")
-			require.Contains(t, pr.CEL[0], `&& !(object.?spec.?path.orValue("") in ["platform/modules/apps/media", "platform/modules/apps/media/"]`)
-		} else {
-			require.NotContains(t, key, "&& !")
-			require.NotContains(t, pr.CEL[0], "&& !")
-		}
+		require.Equal(t, rule.ByFluxPath, pr.Lookup)
+		require.Equal(t, map[string]any{"fluxName": r.Config.FluxName(m)}, pr.Data)
+		require.Empty(t, pr.Preconditions)
+		require.Len(t, pr.Deny, 1)
+		require.Equal(t, rule.Condition{Key: "{{ request.object.metadata.name != module.fluxName }}", Operator: "Equals", Value: true}, pr.Deny[0])
+		require.Equal(t, []string{"object.metadata.name == variables.module.fluxName"}, pr.CEL)
 	}
-}
-
-func TestJMESRaw(t *testing.T) {
-	require.Equal(t, `'modules/apps/media'`, jmesRaw("modules/apps/media"))
-	require.Equal(t, `'it\'s'`, jmesRaw("it's"))
 }

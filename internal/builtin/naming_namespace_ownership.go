@@ -76,26 +76,47 @@ func checkNamespaceOwnership(r *rule.Repo, m *module.Module, o *manifest.Object)
 	return []rule.Violation{{Field: "metadata.namespace", Message: msg}}
 }
 
-// writableNamespaces returns where module m may write namespaced objects: the namespaces it may
-// write any kind into (its own, and those spec.uses or spec.sharedNamespaces open to every kind),
-// and namespace/kind pairs for the writes limited to some kinds. Both are sorted; the first keeps
-// the declared namespaces first, in declaration order.
-func writableNamespaces(r *rule.Repo, m *module.Module) (anyKind, pairs []string) {
-	anyKind = namespaceNames(m)
-	var extra []string
-	add := func(ns string, kinds []string) {
-		if len(kinds) == 0 {
-			extra = append(extra, ns)
-		}
-		for _, k := range kinds {
-			pairs = append(pairs, ns+"/"+k)
-		}
-	}
+// grant opens a namespace to a module's writes: of the kinds listed, or of any kind.
+type grant struct {
+	ns    string
+	kinds []string
+}
+
+// usesGrants are the grants of m's spec.uses; sharedGrants those of polc.yaml's shared namespaces,
+// which every module has.
+func usesGrants(m *module.Module) []grant {
+	var out []grant
 	for _, u := range m.Spec.Uses {
-		add(u.Namespace, u.Kinds)
+		out = append(out, grant{u.Namespace, u.Kinds})
 	}
+	return out
+}
+
+func sharedGrants(r *rule.Repo) []grant {
+	var out []grant
 	for _, s := range r.Config.Spec.SharedNamespaces {
-		add(s.Name, s.Kinds)
+		out = append(out, grant{s.Name, s.Kinds})
+	}
+	return out
+}
+
+// writableNamespaces returns where a module may write namespaced objects: the namespaces it may
+// write any kind into (declared, then those the grants open to every kind), and namespace/kind
+// pairs for the grants limited to some kinds. Both are never nil; the first keeps the declared
+// namespaces first, in declaration order, then sorted; the pairs are sorted.
+func writableNamespaces(declared []string, grants []grant) (anyKind, pairs []string) {
+	anyKind, pairs = slices.Clone(declared), []string{}
+	if anyKind == nil {
+		anyKind = []string{}
+	}
+	var extra []string
+	for _, g := range grants {
+		if len(g.kinds) == 0 {
+			extra = append(extra, g.ns)
+		}
+		for _, k := range g.kinds {
+			pairs = append(pairs, g.ns+"/"+k)
+		}
 	}
 	slices.Sort(extra)
 	for _, ns := range slices.Compact(extra) {
@@ -112,7 +133,7 @@ func writableNamespaces(r *rule.Repo, m *module.Module) (anyKind, pairs []string
 func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
 	declared := namespaceNames(m)
-	var first []string // the namespaces m owns and no module before it declares
+	first := []string{} // the namespaces m owns and no module before it declares
 	for _, ns := range declared {
 		if r.Owner(ns) == m {
 			first = append(first, ns)
@@ -128,34 +149,47 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		return map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": example.Meta(r, m, name, true, rule.ModuleLabels(r, m))}
 	}
 	elsewhere := m.Name() + "-elsewhere"
-	anyKind, pairs := writableNamespaces(r, m)
-	msg := fmt.Sprintf("namespaced objects of module %s live in its namespaces %v", m.Name(), declared)
-	if len(anyKind)+len(pairs) > len(declared) {
-		msg = fmt.Sprintf("namespaced objects of module %s live in its namespaces %v, or where spec.uses or polc.yaml spec.sharedNamespaces allows them", m.Name(), declared)
+	// The module's own grants are its data; polc.yaml's shared namespaces, the same for every
+	// module, are literals of the check.
+	anyKind, pairs := writableNamespaces(declared, usesGrants(m))
+	sharedAny, sharedPairs := writableNamespaces(nil, sharedGrants(r))
+	mod, cel := rule.ModuleJMES, rule.ModuleCEL
+	const ns = "request.object.metadata.namespace || ''"
+	const pair = "join('/', [" + ns + ", request.object.kind])"
+	const celNS = `object.metadata.?namespace.orValue("")`
+	const celPair = "(" + celNS + ` + "/" + object.kind)`
+	// The namespaces are compared by JMESPath's contains, literally: Kyverno's AnyNotIn would read *
+	// and ? in the object's namespace or name as wildcards. An empty list contains nothing, so with
+	// no namespace allowed every object is denied.
+	jmes := "contains(" + mod + ".namespaces || `[]`, " + ns + ") || contains(" + mod + ".pairs || `[]`, " + pair + ")"
+	celCheck := celNS + " in " + cel + ".namespaces || " + celPair + " in " + cel + ".pairs"
+	if len(sharedAny) > 0 {
+		jmes += " || contains(" + expr.JMESStrings(sharedAny) + ", " + ns + ")"
+		celCheck += " || " + celNS + " in " + expr.CELStrings(sharedAny)
 	}
-	inList := "contains(" + expr.JMESStrings(anyKind) + ", request.object.metadata.namespace || '')"
-	cel := `object.metadata.?namespace.orValue("") in ` + expr.CELStrings(anyKind)
-	if len(pairs) > 0 {
-		inList += " || contains(" + expr.JMESStrings(pairs) + ", join('/', [request.object.metadata.namespace || '', request.object.kind]))"
-		cel += ` || (object.metadata.?namespace.orValue("") + "/" + object.kind) in ` + expr.CELStrings(pairs)
+	if len(sharedPairs) > 0 {
+		jmes += " || contains(" + expr.JMESStrings(sharedPairs) + ", " + pair + ")"
+		celCheck += " || " + celPair + " in " + expr.CELStrings(sharedPairs)
 	}
 	objects := rule.PolicyRule{
-		Name:         m.Name(),
+		Name:         "objects",
 		Kinds:        []rule.Kind{rule.AnyKind},
-		Match:        rule.ModuleSelectors(r, m, false),
+		Lookup:       rule.ByLabels,
+		Data:         map[string]any{"namespaces": anyKind, "pairs": pairs},
 		ExcludeKinds: exempt,
-		Message:      msg,
-		Deny:         []rule.Condition{{Key: "{{ " + inList + " }}", Operator: "Equals", Value: false}},
-		CEL:          []string{cel},
+		Message:      "namespaced objects of a module live in its namespaces, or where its spec.uses or polc.yaml spec.sharedNamespaces allows them",
+		Deny:         []rule.Condition{{Key: "{{ " + jmes + " }}", Operator: "Equals", Value: false}},
+		CEL:          []string{celCheck},
 		Fail:         []map[string]any{cm(m.Name()+"-misplaced", elsewhere)},
 	}
 	namespaces := rule.PolicyRule{
-		Name:    m.Name() + "-namespaces",
+		Name:    "namespaces",
 		Kinds:   []rule.Kind{rule.NamespaceKind},
-		Match:   rule.ModuleSelectors(r, m, false),
-		Message: fmt.Sprintf("module %s only creates the namespaces it declares and no other module declared before %v", m.Name(), first),
-		Deny:    []rule.Condition{{Key: "{{ contains(" + expr.JMESStrings(first) + ", request.object.metadata.name) }}", Operator: "Equals", Value: false}},
-		CEL:     []string{`object.metadata.name in ` + expr.CELStrings(first)},
+		Lookup:  rule.ByLabels,
+		Data:    map[string]any{"owns": first},
+		Message: "a module creates only the namespaces it declares and no module declared before it",
+		Deny:    []rule.Condition{{Key: "{{ contains(" + mod + ".owns || `[]`, request.object.metadata.name) }}", Operator: "Equals", Value: false}},
+		CEL:     []string{"object.metadata.name in " + cel + ".owns"},
 		Fail:    []map[string]any{namespace(elsewhere)},
 	}
 	if len(declared) > 0 {
@@ -164,8 +198,5 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 	if len(first) > 0 {
 		namespaces.Pass = []map[string]any{namespace(first[0])}
 	}
-	// The namespaces are compared by JMESPath's contains, literally: Kyverno's AnyNotIn would read *
-	// and ? in the object's namespace or name as wildcards. An empty list contains nothing, so with
-	// no namespace allowed every object is denied.
 	return []rule.PolicyRule{objects, namespaces}
 }

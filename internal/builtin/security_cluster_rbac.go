@@ -44,9 +44,9 @@ func policyClusterRBAC(c *rule.CompileContext) []rule.PolicyRule {
 	// Kinds are matched by name, as offline, and the group is checked by the rule: a ClusterRole of
 	// another API group is not RBAC.
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "cluster-rbac",
 		Kinds:   rule.AnyGroup("ClusterRole", "ClusterRoleBinding"),
-		Match:   rule.ModuleSelectors(r, m, false),
+		Lookup:  rule.ByLabels,
 		Message: "application modules ship no ClusterRole or ClusterRoleBinding; use a Role and RoleBinding in the module's namespace",
 		// starts_with, not AnyIn: AnyIn would also read * and ? in the object's apiVersion as wildcards.
 		Deny: []rule.Condition{{Key: "{{ starts_with(request.object.apiVersion, 'rbac.authorization.k8s.io/') }}", Operator: "Equals", Value: true}},

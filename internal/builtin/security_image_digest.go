@@ -53,9 +53,9 @@ func policyImageDigest(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
 	img := `c.?image.orValue("")`
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "image-digest",
 		Kinds:   []rule.Kind{rule.PodKind},
-		Match:   rule.ModuleSelectors(r, m, true),
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "every container image is pinned by a sha256 digest",
 		Deny: []rule.Condition{{
 			Key: "{{ length(" + expr.JMESContainers(allContainerLists...) +

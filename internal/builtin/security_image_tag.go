@@ -112,9 +112,9 @@ func policyImageTag(c *rule.CompileContext) []rule.PolicyRule {
 	img := `c.?image.orValue("")`
 	cel := fmt.Sprintf("(%s.matches(%q) || (%s.matches(%q) && !%s.matches(%q)))", img, imageDigestRE, img, imageTaggedRE, img, imageLatestRE)
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "image-tag",
 		Kinds:   []rule.Kind{rule.PodKind},
-		Match:   rule.ModuleSelectors(r, m, true),
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "every container image carries a version tag or a digest, never latest",
 		Deny: []rule.Condition{{
 			Key:      "{{ length(" + expr.JMESContainers(allContainerLists...) + " | [?!" + jmes("image || ''") + "]) }}",

@@ -1,6 +1,7 @@
 package builtin
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,18 +75,14 @@ func checkNamespacePSA(r *rule.Repo, _ *module.Module, o *manifest.Object) []rul
 // Security level, whoever creates it.
 func policyNamespacePSA(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
-	var out []rule.PolicyRule
+	levels := map[string]string{}
+	var pass, fail []map[string]any
 	for _, ns := range m.Spec.Namespaces {
 		if r.Owner(ns.Name) != m {
 			continue
 		}
 		want := ns.Level()
-		var allowed []string // warn and audit may be as strict as the level, or stricter
-		for _, l := range []module.Level{module.Restricted, module.Baseline, module.Privileged} {
-			if l.Rank() <= want.Rank() {
-				allowed = append(allowed, string(l))
-			}
-		}
+		levels[ns.Name] = string(want)
 		namespace := func(level string) map[string]any {
 			return map[string]any{"apiVersion": "v1", "kind": "Namespace",
 				"metadata": example.Meta(r, m, ns.Name, true, map[string]any{psaEnforceLabel: level})}
@@ -94,25 +91,51 @@ func policyNamespacePSA(c *rule.CompileContext) []rule.PolicyRule {
 		if want == module.Privileged {
 			wrong = string(module.Restricted)
 		}
-		cel := expr.CELLabel(psaEnforceLabel) + " == " + expr.CELString(string(want))
-		for _, k := range []string{psaWarnLabel, psaAuditLabel} {
-			cel += fmt.Sprintf(` && object.metadata.?labels[?%s].orValue(%q) in %s`, expr.CELString(k), allowed[0], expr.CELStrings(allowed))
-		}
-		out = append(out, rule.PolicyRule{
-			Name:  ns.Name,
-			Kinds: []rule.Kind{rule.NamespaceKind},
-			Match: []rule.Selector{{Names: []string{ns.Name}}},
-			Message: fmt.Sprintf("Namespace %s enforces the Pod Security level %s that module %s declares (label %s), and no looser warn or audit level",
-				ns.Name, want, m.Name(), psaEnforceLabel),
-			Pattern: map[string]any{"metadata": map[string]any{"labels": map[string]any{
-				psaEnforceLabel:            string(want),
-				"=(" + psaWarnLabel + ")":  strings.Join(allowed, " | "),
-				"=(" + psaAuditLabel + ")": strings.Join(allowed, " | "),
-			}}},
-			CEL:  []string{cel},
-			Pass: []map[string]any{namespace(string(want))},
-			Fail: []map[string]any{namespace(wrong)},
-		})
+		pass, fail = append(pass, namespace(string(want))), append(fail, namespace(wrong))
 	}
-	return out
+	if len(levels) == 0 {
+		return nil
+	}
+	// warn and audit may be as strict as the level, or stricter.
+	allowed := map[string][]string{}
+	for _, l := range []module.Level{module.Restricted, module.Baseline, module.Privileged} {
+		for _, a := range []module.Level{module.Restricted, module.Baseline, module.Privileged} {
+			if a.Rank() <= l.Rank() {
+				allowed[string(l)] = append(allowed[string(l)], string(a))
+			}
+		}
+	}
+	allowedJSON, err := json.Marshal(allowed)
+	if err != nil {
+		panic(err) // plain data always marshals
+	}
+	level := "lookup(" + rule.ModuleJMES + ".levels, request.object.metadata.name)"
+	label := func(k string) string { return `request.object.metadata.labels."` + k + `"` }
+	jmes := expr.JMESLabel(psaEnforceLabel) + " != " + level
+	const celLevel = "string(" + rule.ModuleCEL + ".levels[object.metadata.name])"
+	cel := expr.CELLabel(psaEnforceLabel) + " == " + celLevel
+	for _, k := range []string{psaWarnLabel, psaAuditLabel} {
+		jmes += " || !(" + label(k) + " == null || contains(lookup(`" + string(allowedJSON) + "`, " + level + "), " + label(k) + "))"
+		cel += fmt.Sprintf(` && object.metadata.?labels[?%s].orValue(%q) in %s[%s]`, expr.CELString(k), module.Restricted, celAllowed(allowed), celLevel)
+	}
+	return []rule.PolicyRule{{
+		Name:    "levels",
+		Kinds:   []rule.Kind{rule.NamespaceKind},
+		Lookup:  rule.ByOwnedNamespace,
+		Data:    map[string]any{"levels": levels},
+		Message: fmt.Sprintf("a module's Namespace enforces the Pod Security level the module declares for it (label %s), and no looser warn or audit level", psaEnforceLabel),
+		Deny:    []rule.Condition{{Key: "{{ " + jmes + " }}", Operator: "Equals", Value: true}},
+		CEL:     []string{cel},
+		Pass:    pass,
+		Fail:    fail,
+	}}
+}
+
+// celAllowed spells the levels allowed for warn and audit, per enforced level, as a CEL map.
+func celAllowed(allowed map[string][]string) string {
+	var parts []string
+	for _, l := range []module.Level{module.Restricted, module.Baseline, module.Privileged} {
+		parts = append(parts, expr.CELString(string(l))+": "+expr.CELStrings(allowed[string(l)]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }

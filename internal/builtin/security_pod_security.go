@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 	"polc.dev/polc/internal/kinds"
 	"polc.dev/polc/internal/kyverno/example"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/manifest"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
@@ -206,71 +208,75 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 		o["metadata"].(map[string]any)["namespace"] = ns
 		return o
 	}
-	var out []rule.PolicyRule
+	examples := map[module.Level]*rule.PolicyRule{}
+	example1 := func(l module.Level, ns string) {
+		p := examples[l]
+		if p == nil {
+			p = &rule.PolicyRule{}
+			examples[l] = p
+		}
+		p.Pass = append(p.Pass, inNamespace(example.Workload(r, m, ns+"-compliant", example.Image, nil), ns))
+		p.Fail = append(p.Fail, inNamespace(example.Workload(r, m, ns+"-privileged", example.Image, privileged), ns))
+	}
+	// The levels of the namespaces m owns; a pod in one of them meets its level, whoever made it.
+	levels := map[string]string{}
 	for _, ns := range m.Spec.Namespaces {
-		if r.Owner(ns.Name) != m || ns.Level() == module.Privileged {
-			continue
+		if r.Owner(ns.Name) == m {
+			levels[ns.Name] = string(ns.Level())
+			if ns.Level() != module.Privileged {
+				example1(ns.Level(), ns.Name)
+			}
 		}
-		out = append(out, rule.PolicyRule{
-			Name:        ns.Name,
-			Kinds:       []rule.Kind{rule.PodKind},
-			Match:       []rule.Selector{{Namespaces: []string{ns.Name}}},
-			Message:     fmt.Sprintf("pods in namespace %s meet the Pod Security level %s that module %s declares", ns.Name, ns.Level(), m.Name()),
-			PodSecurity: ns.Level(),
-			Pass:        []map[string]any{inNamespace(example.Workload(r, m, ns.Name+"-compliant", example.Image, nil), ns.Name)},
-			Fail:        []map[string]any{inNamespace(example.Workload(r, m, ns.Name+"-privileged", example.Image, privileged), ns.Name)},
-		})
 	}
-	// Shared namespaces that no module owns take polc.yaml's level, for the module's pods: a
-	// baseline one has a rule of its own, a privileged one none, and a restricted one is left to the
-	// rule of the undeclared namespaces below.
-	var looser []string
+	// Shared namespaces that no module owns take polc.yaml's level, for the module's pods; any
+	// other namespace, restricted.
+	shared := map[string]string{}
 	for _, s := range r.Config.Spec.SharedNamespaces {
-		if r.Owner(s.Name) != nil || s.Level() == module.Restricted {
-			continue
+		if r.Owner(s.Name) == nil {
+			shared[s.Name] = string(s.Level())
+			if s.Level() == module.Baseline {
+				example1(module.Baseline, s.Name)
+			}
 		}
-		looser = append(looser, s.Name)
-		if s.Level() == module.Privileged {
+	}
+	example1(module.Restricted, m.Name()+"-undeclared")
+	sharedJSON, err := json.Marshal(shared)
+	if err != nil {
+		panic(err) // plain data always marshals
+	}
+	const ns = "request.object.metadata.namespace || ''"
+	const celNS = `object.metadata.?namespace.orValue("")`
+	jLevel := "lookup(" + rule.ModuleJMES + ".levels || `{}`, " + ns + ") || lookup(`" + string(sharedJSON) + "`, " + ns + ") || 'restricted'"
+	cLevel := rule.ModuleCEL + ".levels[?" + celNS + "].orValue(" + celLiteralLevels(shared) + "[?" + celNS + `].orValue("restricted"))`
+	var out []rule.PolicyRule
+	for _, l := range []module.Level{module.Restricted, module.Baseline} {
+		p := examples[l]
+		if p == nil {
 			continue
 		}
 		out = append(out, rule.PolicyRule{
-			Name:        m.Name() + "-shared-" + s.Name,
-			Kinds:       []rule.Kind{rule.PodKind},
-			Match:       sharedSelectors(r, m, s.Name),
-			Message:     fmt.Sprintf("pods of module %s in shared namespace %s meet the Pod Security level %s that polc.yaml sets", m.Name(), s.Name, s.Level()),
-			PodSecurity: s.Level(),
-			Pass:        []map[string]any{inNamespace(example.Workload(r, m, s.Name+"-compliant", example.Image, nil), s.Name)},
-			Fail:        []map[string]any{inNamespace(example.Workload(r, m, s.Name+"-privileged", example.Image, privileged), s.Name)},
+			Name:   string(l),
+			Kinds:  []rule.Kind{rule.PodKind},
+			Lookup: rule.ByNamespaceOrLabels,
+			Data:   map[string]any{"levels": levels},
+			Message: fmt.Sprintf("pods meet the Pod Security level of their namespace, here %s: the level the module that owns it declares, "+
+				"polc.yaml's for a shared namespace, else restricted", l),
+			PodSecurity:   l,
+			Preconditions: []rule.Condition{{Key: "{{ (" + jLevel + ") == " + expr.JMESString(string(l)) + " }}", Operator: "Equals", Value: true}},
+			When:          cLevel + " == " + expr.CELString(string(l)),
+			Pass:          p.Pass,
+			Fail:          p.Fail,
 		})
 	}
-	var owned []string
-	for ns := range r.NamespaceOwners {
-		owned = append(owned, ns)
-	}
-	owned = append(owned, looser...)
-	slices.Sort(owned)
-	owned = slices.Compact(owned)
-	elsewhere := m.Name() + "-undeclared"
-	rr := rule.PolicyRule{
-		Name:        m.Name() + "-undeclared-namespaces",
-		Kinds:       []rule.Kind{rule.PodKind},
-		Match:       rule.ModuleSelectors(r, m, false),
-		Message:     fmt.Sprintf("pods of module %s outside the declared namespaces meet the restricted Pod Security level", m.Name()),
-		PodSecurity: module.Restricted,
-		Pass:        []map[string]any{inNamespace(example.Workload(r, m, elsewhere+"-compliant", example.Image, nil), elsewhere)},
-		Fail:        []map[string]any{inNamespace(example.Workload(r, m, elsewhere+"-privileged", example.Image, privileged), elsewhere)},
-	}
-	if len(owned) > 0 {
-		rr.Exclude = []rule.Selector{{Namespaces: owned}}
-	}
-	return append(out, rr)
+	return out
 }
 
-// sharedSelectors match the module's objects in namespace ns.
-func sharedSelectors(r *rule.Repo, m *module.Module, ns string) []rule.Selector {
-	sel := rule.ModuleSelectors(r, m, false)
-	for i := range sel {
-		sel[i].Namespaces = []string{ns}
+// celLiteralLevels spells namespace levels as a CEL map literal.
+func celLiteralLevels(levels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(levels))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, expr.CELString(k)+": "+expr.CELString(levels[k]))
 	}
-	return sel
+	return "{" + strings.Join(parts, ", ") + "}"
 }

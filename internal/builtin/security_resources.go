@@ -70,9 +70,9 @@ func policyResources(c *rule.CompileContext) []rule.PolicyRule {
 	r, m := c.Repo, c.Module
 	lists := []string{"containers", "initContainers"}
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "resources",
 		Kinds:   []rule.Kind{rule.PodKind},
-		Match:   rule.ModuleSelectors(r, m, true),
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "every container and init container sets resources.requests.cpu, resources.requests.memory and resources.limits.memory",
 		Deny: []rule.Condition{{
 			Key: "{{ length(" + expr.JMESContainers(lists...) +

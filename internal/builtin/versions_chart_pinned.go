@@ -135,11 +135,10 @@ func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
 	}
 	chart := "request.object.spec.chart"
 	ref := "request.object.spec.ref"
-	scope := rule.ModuleSelectors(r, m, true)
 	return []rule.PolicyRule{{
-		Name:    m.Name(),
+		Name:    "helmreleases",
 		Kinds:   []rule.Kind{rule.HelmReleaseKind},
-		Match:   scope,
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "HelmReleases install an exact chart version (spec.chart.spec.version such as 1.2.3), not a range or the newest",
 		Deny: []rule.Condition{
 			{Key: "{{ " + chart + " && " + unpinned(chart+".spec") + " }}", Operator: "Equals", Value: true},
@@ -149,18 +148,18 @@ func policyChartPinned(c *rule.CompileContext) []rule.PolicyRule {
 		Pass: []map[string]any{hr(m.Name()+"-pinned", "1.2.3")},
 		Fail: []map[string]any{hr(m.Name()+"-range", ">=1.0.0")},
 	}, {
-		Name:    m.Name() + "-helmcharts",
+		Name:    "helmcharts",
 		Kinds:   []rule.Kind{{Group: fluxSourceGroup, Version: "*", Kind: "HelmChart", Resource: "helmcharts"}},
-		Match:   scope,
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "HelmChart sources pin an exact spec.version such as 1.2.3",
 		Deny:    []rule.Condition{{Key: "{{ " + unpinned("request.object.spec") + " }}", Operator: "Equals", Value: true}},
 		CEL:     []string{pinned("object.?spec")},
 		Pass:    []map[string]any{hc(m.Name()+"-pinned", "1.2.3")},
 		Fail:    []map[string]any{hc(m.Name()+"-range", "~1.2")},
 	}, {
-		Name:    m.Name() + "-ocirepositories",
+		Name:    "ocirepositories",
 		Kinds:   []rule.Kind{{Group: fluxSourceGroup, Version: "*", Kind: "OCIRepository", Resource: "ocirepositories"}},
-		Match:   scope,
+		Lookup:  rule.ByLabelsOrNamespace,
 		Message: "OCIRepositories pin spec.ref.digest, an exact spec.ref.semver, or a spec.ref.tag other than latest",
 		Deny: []rule.Condition{{Key: "{{ !(" + ref + ".digest || '') && (((" + ref + ".semver || '') != '' && !regex_match('" + exactVersionRE + "', " + ref + ".semver)) || " +
 			"((" + ref + ".semver || '') == '' && contains(['', 'latest'], " + ref + ".tag || ''))) }}", Operator: "Equals", Value: true}},

@@ -18,8 +18,9 @@ import (
 )
 
 const compileLong = `Compile the resource rules into a Kyverno policy pack, from module metadata alone: one policy
-per rule (named polc-<category>-<name>, with one rule per module), one PolicyException per module
-exception, a kustomization.yaml that Flux applies, a README.md catalog, and a Kyverno CLI test per
+per rule (named polc-<category>-<name>, with the same few rules however many modules there are:
+the modules' facts are a table that each rule looks the object's module up in), one
+PolicyException per module exception, a kustomization.yaml that Flux applies, a README.md catalog, and a Kyverno CLI test per
 policy under tests/ (run them with "kyverno test <dir>").
 
 The target is polc.yaml's spec.kyverno.target unless --target says otherwise: clusterpolicy

@@ -3,10 +3,12 @@ package kyverno
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"polc.dev/polc/internal/kinds"
+	"polc.dev/polc/internal/kyverno/expr"
 	"polc.dev/polc/internal/module"
 	"polc.dev/polc/internal/rule"
 )
@@ -43,11 +45,12 @@ type clusterPolicySpec struct {
 
 // cpRule is kyverno.io/v1 Rule.
 type cpRule struct {
-	Name          string        `json:"name"`
-	Match         matchBlock    `json:"match"`
-	Preconditions *cpConditions `json:"preconditions,omitempty"`
-	Exclude       *matchBlock   `json:"exclude,omitempty"`
-	Validate      *cpValidate   `json:"validate,omitempty"`
+	Name          string           `json:"name"`
+	Match         matchBlock       `json:"match"`
+	Context       []cpContextEntry `json:"context,omitempty"`
+	Preconditions *cpConditions    `json:"preconditions,omitempty"`
+	Exclude       *matchBlock      `json:"exclude,omitempty"`
+	Validate      *cpValidate      `json:"validate,omitempty"`
 }
 
 // matchBlock is kyverno.io/v1 MatchResources (any only).
@@ -68,9 +71,29 @@ type resourceDescription struct {
 	Selector   *labelSelector `json:"selector,omitempty"`
 }
 
-// labelSelector is metav1.LabelSelector (matchLabels only).
+// labelSelector is metav1.LabelSelector.
 type labelSelector struct {
-	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	MatchLabels      map[string]string          `json:"matchLabels,omitempty"`
+	MatchExpressions []labelSelectorRequirement `json:"matchExpressions,omitempty"`
+}
+
+// labelSelectorRequirement is metav1.LabelSelectorRequirement.
+type labelSelectorRequirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values,omitempty"`
+}
+
+// cpContextEntry is kyverno.io/v1 ContextEntry (variables only).
+type cpContextEntry struct {
+	Name     string      `json:"name"`
+	Variable *cpVariable `json:"variable,omitempty"`
+}
+
+// cpVariable is kyverno.io/v1 Variable.
+type cpVariable struct {
+	Value    any    `json:"value,omitempty"`
+	JMESPath string `json:"jmesPath,omitempty"`
 }
 
 // cpValidate is kyverno.io/v1 Validation.
@@ -80,6 +103,16 @@ type cpValidate struct {
 	Pattern       map[string]any `json:"pattern,omitempty"`
 	Deny          *cpDeny        `json:"deny,omitempty"`
 	PodSecurity   *cpPodSecurity `json:"podSecurity,omitempty"`
+	ForEach       []cpForEach    `json:"foreach,omitempty"`
+}
+
+// cpForEach is kyverno.io/v1 ForEachValidation (deny only).
+type cpForEach struct {
+	List          string        `json:"list"`
+	ElementScope  *bool         `json:"elementScope,omitempty"`
+	Preconditions *cpConditions `json:"preconditions,omitempty"`
+	Deny          *cpDeny       `json:"deny,omitempty"`
+	ForEach       []cpForEach   `json:"foreach,omitempty"`
 }
 
 // cpDeny is kyverno.io/v1 Deny.
@@ -118,6 +151,7 @@ type policyExceptionV2 struct {
 type policyExceptionV2Spec struct {
 	Background *bool              `json:"background,omitempty"`
 	Match      matchBlock         `json:"match"`
+	Conditions *cpConditions      `json:"conditions,omitempty"`
 	Exceptions []exceptionV2Entry `json:"exceptions"`
 }
 
@@ -203,6 +237,12 @@ func cpFilters(ofKinds []rule.Kind, sels []rule.Selector) []resourceFilter {
 		if len(s.Labels) > 0 {
 			d.Selector = &labelSelector{MatchLabels: s.Labels}
 		}
+		if s.LabelIn != nil {
+			if d.Selector == nil {
+				d.Selector = &labelSelector{}
+			}
+			d.Selector.MatchExpressions = []labelSelectorRequirement{{Key: s.LabelIn.Key, Operator: "In", Values: s.LabelIn.Values}}
+		}
 		out = append(out, resourceFilter{Resources: d})
 	}
 	return out
@@ -235,52 +275,212 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	cp := clusterPolicy{APIVersion: "kyverno.io/v1", Kind: "ClusterPolicy",
 		Metadata: objectMeta{Name: p.Name, Labels: policyLabels(), Annotations: annotations(repo, p, "1.13.0")}}
 	background := true
-	for _, r := range p.Rules {
-		for _, k := range r.Kinds {
-			if k.Kind == "*" {
-				background = false // Kyverno refuses wildcard kinds in background mode
-			}
-		}
-		v := &cpValidate{FailureAction: string(r.Action), Message: r.Message}
-		switch {
-		case r.PodSecurity != "":
-			v.PodSecurity = &cpPodSecurity{Level: string(r.PodSecurity), Version: "latest"}
-		case r.Pattern != nil:
-			v.Pattern = r.Pattern
-		case len(r.Deny) > 0:
-			v.Deny = &cpDeny{}
-			for _, c := range r.Deny {
-				v.Deny.Conditions.Any = append(v.Deny.Conditions.Any, cpCondition{Key: c.Key, Operator: c.Operator, Value: c.Value})
-			}
-		default:
-			return nil, fmt.Errorf("rule %s has no pattern, deny conditions or podSecurity level", r.Name)
-		}
-		if err := noVariables(r.Message, v.Pattern); err != nil {
-			return nil, fmt.Errorf("rule %s: %w", r.Name, err)
-		}
-		cr := cpRule{Name: r.Name, Match: matchBlock{Any: cpFilters(r.Kinds, r.Match)}, Validate: v}
-		if len(r.Exclude) > 0 {
-			cr.Exclude = &matchBlock{Any: cpFilters(r.Kinds, r.Exclude)}
-		}
-		if len(r.ExcludeKinds) > 0 {
-			if cr.Exclude == nil {
-				cr.Exclude = &matchBlock{}
-			}
-			cr.Exclude.Any = append(cr.Exclude.Any, resourceFilter{Resources: resourceDescription{Kinds: r.ExcludeKinds}})
-		}
-		if len(r.Preconditions) > 0 {
-			cr.Preconditions = &cpConditions{}
-			for _, c := range r.Preconditions {
-				cr.Preconditions.All = append(cr.Preconditions.All, cpCondition{Key: c.Key, Operator: c.Operator, Value: c.Value})
-			}
-		}
+	add := func(r *ModuleRule, cr cpRule) {
 		cp.Spec.Rules = append(cp.Spec.Rules, cr)
 		if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
 			cp.Spec.Rules = append(cp.Spec.Rules, cronJobAppArmor(cr, r))
 		}
 	}
+	done := map[string]bool{}
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		for _, k := range r.Kinds {
+			if k.Kind == "*" {
+				background = false // Kyverno refuses wildcard kinds in background mode
+			}
+		}
+		if !r.IsTable() {
+			cr, err := cpRuleOf(r, r.Name, r.Action, cpFilters(r.Kinds, r.Match))
+			if err != nil {
+				return nil, err
+			}
+			add(r, cr)
+			continue
+		}
+		if done[r.Name] {
+			continue
+		}
+		done[r.Name] = true
+		t := p.table(r.Name)
+		for _, a := range t.Actions {
+			if t.dataFree() {
+				cr, err := cpRuleOf(t.Rule, t.actionName(a), a, cpFilters(r.Kinds, t.selectorsOf(repo, a)))
+				if err != nil {
+					return nil, err
+				}
+				add(t.Rule, cr)
+				continue
+			}
+			cr, err := cpRuleOf(t.Rule, t.actionName(a), a, cpFilters(r.Kinds, t.selectors(repo)))
+			if err != nil {
+				return nil, err
+			}
+			if err := cpTable(repo, t, a, &cr); err != nil {
+				return nil, err
+			}
+			add(t.Rule, cr)
+		}
+	}
 	cp.Spec.Background = &background
 	return cp, nil
+}
+
+// cpRuleOf builds the ClusterPolicy rule of r, named name, with action a and match.
+func cpRuleOf(r *ModuleRule, name string, a module.Action, match []resourceFilter) (cpRule, error) {
+	v := &cpValidate{FailureAction: string(a), Message: r.Message}
+	switch {
+	case r.PodSecurity != "":
+		v.PodSecurity = &cpPodSecurity{Level: string(r.PodSecurity), Version: "latest"}
+	case r.Pattern != nil:
+		v.Pattern = r.Pattern
+	case len(r.Deny) > 0:
+		v.Deny = &cpDeny{}
+		for _, c := range r.Deny {
+			v.Deny.Conditions.Any = append(v.Deny.Conditions.Any, cpCondition{Key: c.Key, Operator: c.Operator, Value: c.Value})
+		}
+		if r.DenyEach != "" {
+			v.ForEach, v.Deny = []cpForEach{{List: r.DenyEach, Deny: v.Deny}}, nil
+		}
+	default:
+		return cpRule{}, fmt.Errorf("rule %s has no pattern, deny conditions or podSecurity level", r.Name)
+	}
+	if err := noVariables(r.Message, v.Pattern); err != nil {
+		return cpRule{}, fmt.Errorf("rule %s: %w", r.Name, err)
+	}
+	cr := cpRule{Name: name, Match: matchBlock{Any: match}, Validate: v}
+	if len(r.Exclude) > 0 {
+		cr.Exclude = &matchBlock{Any: cpFilters(r.Kinds, r.Exclude)}
+	}
+	if len(r.ExcludeKinds) > 0 {
+		if cr.Exclude == nil {
+			cr.Exclude = &matchBlock{}
+		}
+		cr.Exclude.Any = append(cr.Exclude.Any, resourceFilter{Resources: resourceDescription{Kinds: r.ExcludeKinds}})
+	}
+	if len(r.Preconditions) > 0 {
+		cr.Preconditions = &cpConditions{}
+		for _, c := range r.Preconditions {
+			cr.Preconditions.All = append(cr.Preconditions.All, cpCondition{Key: c.Key, Operator: c.Operator, Value: c.Value})
+		}
+	}
+	return cr, nil
+}
+
+// cpTable gives a ClusterPolicy rule the module table of t: as foreach lists where Kyverno allows
+// them (see cpForEachTable), else a context variable, module, that
+// holds the record of the object's module (looked up by key in the table, which is the
+// variable's value), and a precondition that the module has the rule's action. The object's
+// labels, namespace and name enter the value as data (whole-value variables keep their type),
+// never as JMESPath text.
+func cpTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) error {
+	// Kyverno refuses foreach in rules of every kind (*), and a podSecurity check cannot be one.
+	if cr.Validate.PodSecurity == nil && !slices.Contains(t.Rule.Kinds, rule.AnyKind) {
+		return cpForEachTable(repo, t, a, cr)
+	}
+	data := t.data()
+	if err := noVariablesIn(data); err != nil {
+		return fmt.Errorf("rule %s: module table: %w", t.Rule.Name, err)
+	}
+	o := map[string]any{
+		"labels": "{{ request.object.metadata.labels || `{}` }}",
+		"ns":     "{{ request.object.metadata.namespace || '' }}",
+		"name":   "{{ request.object.metadata.name || '' }}",
+	}
+	if t.Rule.Lookup == rule.ByFluxPath {
+		o["path"] = "{{ request.object.spec.path || '' }}"
+	}
+	value := map[string]any{"t": data, "o": o}
+	cr.Context = []cpContextEntry{{Name: rule.ModuleJMES, Variable: &cpVariable{Value: value, JMESPath: jmesScope(repo, t)}}}
+	if cr.Preconditions == nil {
+		cr.Preconditions = &cpConditions{}
+	}
+	cr.Preconditions.All = append([]cpCondition{{Key: "{{ " + rule.ModuleJMES + ".action == " + expr.JMESString(string(a)) + " }}", Operator: "Equals", Value: true}}, cr.Preconditions.All...)
+	return nil
+}
+
+// jmesScope is the JMESPath, over {t: table, o: object}, of the record of the object's module
+// for scope s, or {} when it has none.
+func jmesScope(repo *rule.Repo, t *table) string {
+	s := t.Rule.Lookup
+	// The pack leaves empty maps and lists out, so every table is read with a default.
+	const modules, flux, owners, dirs = "(t.modules || `{}`)", "(t.flux || `{}`)", "(t.owners || `{}`)", "(t.dirs || `{}`)"
+	mod := func(name string) string { return "lookup(" + modules + ", " + name + " || '')" }
+	labels := mod(`lookup(`+flux+`, o.labels."`+rule.FluxNameLabel+`" || '')`) + " || " + mod(`o.labels."`+repo.Config.ModuleLabel()+`"`)
+	var e string
+	switch s {
+	case rule.ByLabels:
+		e = labels
+	case rule.ByLabelsOrNamespace:
+		e = labels + " || " + mod("lookup("+owners+", o.ns)")
+	case rule.ByNamespaceOrLabels:
+		// An owned namespace decides alone: {"name": ""} is a record that is not empty (JMESPath's
+		// || would skip {}) and has no action, so the rule does not apply.
+		e = "(lookup(" + owners + ", o.ns) && (" + mod("lookup("+owners+", o.ns)") + " || `{\"name\": \"\"}`)) || " + labels
+	case rule.ByFluxName:
+		e = mod("lookup(" + flux + ", o.name)")
+	case rule.ByOwnedNamespace:
+		e = mod("lookup(" + owners + ", o.name)")
+	case rule.ByFluxPath:
+		// The longest directory that the path, less one trailing /, ends with at a / (or is).
+		const q = "split(regex_replace_all('/$', o.path, ''), '/')"
+		var looks []string
+		for k := t.Depth; k >= 1; k-- {
+			looks = append(looks, fmt.Sprintf("lookup(%s, join('/', %s[-%d:]))", dirs, q, k))
+		}
+		e = "type(o.path) == 'string' && " + mod(strings.Join(looks, " || "))
+	default:
+		panic("unknown scope " + string(s))
+	}
+	return e + " || `{}`"
+}
+
+// noVariablesIn refuses a string holding {{ or $( in module data: Kyverno substitutes both in a
+// context variable's value. Module data is made of names of strict forms, so this never happens
+// unless a rule puts free text in it.
+func noVariablesIn(v any) error {
+	switch x := v.(type) {
+	case string:
+		if strings.Contains(x, "{{") || strings.Contains(x, "$(") {
+			return fmt.Errorf("value %q contains {{ or $(", x)
+		}
+	case map[string]any:
+		for k, e := range x {
+			if err := noVariablesIn(k); err != nil {
+				return err
+			}
+			if err := noVariablesIn(e); err != nil {
+				return err
+			}
+		}
+	case map[string]map[string]any:
+		for k, e := range x {
+			if err := noVariablesIn(k); err != nil {
+				return err
+			}
+			if err := noVariablesIn(e); err != nil {
+				return err
+			}
+		}
+	case map[string]string:
+		for k, e := range x {
+			if err := noVariablesIn(k + e); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if err := noVariablesIn(e); err != nil {
+				return err
+			}
+		}
+	case []string:
+		for _, e := range x {
+			if err := noVariablesIn(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // appArmorAnnotations counts the pod template annotations of a CronJob that set a forbidden
@@ -291,7 +491,7 @@ const appArmorAnnotations = "{{ length(items(request.object.spec.jobTemplate.spe
 // cronJobAppArmor is the companion of a podSecurity rule for CronJobs: Kyverno's podSecurity check
 // does not see the annotations of a CronJob's pod template, which the Pod Security library checks
 // for AppArmor, so this rule does.
-func cronJobAppArmor(cr cpRule, r ModuleRule) cpRule {
+func cronJobAppArmor(cr cpRule, r *ModuleRule) cpRule {
 	only := func(m *matchBlock) *matchBlock {
 		if m == nil {
 			return nil
@@ -307,9 +507,11 @@ func cronJobAppArmor(cr cpRule, r ModuleRule) cpRule {
 		return out
 	}
 	return cpRule{
-		Name:    cronJobAppArmorName(r.Name),
-		Match:   *only(&cr.Match),
-		Exclude: only(cr.Exclude),
+		Name:          cronJobAppArmorName(cr.Name),
+		Match:         *only(&cr.Match),
+		Exclude:       only(cr.Exclude),
+		Context:       cr.Context,
+		Preconditions: cr.Preconditions,
 		Validate: &cpValidate{FailureAction: cr.Validate.FailureAction,
 			Message: r.Message + ": the pod template must not set a forbidden AppArmor profile annotation",
 			Deny:    &cpDeny{Conditions: cpConditions{Any: []cpCondition{{Key: appArmorAnnotations, Operator: "GreaterThan", Value: 0}}}}},
@@ -376,14 +578,33 @@ func exceptionFilters(ex module.Exception, podRule bool) []resourceFilter {
 func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception) (any, error) {
 	var names []string
 	podRule := false
-	for _, r := range p.Rules {
-		if r.Module == ex.Module {
-			names = append(names, r.Name)
-			if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
-				names = append(names, cronJobAppArmorName(r.Name))
-			}
-			podRule = podRule || r.IsPodRule()
+	var conds []cpCondition
+	scoped := true
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		if r.Module != ex.Module {
+			continue
 		}
+		name := r.Name
+		if r.IsTable() {
+			name = p.table(r.Name).actionName(r.Action)
+			sels := moduleSelectors(repo, r)
+			scoped = scoped && len(sels) > 0
+			for _, s := range sels {
+				c := cpCondition{Key: "{{ " + jmesSelector(s) + " }}", Operator: "Equals", Value: true}
+				if !slices.ContainsFunc(conds, func(d cpCondition) bool { return d.Key == c.Key }) {
+					conds = append(conds, c)
+				}
+			}
+		}
+		if slices.Contains(names, name) {
+			continue
+		}
+		names = append(names, name)
+		if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
+			names = append(names, cronJobAppArmorName(name))
+		}
+		podRule = podRule || r.IsPodRule()
 	}
 	pe := policyExceptionV2{APIVersion: "kyverno.io/v2", Kind: "PolicyException",
 		Metadata: exceptionMeta(repo, p, ex),
@@ -391,6 +612,11 @@ func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception)
 			Match:      matchBlock{Any: exceptionFilters(ex.Source, podRule)},
 			Exceptions: []exceptionV2Entry{{PolicyName: p.Name, RuleNames: names}},
 		}}
+	if scoped && len(conds) > 0 {
+		// The rules are every module's: the exception holds for the objects the module's lookup
+		// finds it for, as the module's own rule did.
+		pe.Spec.Conditions = &cpConditions{Any: conds}
+	}
 	return pe, nil
 }
 
@@ -406,3 +632,116 @@ func exceptionMeta(repo *rule.Repo, p *Policy, ex *Exception) objectMeta {
 	}
 	return objectMeta{Name: ex.Name, Namespace: ExceptionNamespace, Labels: policyLabels(), Annotations: a}
 }
+
+// jmesSelector is the JMESPath condition that the request's object is selected by s.
+func jmesSelector(s rule.Selector) string {
+	var parts []string
+	if len(s.Names) > 0 {
+		parts = append(parts, "contains("+expr.JMESStrings(s.Names)+", request.object.metadata.name || '')")
+	}
+	if len(s.Namespaces) > 0 {
+		parts = append(parts, "contains("+expr.JMESStrings(s.Namespaces)+", request.object.metadata.namespace || '')")
+	}
+	for _, k := range sortedKeys(s.Labels) {
+		parts = append(parts, expr.JMESLabel(k)+" == "+expr.JMESString(s.Labels[k]))
+	}
+	if s.LabelIn != nil {
+		parts = append(parts, "contains("+expr.JMESStrings(s.LabelIn.Values)+", "+expr.JMESLabel(s.LabelIn.Key)+")")
+	}
+	if len(parts) == 0 {
+		return "true"
+	}
+	return strings.Join(parts, " && ")
+}
+
+// cpForEachTable gives a ClusterPolicy rule of deny conditions the module table of t as JMESPath
+// literals in a foreach list: the list is the record of the object's module (none when it has
+// none), and the conditions are evaluated for it as element. Kyverno evaluates a foreach list as
+// it is, where it walks a context variable's value looking for variables on every request.
+func cpForEachTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) error {
+	// The index maps the keys the lookup tries to module names; the records are keyed r:<name>.
+	index, records := map[string]string{}, map[string]any{}
+	uses := map[rule.Lookup]string{rule.ByLabels: "fm", rule.ByLabelsOrNamespace: "fmn", rule.ByFluxName: "f", rule.ByOwnedNamespace: "n", rule.ByFluxPath: "d"}[t.Rule.Lookup]
+	add := func(prefix string, m map[string]string) {
+		if strings.Contains(uses, prefix) {
+			for k, n := range m {
+				index[prefix+":"+k] = n
+			}
+		}
+	}
+	names := map[string]string{}
+	for n, rec := range t.Modules {
+		names[n] = n
+		records["r:"+n] = rec
+	}
+	add("f", t.Flux)
+	add("m", names)
+	add("n", t.Owners)
+	add("d", t.Dirs)
+	literal := func(v any) string { return "`" + strings.ReplaceAll(mustJSON(v), "`", "\\`") + "`" }
+	key := func(prefix, value string) string { return "join('', ['" + prefix + "', " + value + "])" }
+	fl := `request.object.metadata.labels."` + rule.FluxNameLabel + `" || ''`
+	ml := `request.object.metadata.labels."` + repo.Config.ModuleLabel() + `" || ''`
+	const ns, name = "request.object.metadata.namespace || ''", "request.object.metadata.name || ''"
+	var keys string
+	switch t.Rule.Lookup {
+	case rule.ByLabels:
+		keys = "[" + key("f:", fl) + ", " + key("m:", ml) + "]"
+	case rule.ByLabelsOrNamespace:
+		keys = "[" + key("f:", fl) + ", " + key("m:", ml) + ", " + key("n:", ns) + "]"
+	case rule.ByFluxName:
+		keys = "[" + key("f:", name) + "]"
+	case rule.ByOwnedNamespace:
+		keys = "[" + key("n:", name) + "]"
+	case rule.ByFluxPath:
+		// The directories the path, less one trailing /, ends with at a / (or is), longest first.
+		const q = "split(regex_replace_all('/$', request.object.spec.path, ''), '/')"
+		var ks []string
+		for k := t.Depth; k >= 1; k-- {
+			ks = append(ks, key("d:", fmt.Sprintf("join('/', %s[-%d:])", q, k)))
+		}
+		keys = "(type(request.object.spec.path) == 'string' && [" + strings.Join(ks, ", ") + "]) || `[]`"
+	default:
+		return fmt.Errorf("rule %s: lookup %s has no ClusterPolicy form without Pod Security", t.Rule.Name, t.Rule.Lookup)
+	}
+	list := "(" + keys + ") | map(&lookup(" + literal(index) + ", @), @)[?@] | map(&lookup(" + literal(records) + ", join('', ['r:', @])), @)[?@] | [:1]"
+	if err := noVariablesIn(list); err != nil {
+		return fmt.Errorf("rule %s: module table: %w", t.Rule.Name, err)
+	}
+	element := func(s string) string { return moduleRef.ReplaceAllString(s, "${1}element.") }
+	fe := cpForEach{List: list, ElementScope: new(bool),
+		Preconditions: &cpConditions{All: []cpCondition{{Key: "{{ element.action == " + expr.JMESString(string(a)) + " }}", Operator: "Equals", Value: true}}}}
+	if cr.Preconditions != nil {
+		for _, c := range cr.Preconditions.All {
+			k, _ := c.Key.(string)
+			fe.Preconditions.All = append(fe.Preconditions.All, cpCondition{Key: element(k), Operator: c.Operator, Value: c.Value})
+		}
+		cr.Preconditions = nil
+	}
+	deny := &cpDeny{}
+	v := cr.Validate
+	var conds []cpCondition
+	switch {
+	case v.Deny != nil:
+		conds = v.Deny.Conditions.Any
+	case len(v.ForEach) == 1 && v.ForEach[0].Deny != nil:
+		conds = v.ForEach[0].Deny.Conditions.Any
+	default:
+		return fmt.Errorf("rule %s: a table rule without Pod Security has deny conditions", t.Rule.Name)
+	}
+	for _, c := range conds {
+		k, _ := c.Key.(string)
+		deny.Conditions.Any = append(deny.Conditions.Any, cpCondition{Key: element(k), Operator: c.Operator, Value: c.Value})
+	}
+	if len(v.ForEach) == 1 { // DenyEach: a foreach over the record's list, inside the one over records
+		fe.ForEach = []cpForEach{{List: element(v.ForEach[0].List), ElementScope: new(bool), Deny: deny}}
+	} else {
+		fe.Deny = deny
+	}
+	v.Deny, v.ForEach = nil, []cpForEach{fe}
+	return nil
+}
+
+// moduleRef finds the references to the module record (module.x) in JMESPath written for a table
+// rule; the prefix keeps quoted keys such as "polc.dev/module" out.
+var moduleRef = regexp.MustCompile(`(^|[\s(!,\[|&{])` + rule.ModuleJMES + `\.`)

@@ -82,6 +82,18 @@ type Policy struct {
 	Hash string
 	// Object is the policy object (a ClusterPolicy or a ValidatingPolicy), ready to marshal.
 	Object any
+	// tables are its table rules (see table.go).
+	tables []*table
+}
+
+// table returns the table rule of p named name.
+func (p *Policy) table(name string) *table {
+	for _, t := range p.tables {
+		if t.Rule.Name == name {
+			return t
+		}
+	}
+	panic("no table rule " + name + " in " + p.Name)
 }
 
 // ModuleRule is one per-module rule of a policy.
@@ -236,6 +248,9 @@ func buildPolicies(repo *rule.Repo, rules []rule.Rule, target Target) ([]*Policy
 		for _, p := range kept {
 			seen := map[string]bool{}
 			for _, r := range p.Rules {
+				if r.IsTable() {
+					continue // one rule for every module
+				}
 				if seen[r.Name] {
 					return nil, fmt.Errorf("rule %s: two compiled rules are named %q", ru.ID, r.Name)
 				}
@@ -338,6 +353,9 @@ func Compile(repo *rule.Repo, rules []rule.Rule, opts Options) (*Result, error) 
 		b = validatingPolicyBackend{}
 	}
 	for _, p := range policies {
+		if p.tables, err = tables(repo, p); err != nil {
+			return nil, fmt.Errorf("compile %s: %w", p.Name, err)
+		}
 		p.Hash = sourceHash(repo, p, opts.Target)
 		if p.Object, err = b.policy(repo, p); err != nil {
 			return nil, fmt.Errorf("compile %s: %w", p.Name, err)

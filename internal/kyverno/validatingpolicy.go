@@ -2,6 +2,7 @@ package kyverno
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 
@@ -43,6 +44,9 @@ func celSelector(s rule.Selector) string {
 	sort.Strings(keys)
 	for _, k := range keys {
 		parts = append(parts, expr.CELLabel(k)+" == "+expr.CELString(s.Labels[k]))
+	}
+	if s.LabelIn != nil {
+		parts = append(parts, expr.CELLabel(s.LabelIn.Key)+" in "+expr.CELStrings(s.LabelIn.Values))
 	}
 	if len(parts) == 0 {
 		return "true"
@@ -101,21 +105,32 @@ func celScope(r *ModuleRule) string {
 // label, Flux label, namespace or name is one that a rule selects. The exact scopes are in the
 // rule variables; spelling them all out here would exceed CEL's expression size limit in
 // repositories with many modules. It is "" when a rule selects every object.
-func matchCondition(p *Policy) string {
+func matchCondition(repo *rule.Repo, p *Policy) string {
 	labels := map[string]map[string]bool{}
 	namespaces, names := map[string]bool{}, map[string]bool{}
+	label := func(k, v string) {
+		if labels[k] == nil {
+			labels[k] = map[string]bool{}
+		}
+		labels[k][v] = true
+	}
 	for _, r := range p.Rules {
-		if len(r.Match) == 0 {
+		sels := r.Match
+		if r.IsTable() {
+			sels = p.table(r.Name).selectors(repo)
+		}
+		if len(sels) == 0 {
 			return ""
 		}
-		for _, s := range r.Match {
+		for _, s := range sels {
 			switch {
+			case s.LabelIn != nil:
+				for _, v := range s.LabelIn.Values {
+					label(s.LabelIn.Key, v)
+				}
 			case len(s.Labels) > 0:
 				for k, v := range s.Labels {
-					if labels[k] == nil {
-						labels[k] = map[string]bool{}
-					}
-					labels[k][v] = true
+					label(k, v)
 				}
 			case len(s.Namespaces) > 0:
 				for _, n := range s.Namespaces {
@@ -225,9 +240,25 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	groups := map[string][]string{}
 	var atLeast = map[module.Level][]string{}
 	pods, pss := false, false
+	tableVars, moduleRef := celTables(repo, p)
+	done := map[string]bool{}
 	for i := range p.Rules {
 		r := &p.Rules[i]
 		scope := celScope(r)
+		if r.IsTable() {
+			if done[r.Name] {
+				continue
+			}
+			done[r.Name] = true
+			r = withModuleRef(r, moduleRef[r.Name])
+			scope = "(" + celKinds(r.Kinds) + ") && " + moduleRef[r.Name] + `.name != ""`
+			if len(r.ExcludeKinds) > 0 {
+				scope += " && !(object.kind in " + expr.CELStrings(r.ExcludeKinds) + ")"
+			}
+			if r.When != "" {
+				scope += " && (" + r.When + ")"
+			}
+		}
 		v := fmt.Sprintf("rule%d", i)
 		vars = append(vars, v, scope)
 		pods = pods || r.IsPodRule()
@@ -265,6 +296,7 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 	if pss {
 		spec.Variables = append(spec.Variables, admissionv1.Variable{Name: "containers", Expression: psAllContainers})
 	}
+	spec.Variables = append(spec.Variables, tableVars...)
 	for i := 0; i < len(vars); i += 2 {
 		spec.Variables = append(spec.Variables, admissionv1.Variable{Name: vars[i], Expression: vars[i+1]})
 	}
@@ -284,7 +316,7 @@ func (validatingPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 			})
 		}
 	}
-	if mc := matchCondition(p); mc != "" {
+	if mc := matchCondition(repo, p); mc != "" {
 		spec.MatchConditions = []admissionv1.MatchCondition{{Name: "polc-module-scope", Expression: mc}}
 	}
 	return vp, nil
@@ -295,6 +327,11 @@ func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Excepti
 	podRule := false
 	for i := range p.Rules {
 		if r := &p.Rules[i]; r.Module == ex.Module {
+			if r.IsTable() {
+				c := *r
+				c.Match, c.Exclude = moduleSelectors(repo, r), nil
+				r = &c
+			}
 			scopes = append(scopes, "("+celScope(r)+")")
 			podRule = podRule || r.IsPodRule()
 		}
@@ -322,4 +359,112 @@ func (validatingPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Excepti
 		pe.Spec.ExpiresAt = &at
 	}
 	return pe, nil
+}
+
+// celTables returns the CEL variables that hold the module tables of p's table rules and find the
+// object's module in them, and, per table rule, the variable its checks read the record from.
+// Tables of equal content share their variables.
+func celTables(repo *rule.Repo, p *Policy) ([]admissionv1.Variable, map[string]string) {
+	var vars []admissionv1.Variable
+	refs := map[string]string{}
+	byText := map[string]string{}
+	for i, t := range p.tables {
+		suffix := ""
+		if len(p.tables) > 1 {
+			suffix = fmt.Sprint(i)
+		}
+		data := t.data()
+		name := func(what string) string { return what + suffix }
+		table := func(what string) string { return "variables." + name(what) }
+		var own []admissionv1.Variable
+		for _, what := range []string{"modules", "flux", "owners", "dirs"} {
+			if v, ok := data[what]; ok {
+				own = append(own, admissionv1.Variable{Name: name(what), Expression: celLiteral(v)})
+			}
+		}
+		own = append(own, admissionv1.Variable{Name: name("module"), Expression: celScopeLookup(repo, t, table)})
+		key := ""
+		for _, v := range own {
+			key += v.Expression + "\x00"
+		}
+		if ref, ok := byText[key]; ok {
+			refs[t.Rule.Name] = ref
+			continue
+		}
+		byText[key] = table("module")
+		refs[t.Rule.Name] = table("module")
+		vars = append(vars, own...)
+	}
+	return vars, refs
+}
+
+// celScopeLookup is the CEL of the record of the object's module for lookup l, or a record
+// named "" when it has none; table names a table variable.
+func celScopeLookup(repo *rule.Repo, t *table, table func(string) string) string {
+	l := t.Rule.Lookup
+	label := func(k string) string { return `object.metadata.?labels[?` + expr.CELString(k) + `].orValue("")` }
+	const ns, name = `object.metadata.?namespace.orValue("")`, `object.metadata.?name.orValue("")`
+	labels := "[" + table("flux") + "[?" + label(rule.FluxNameLabel) + `].orValue(""), ` + label(repo.Config.ModuleLabel()) + "]"
+	var cands string
+	switch l {
+	case rule.ByLabels:
+		cands = labels
+	case rule.ByLabelsOrNamespace:
+		cands = labels + " + [" + table("owners") + "[?" + ns + `].orValue("")]`
+	case rule.ByNamespaceOrLabels:
+		cands = "(" + ns + " in " + table("owners") + " ? [" + table("owners") + "[" + ns + "]] : " + labels + ")"
+	case rule.ByFluxName:
+		cands = "[" + table("flux") + "[?" + name + `].orValue("")]`
+	case rule.ByOwnedNamespace:
+		cands = "[" + table("owners") + "[?" + name + `].orValue("")]`
+	case rule.ByFluxPath:
+		// The directories the path, less one trailing /, ends with at a / (or is), longest first.
+		var ks []string
+		for k := t.Depth; k >= 1; k-- {
+			ks = append(ks, fmt.Sprint(k))
+		}
+		const path = `object.?spec.?path.orValue("")`
+		cands = `(type(` + path + `) != string ? [] : cel.bind(p, string(` + path + `), cel.bind(parts, (p.endsWith("/") ? p.substring(0, size(p) - 1) : p).split("/"), ` +
+			"[" + strings.Join(ks, ", ") + `].filter(k, k <= size(parts)).map(k, parts.slice(size(parts) - k, size(parts)).join("/")))))` +
+			".filter(d, d in " + table("dirs") + ").map(d, " + table("dirs") + "[d])"
+	default:
+		panic("unknown lookup " + string(l))
+	}
+	// Only the record found is decoded: the table maps names to JSON, a map of strings, which CEL
+	// compiles far faster than nested literals (the Kyverno CLI compiles a policy per object).
+	return "((" + cands + ").filter(n, n in " + table("modules") + ").map(n, json.unmarshal(" + table("modules") + `[n])) + [dyn({"name": ""})])[0]`
+}
+
+// withModuleRef returns r with its CEL reading the record from ref instead of variables.module.
+func withModuleRef(r *ModuleRule, ref string) *ModuleRule {
+	c := *r
+	re := regexp.MustCompile(regexp.QuoteMeta(rule.ModuleCEL) + `\b`)
+	c.CEL = nil
+	for _, e := range r.CEL {
+		c.CEL = append(c.CEL, re.ReplaceAllLiteralString(e, ref))
+	}
+	c.When = re.ReplaceAllLiteralString(r.When, ref)
+	return &c
+}
+
+// celLiteral spells a table as a CEL map literal of strings: the indexes as they are, the module
+// records as JSON (see celScopeLookup).
+func celLiteral(v any) string {
+	var m map[string]string
+	switch x := v.(type) {
+	case map[string]string:
+		m = x
+	case map[string]map[string]any:
+		m = map[string]string{}
+		for k, rec := range x {
+			m[k] = mustJSON(rec)
+		}
+	default:
+		panic(fmt.Sprintf("celLiteral: unsupported %T", v))
+	}
+	parts := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		parts = append(parts, expr.CELString(k)+": "+expr.CELString(m[k]))
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }

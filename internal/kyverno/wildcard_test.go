@@ -50,6 +50,9 @@ func TestConditionsCompareLiterally(t *testing.T) {
 				if r.Validate != nil && r.Validate.Deny != nil {
 					cs = append(append(cs, r.Validate.Deny.Conditions.All...), r.Validate.Deny.Conditions.Any...)
 				}
+				if r.Validate != nil {
+					cs = append(cs, forEachConditions(r.Validate.ForEach)...)
+				}
 				for _, c := range cs {
 					checked[p.Rule.ID]++
 					if !wildcardOperators[c.Operator] {
@@ -75,4 +78,20 @@ func TestConditionsCompareLiterally(t *testing.T) {
 	for _, id := range []string{"naming/flux-kustomization", "deps/flux-dependson", "naming/namespace-ownership", "security/cluster-rbac"} {
 		require.NotZero(t, checked[id], "no condition of %s was checked", id)
 	}
+}
+
+// forEachConditions returns the preconditions and deny conditions of foreach validations, nested
+// ones included.
+func forEachConditions(fes []cpForEach) []cpCondition {
+	var cs []cpCondition
+	for _, fe := range fes {
+		if fe.Preconditions != nil {
+			cs = append(append(cs, fe.Preconditions.All...), fe.Preconditions.Any...)
+		}
+		if fe.Deny != nil {
+			cs = append(append(cs, fe.Deny.Conditions.All...), fe.Deny.Conditions.Any...)
+		}
+		cs = append(cs, forEachConditions(fe.ForEach)...)
+	}
+	return cs
 }

@@ -72,6 +72,14 @@ type Selector struct {
 	Namespaces []string
 	// Labels, when set, selects objects that carry every one of these labels with these values.
 	Labels map[string]string
+	// LabelIn, when set, selects objects that carry the label LabelIn.Key with one of its Values.
+	LabelIn *LabelIn
+}
+
+// LabelIn is a label key and the values it may have.
+type LabelIn struct {
+	Key    string
+	Values []string
 }
 
 // Condition is one Kyverno deny condition (ClusterPolicy): key operator value, JMESPath in key.
@@ -102,21 +110,72 @@ type PolicyRule struct {
 	// Pattern is the ClusterPolicy validate.pattern (Kyverno pattern language).
 	Pattern map[string]any
 	// Preconditions are ClusterPolicy preconditions: the rule applies only when all hold. (The
-	// CEL form states them inside its expression.)
+	// CEL form states them inside its expression, or in When.)
 	Preconditions []Condition
+	// When is the CEL condition under which a Pod Security rule applies (ValidatingPolicy); it
+	// states the Preconditions of a rule that has no CEL expression of its own.
+	When string
 	// Deny are ClusterPolicy deny conditions: the object fails when any is true.
 	Deny []Condition
+	// DenyEach, when set, is a JMESPath list: Deny is evaluated for each of its elements (as
+	// {{ element }}), and the object fails when it fails for any (a Kyverno foreach).
+	DenyEach string
 	// CEL are ValidatingPolicy expressions over `object`; the object passes when all are true.
 	CEL []string
 	// PodSecurity, when set, makes this a Pod Security rule at that level: a podSecurity subrule
 	// for ClusterPolicy, one CEL validation per Pod Security control for ValidatingPolicy.
 	PodSecurity module.Level
 
+	// Lookup, when set, makes this a table rule: compiled once for every module, whatever their
+	// number, with the module's facts (Data) as data. In the cluster the object's module is
+	// looked up by key in a module table (see Lookup), and the checks read its record as `module`
+	// in JMESPath ({{ module.x }}) and as variables.module in CEL. Every module's PolicyRule of
+	// the same Name must then be the same apart from Data and the examples; Match and Exclude
+	// are not used (the scope says which objects are the module's).
+	Lookup Lookup
+	// Data are the facts of the module that the checks of a table rule read from its record
+	// (JSON values: strings, booleans, lists and maps of them). The compiler adds "name" (the
+	// module's name) and "action" (Enforce or Audit).
+	Data map[string]any
+
 	// Pass are example objects the rule must admit, Fail objects it must reject; the Kyverno CLI
 	// tests and the parity test use them. Each carries the labels and namespace that put it in
 	// the rule's scope.
 	Pass, Fail []map[string]any
 }
+
+// Lookup says how a table rule finds the module of an object in the cluster: the module's record
+// in the module table, or none (then the rule does not apply to the object).
+type Lookup string
+
+// Lookups.
+const (
+	// ByLabels: the module whose Flux Kustomization applied the object (FluxNameLabel), else
+	// the module its module label names.
+	ByLabels Lookup = "labels"
+	// ByLabelsOrNamespace: ByLabels, else the module that owns the object's namespace.
+	ByLabelsOrNamespace Lookup = "labels-or-namespace"
+	// ByNamespaceOrLabels: the module that owns the object's namespace, else (in a namespace
+	// no module owns) ByLabels.
+	ByNamespaceOrLabels Lookup = "namespace-or-labels"
+	// ByFluxName: the module whose Flux Kustomization the object is (by its name).
+	ByFluxName Lookup = "flux-name"
+	// ByOwnedNamespace: the module that owns the Namespace object (by its name).
+	ByOwnedNamespace Lookup = "owned-namespace"
+	// ByFluxPath: the module whose directory the object's spec.path points at (a Flux
+	// Kustomization; the longest match, as flux.ModuleAtPath finds it).
+	ByFluxPath Lookup = "flux-path"
+)
+
+// ModuleJMES is how ClusterPolicy conditions of a table rule refer to the object's module record
+// ({{ module.type }}); ModuleCEL is how ValidatingPolicy expressions do (variables.module.type).
+const (
+	ModuleJMES = "module"
+	ModuleCEL  = "variables.module"
+)
+
+// IsTable reports whether the rule is a table rule (see PolicyRule.Lookup).
+func (p *PolicyRule) IsTable() bool { return p.Lookup != "" }
 
 // IsPodRule reports whether the rule is written against Pods and extended to pod controllers.
 func (p *PolicyRule) IsPodRule() bool { return len(p.Kinds) == 1 && p.Kinds[0] == PodKind }

@@ -91,3 +91,15 @@ func CELContainers(lists ...string) string {
 func CELNamespaceIs(ns string) string {
 	return `has(object.metadata.namespace) && object.metadata.namespace == ` + CELString(ns)
 }
+
+// JMESLabel is the JMESPath expression for the value of label key of the request's object, ”
+// when absent. Label keys are DNS-prefixed names, which cannot end the quoted identifier.
+func JMESLabel(key string) string {
+	return `(request.object.metadata.labels."` + key + `" || '')`
+}
+
+// JMESAnnotation is the JMESPath expression for the value of annotation key of the request's
+// object, ” when absent.
+func JMESAnnotation(key string) string {
+	return `(request.object.metadata.annotations."` + key + `" || '')`
+}

@@ -182,7 +182,8 @@ func readme(policies []*kyverno.Policy, target kyverno.Target) File {
 		exKind = "PolicyException (policies.kyverno.io/v1)"
 	}
 	fmt.Fprintf(&b, "# Policy pack\n\nCompiled by `polc compile` from the module metadata of this repository: %s.\n", kind)
-	b.WriteString("Each policy enforces one polc rule; its rules are per module. `kustomization.yaml` lists what Flux\n")
+	b.WriteString("Each policy enforces one polc rule with the same few rules however many modules there are: the modules'\n")
+	b.WriteString("facts are a table in each rule, looked up by key for the object's module. `kustomization.yaml` lists what Flux\n")
 	fmt.Fprintf(&b, "applies. Exceptions are %s objects in namespace `%s`: Kyverno must run with\n", exKind, kyverno.ExceptionNamespace)
 	fmt.Fprintf(&b, "`--enablePolicyException=true --exceptionNamespace=%s`. Rules of severity warning are compiled with\n", kyverno.ExceptionNamespace)
 	b.WriteString("action Audit, as a warning does not fail `polc check`: the cluster admits the object and reports it in a\n")
@@ -192,8 +193,12 @@ func readme(policies []*kyverno.Policy, target kyverno.Target) File {
 	for _, p := range policies {
 		var names, actions, mods []string
 		seenA, seenM := map[string]bool{}, map[string]bool{}
+		seenN := map[string]bool{}
 		for _, r := range p.Rules {
-			names = append(names, r.Name)
+			if !seenN[r.Name] {
+				seenN[r.Name] = true
+				names = append(names, r.Name)
+			}
 			if !seenA[string(r.Action)] {
 				seenA[string(r.Action)] = true
 				actions = append(actions, string(r.Action))
