@@ -402,21 +402,24 @@ func celTables(repo *rule.Repo, p *Policy) ([]admissionv1.Variable, map[string]s
 // named "" when it has none; table names a table variable.
 func celScopeLookup(repo *rule.Repo, t *table, table func(string) string) string {
 	l := t.Rule.Lookup
-	label := func(k string) string { return `object.metadata.?labels[?` + expr.CELString(k) + `].orValue("")` }
-	const ns, name = `object.metadata.?namespace.orValue("")`, `object.metadata.?name.orValue("")`
-	labels := "[" + table("flux") + "[?" + label(rule.FluxNameLabel) + `].orValue(""), ` + label(repo.Config.ModuleLabel()) + "]"
+	// string(): CEL wants the elements of a list literal to have one type, and the object is dyn.
+	label := func(k string) string {
+		return `string(object.metadata.?labels[?` + expr.CELString(k) + `].orValue(""))`
+	}
+	const ns, name = `string(object.metadata.?namespace.orValue(""))`, `string(object.metadata.?name.orValue(""))`
+	labels := "[" + celGet(table("flux"), label(rule.FluxNameLabel), "f") + ", " + label(repo.Config.ModuleLabel()) + "]"
 	var cands string
 	switch l {
 	case rule.ByLabels:
 		cands = labels
 	case rule.ByLabelsOrNamespace:
-		cands = labels + " + [" + table("owners") + "[?" + ns + `].orValue("")]`
+		cands = labels + " + [" + celGet(table("owners"), ns, "o") + "]"
 	case rule.ByNamespaceOrLabels:
-		cands = "(" + ns + " in " + table("owners") + " ? [" + table("owners") + "[" + ns + "]] : " + labels + ")"
+		cands = "cel.bind(owner, " + celGet(table("owners"), ns, "o") + `, owner != "" ? [owner] : ` + labels + ")"
 	case rule.ByFluxName:
-		cands = "[" + table("flux") + "[?" + name + `].orValue("")]`
+		cands = "[" + celGet(table("flux"), name, "f") + "]"
 	case rule.ByOwnedNamespace:
-		cands = "[" + table("owners") + "[?" + name + `].orValue("")]`
+		cands = "[" + celGet(table("owners"), name, "o") + "]"
 	case rule.ByFluxPath:
 		// The directories the path, less one trailing /, ends with at a / (or is), longest first.
 		var ks []string
@@ -426,13 +429,22 @@ func celScopeLookup(repo *rule.Repo, t *table, table func(string) string) string
 		const path = `object.?spec.?path.orValue("")`
 		cands = `(type(` + path + `) != string ? [] : cel.bind(p, string(` + path + `), cel.bind(parts, (p.endsWith("/") ? p.substring(0, size(p) - 1) : p).split("/"), ` +
 			"[" + strings.Join(ks, ", ") + `].filter(k, k <= size(parts)).map(k, parts.slice(size(parts) - k, size(parts)).join("/")))))` +
-			".filter(d, d in " + table("dirs") + ").map(d, " + table("dirs") + "[d])"
+			".map(d, " + celGet(table("dirs"), "d", "d") + ")"
 	default:
 		panic("unknown lookup " + string(l))
 	}
-	// Only the record found is decoded: the table maps names to JSON, a map of strings, which CEL
-	// compiles far faster than nested literals (the Kyverno CLI compiles a policy per object).
-	return "((" + cands + ").filter(n, n in " + table("modules") + ").map(n, json.unmarshal(" + table("modules") + `[n])) + [dyn({"name": ""})])[0]`
+	// Only the record found is decoded (see celLiteral).
+	return "((" + cands + ").map(n, " + celGet(table("modules"), "n", "m") + `).filter(r, r != "").map(r, json.unmarshal(r)) + [dyn({"name": ""})])[0]`
+}
+
+// celGet is the CEL of the value of key in a table written by celLiteral, "" when it has none; v
+// names the bindings it makes (unique within an expression). A key holding a tab or a newline
+// matches nothing.
+func celGet(table, key, v string) string {
+	k, i, at := "key_"+v, "at_"+v, "from_"+v
+	return fmt.Sprintf(`cel.bind(%[3]s, %[2]s, %[3]s == "" || %[3]s.contains("\n") || %[3]s.contains("\t") ? "" : `+
+		`cel.bind(%[4]s, %[1]s.indexOf("\n" + %[3]s + "\t"), %[4]s < 0 ? "" : cel.bind(%[5]s, %[4]s + size(%[3]s) + 2, %[1]s.substring(%[5]s, %[1]s.indexOf("\n", %[5]s)))))`,
+		table, key, k, i, at)
 }
 
 // withModuleRef returns r with its CEL reading the record from ref instead of variables.module.
@@ -447,8 +459,12 @@ func withModuleRef(r *ModuleRule, ref string) *ModuleRule {
 	return &c
 }
 
-// celLiteral spells a table as a CEL map literal of strings: the indexes as they are, the module
-// records as JSON (see celScopeLookup).
+// celLiteral spells a table as one CEL string: a line "\n<key>\t<value>" per entry, the values of
+// the module records as JSON, and a final newline; celGet finds a key's line. The Kyverno CLI
+// compiles a policy again for every object, and a string literal costs a token where a map literal
+// of 200 records costs hundreds of milliseconds; in the cluster a map literal would be built again
+// on every evaluation, where the string is searched in native code. Keys and JSON never hold a tab
+// or a newline.
 func celLiteral(v any) string {
 	var m map[string]string
 	switch x := v.(type) {
@@ -462,9 +478,10 @@ func celLiteral(v any) string {
 	default:
 		panic(fmt.Sprintf("celLiteral: unsupported %T", v))
 	}
-	parts := make([]string, 0, len(m))
+	var b strings.Builder
 	for _, k := range sortedKeys(m) {
-		parts = append(parts, expr.CELString(k)+": "+expr.CELString(m[k]))
+		b.WriteString("\n" + k + "\t" + m[k])
 	}
-	return "{" + strings.Join(parts, ", ") + "}"
+	b.WriteString("\n")
+	return expr.CELString(b.String())
 }
