@@ -367,71 +367,25 @@ func cpRuleOf(r *ModuleRule, name string, a module.Action, match []resourceFilte
 }
 
 // cpTable gives a ClusterPolicy rule the module table of t: as foreach lists where Kyverno allows
-// them (see cpForEachTable), else a context variable, module, that
-// holds the record of the object's module (looked up by key in the table, which is the
-// variable's value), and a precondition that the module has the rule's action. The object's
-// labels, namespace and name enter the value as data (whole-value variables keep their type),
-// never as JMESPath text.
+// them (see cpForEachTable), else a context variable, module, that holds the record of the
+// object's module, and a precondition that the module has the rule's action. The variable is a
+// JMESPath expression over the request with the table as literals (see cpModules), not a value:
+// Kyverno walks a variable's value for variables on every request.
 func cpTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) error {
 	// Kyverno refuses foreach in rules of every kind (*), and a podSecurity check cannot be one.
 	if cr.Validate.PodSecurity == nil && !slices.Contains(t.Rule.Kinds, rule.AnyKind) {
 		return cpForEachTable(repo, t, a, cr)
 	}
-	data := t.data()
-	if err := noVariablesIn(data); err != nil {
-		return fmt.Errorf("rule %s: module table: %w", t.Rule.Name, err)
+	list, err := cpModules(repo, t)
+	if err != nil {
+		return err
 	}
-	o := map[string]any{
-		"labels": "{{ request.object.metadata.labels || `{}` }}",
-		"ns":     "{{ request.object.metadata.namespace || '' }}",
-		"name":   "{{ request.object.metadata.name || '' }}",
-	}
-	if t.Rule.Lookup == rule.ByFluxPath {
-		o["path"] = "{{ request.object.spec.path || '' }}"
-	}
-	value := map[string]any{"t": data, "o": o}
-	cr.Context = []cpContextEntry{{Name: rule.ModuleJMES, Variable: &cpVariable{Value: value, JMESPath: jmesScope(repo, t)}}}
+	cr.Context = []cpContextEntry{{Name: rule.ModuleJMES, Variable: &cpVariable{JMESPath: list + " | [0] || `{}`"}}}
 	if cr.Preconditions == nil {
 		cr.Preconditions = &cpConditions{}
 	}
 	cr.Preconditions.All = append([]cpCondition{{Key: "{{ " + rule.ModuleJMES + ".action == " + expr.JMESString(string(a)) + " }}", Operator: "Equals", Value: true}}, cr.Preconditions.All...)
 	return nil
-}
-
-// jmesScope is the JMESPath, over {t: table, o: object}, of the record of the object's module
-// for scope s, or {} when it has none.
-func jmesScope(repo *rule.Repo, t *table) string {
-	s := t.Rule.Lookup
-	// The pack leaves empty maps and lists out, so every table is read with a default.
-	const modules, flux, owners, dirs = "(t.modules || `{}`)", "(t.flux || `{}`)", "(t.owners || `{}`)", "(t.dirs || `{}`)"
-	mod := func(name string) string { return "lookup(" + modules + ", " + name + " || '')" }
-	labels := mod(`lookup(`+flux+`, o.labels."`+rule.FluxNameLabel+`" || '')`) + " || " + mod(`o.labels."`+repo.Config.ModuleLabel()+`"`)
-	var e string
-	switch s {
-	case rule.ByLabels:
-		e = labels
-	case rule.ByLabelsOrNamespace:
-		e = labels + " || " + mod("lookup("+owners+", o.ns)")
-	case rule.ByNamespaceOrLabels:
-		// An owned namespace decides alone: {"name": ""} is a record that is not empty (JMESPath's
-		// || would skip {}) and has no action, so the rule does not apply.
-		e = "(lookup(" + owners + ", o.ns) && (" + mod("lookup("+owners+", o.ns)") + " || `{\"name\": \"\"}`)) || " + labels
-	case rule.ByFluxName:
-		e = mod("lookup(" + flux + ", o.name)")
-	case rule.ByOwnedNamespace:
-		e = mod("lookup(" + owners + ", o.name)")
-	case rule.ByFluxPath:
-		// The longest directory that the path, less one trailing /, ends with at a / (or is).
-		const q = "split(regex_replace_all('/$', o.path, ''), '/')"
-		var looks []string
-		for k := t.Depth; k >= 1; k-- {
-			looks = append(looks, fmt.Sprintf("lookup(%s, join('/', %s[-%d:]))", dirs, q, k))
-		}
-		e = "type(o.path) == 'string' && " + mod(strings.Join(looks, " || "))
-	default:
-		panic("unknown scope " + string(s))
-	}
-	return e + " || `{}`"
 }
 
 // noVariablesIn refuses a string holding {{ or $( in module data: Kyverno substitutes both in a
@@ -654,14 +608,15 @@ func jmesSelector(s rule.Selector) string {
 	return strings.Join(parts, " && ")
 }
 
-// cpForEachTable gives a ClusterPolicy rule of deny conditions the module table of t as JMESPath
-// literals in a foreach list: the list is the record of the object's module (none when it has
-// none), and the conditions are evaluated for it as element. Kyverno evaluates a foreach list as
-// it is, where it walks a context variable's value looking for variables on every request.
-func cpForEachTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) error {
+// cpModules is the JMESPath list of the record of the object's module (empty when it has none),
+// with the module table of t as literals: an index from the keys the lookup tries (f:<flux name>,
+// m:<module name>, n:<namespace>, d:<directory>) to module names, and the records keyed r:<name>.
+// Kyverno compiles the expression per request, which parses the literals, where it walks a
+// variable's value for variables.
+func cpModules(repo *rule.Repo, t *table) (string, error) {
 	// The index maps the keys the lookup tries to module names; the records are keyed r:<name>.
 	index, records := map[string]string{}, map[string]any{}
-	uses := map[rule.Lookup]string{rule.ByLabels: "fm", rule.ByLabelsOrNamespace: "fmn", rule.ByFluxName: "f", rule.ByOwnedNamespace: "n", rule.ByFluxPath: "d"}[t.Rule.Lookup]
+	uses := map[rule.Lookup]string{rule.ByLabels: "fm", rule.ByLabelsOrNamespace: "fmn", rule.ByNamespaceOrLabels: "fmn", rule.ByFluxName: "f", rule.ByOwnedNamespace: "n", rule.ByFluxPath: "d"}[t.Rule.Lookup]
 	add := func(prefix string, m map[string]string) {
 		if strings.Contains(uses, prefix) {
 			for k, n := range m {
@@ -689,6 +644,9 @@ func cpForEachTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) erro
 		keys = "[" + key("f:", fl) + ", " + key("m:", ml) + "]"
 	case rule.ByLabelsOrNamespace:
 		keys = "[" + key("f:", fl) + ", " + key("m:", ml) + ", " + key("n:", ns) + "]"
+	case rule.ByNamespaceOrLabels:
+		// An owned namespace decides alone: its owner's record, or none when the owner has no rule.
+		keys = "(lookup(" + literal(index) + ", " + key("n:", ns) + ") && [" + key("n:", ns) + "]) || [" + key("f:", fl) + ", " + key("m:", ml) + "]"
 	case rule.ByFluxName:
 		keys = "[" + key("f:", name) + "]"
 	case rule.ByOwnedNamespace:
@@ -702,12 +660,25 @@ func cpForEachTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) erro
 		}
 		keys = "(type(request.object.spec.path) == 'string' && [" + strings.Join(ks, ", ") + "]) || `[]`"
 	default:
-		return fmt.Errorf("rule %s: lookup %s has no ClusterPolicy form without Pod Security", t.Rule.Name, t.Rule.Lookup)
+		return "", fmt.Errorf("rule %s: lookup %s has no ClusterPolicy form", t.Rule.Name, t.Rule.Lookup)
 	}
-	list := "(" + keys + ") | map(&lookup(" + literal(index) + ", @), @)[?@] | map(&lookup(" + literal(records) + ", join('', ['r:', @])), @)[?@] | [:1]"
+	list := "(" + keys + ") | map(&lookup(" + literal(index) + ", @), @)[?@] | map(&lookup(" + literal(records) + ", join('', ['r:', @])), @)[?@]"
 	if err := noVariablesIn(list); err != nil {
-		return fmt.Errorf("rule %s: module table: %w", t.Rule.Name, err)
+		return "", fmt.Errorf("rule %s: module table: %w", t.Rule.Name, err)
 	}
+	return list, nil
+}
+
+// cpForEachTable gives a ClusterPolicy rule of deny conditions the module table of t as JMESPath
+// literals in a foreach list: the list is the record of the object's module (none when it has
+// none), and the conditions are evaluated for it as element. Kyverno evaluates a foreach list as
+// it is, where it walks a context variable's value looking for variables on every request.
+func cpForEachTable(repo *rule.Repo, t *table, a module.Action, cr *cpRule) error {
+	list, err := cpModules(repo, t)
+	if err != nil {
+		return err
+	}
+	list += " | [:1]"
 	element := func(s string) string { return moduleRef.ReplaceAllString(s, "${1}element.") }
 	fe := cpForEach{List: list, ElementScope: new(bool),
 		Preconditions: &cpConditions{All: []cpCondition{{Key: "{{ element.action == " + expr.JMESString(string(a)) + " }}", Operator: "Equals", Value: true}}}}
