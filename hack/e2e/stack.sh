@@ -5,7 +5,8 @@
 # PIDs are recorded in $E2E_DIR/pids) and checks that none is left.
 #
 # Inputs (environment): E2E_DIR (created when unset), E2E_BIN (default bin/ of the repository),
-# E2E_EXCEPTION_NAMESPACE (namespaces whose PolicyExceptions Kyverno honours; default "*").
+# E2E_EXCEPTION_NAMESPACE (namespaces whose PolicyExceptions Kyverno honours; default "*"),
+# E2E_KYVERNO_PROFILE_PORT (when set, the admission controller serves Go's pprof on 127.0.0.1 at that port).
 # Outputs: KUBECONFIG (exported), E2E_APISERVER_PORT, E2E_WEBHOOK_PORT.
 
 E2E_ROOT=${E2E_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -270,7 +271,9 @@ stack_stub_crds() {
 # The Kyverno admission controller, out of the cluster: a non-empty --serverIP (with the port) makes it
 # register URL webhooks that point at its loopback listener.
 stack_kyverno() {
-  local metrics=$1 reports_metrics=$2
+  local metrics=$1 reports_metrics=$2 profile=()
+  [ -z "${E2E_KYVERNO_PROFILE_PORT:-}" ] ||
+    profile=(--profile=true --profileAddress 127.0.0.1 --profilePort "$E2E_KYVERNO_PROFILE_PORT")
   start kyverno env KYVERNO_NAMESPACE=kyverno KYVERNO_POD_NAME=kyverno-admission-e2e \
     KYVERNO_SERVICEACCOUNT_NAME=kyverno-admission-controller KYVERNO_DEPLOYMENT=kyverno-admission-controller \
     INIT_CONFIG=kyverno METRICS_CONFIG=kyverno-metrics \
@@ -282,7 +285,7 @@ stack_kyverno() {
     --metricsHost 127.0.0.1 --metricsPort "$metrics" --disableMetrics=true \
     --controllerRuntimeMetricsAddress 0 \
     --enablePolicyException=true --exceptionNamespace "$E2E_EXCEPTION_NAMESPACE" \
-    --admissionReports=true --webhookTimeout 15
+    --admissionReports=true --webhookTimeout 15 "${profile[@]}"
   # The reports controller turns the admission controller's ephemeral reports into PolicyReports (Audit).
   start kyverno-reports env KYVERNO_NAMESPACE=kyverno KYVERNO_POD_NAME=kyverno-reports-e2e \
     KYVERNO_SERVICEACCOUNT_NAME=kyverno-reports-controller KYVERNO_DEPLOYMENT=kyverno-reports-controller \
