@@ -2,6 +2,7 @@ package kyverno
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -609,14 +610,14 @@ func jmesSelector(s rule.Selector) string {
 }
 
 // cpModules is the JMESPath list of the record of the object's module (empty when it has none),
-// with the module table of t as literals: an index from the keys the lookup tries (f:<flux name>,
-// m:<module name>, n:<namespace>, d:<directory>) to module names, and the records keyed r:<name>.
-// Kyverno compiles the expression per request, which parses the literals, where it walks a
-// variable's value for variables.
+// with the module table of t as two literals: an index from the keys the lookup tries
+// (f:<flux name>, n:<namespace>, d:<directory>) to module names, and the records by module name. A
+// module label (m:<name>) names its module itself. Kyverno compiles the expression, and so parses the
+// literals, and scans its text for variables, on every request: the literals are kept small (each
+// appears once; a record holds its name only when the rule reads it).
 func cpModules(repo *rule.Repo, t *table) (string, error) {
-	// The index maps the keys the lookup tries to module names; the records are keyed r:<name>.
 	index, records := map[string]string{}, map[string]any{}
-	uses := map[rule.Lookup]string{rule.ByLabels: "fm", rule.ByLabelsOrNamespace: "fmn", rule.ByNamespaceOrLabels: "fmn", rule.ByFluxName: "f", rule.ByOwnedNamespace: "n", rule.ByFluxPath: "d"}[t.Rule.Lookup]
+	uses := map[rule.Lookup]string{rule.ByLabels: "f", rule.ByLabelsOrNamespace: "fn", rule.ByNamespaceOrLabels: "fn", rule.ByFluxName: "f", rule.ByOwnedNamespace: "n", rule.ByFluxPath: "d"}[t.Rule.Lookup]
 	add := func(prefix string, m map[string]string) {
 		if strings.Contains(uses, prefix) {
 			for k, n := range m {
@@ -624,13 +625,15 @@ func cpModules(repo *rule.Repo, t *table) (string, error) {
 			}
 		}
 	}
-	names := map[string]string{}
+	readsName := readsModuleName.MatchString(mustJSON([]any{t.Rule.Deny, t.Rule.Preconditions, t.Rule.Pattern, t.Rule.DenyEach, t.Rule.Message}))
 	for n, rec := range t.Modules {
-		names[n] = n
-		records["r:"+n] = rec
+		if !readsName {
+			rec = maps.Clone(rec)
+			delete(rec, "name")
+		}
+		records[n] = rec
 	}
 	add("f", t.Flux)
-	add("m", names)
 	add("n", t.Owners)
 	add("d", t.Dirs)
 	literal := func(v any) string { return "`" + strings.ReplaceAll(mustJSON(v), "`", "\\`") + "`" }
@@ -645,8 +648,7 @@ func cpModules(repo *rule.Repo, t *table) (string, error) {
 	case rule.ByLabelsOrNamespace:
 		keys = "[" + key("f:", fl) + ", " + key("m:", ml) + ", " + key("n:", ns) + "]"
 	case rule.ByNamespaceOrLabels:
-		// An owned namespace decides alone: its owner's record, or none when the owner has no rule.
-		keys = "(lookup(" + literal(index) + ", " + key("n:", ns) + ") && [" + key("n:", ns) + "]) || [" + key("f:", fl) + ", " + key("m:", ml) + "]"
+		keys = "[" + key("n:", ns) + ", " + key("f:", fl) + ", " + key("m:", ml) + "]"
 	case rule.ByFluxName:
 		keys = "[" + key("f:", name) + "]"
 	case rule.ByOwnedNamespace:
@@ -662,12 +664,20 @@ func cpModules(repo *rule.Repo, t *table) (string, error) {
 	default:
 		return "", fmt.Errorf("rule %s: lookup %s has no ClusterPolicy form", t.Rule.Name, t.Rule.Lookup)
 	}
-	list := "(" + keys + ") | map(&lookup(" + literal(index) + ", @), @)[?@] | map(&lookup(" + literal(records) + ", join('', ['r:', @])), @)[?@]"
+	names := "(" + keys + ") | map(&(lookup(" + literal(index) + ", @) || (starts_with(@, 'm:') && trim_prefix(@, 'm:'))), @)"
+	if t.Rule.Lookup == rule.ByNamespaceOrLabels {
+		// An owned namespace decides alone: its owner's record, or none when the owner has no rule.
+		names += " | ((@[0] && [@[0]]) || @[1:])"
+	}
+	list := names + " | [?@] | map(&lookup(" + literal(records) + ", @), @)[?@]"
 	if err := noVariablesIn(list); err != nil {
 		return "", fmt.Errorf("rule %s: module table: %w", t.Rule.Name, err)
 	}
 	return list, nil
 }
+
+// readsModuleName finds a reference to the module record's name (module.name, not module.namespaces).
+var readsModuleName = regexp.MustCompile(`\b` + rule.ModuleJMES + `\.name\b`)
 
 // cpForEachTable gives a ClusterPolicy rule of deny conditions the module table of t as JMESPath
 // literals in a foreach list: the list is the record of the object's module (none when it has
