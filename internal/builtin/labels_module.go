@@ -39,6 +39,7 @@ func policyLabelsModule(c *rule.CompileContext) []rule.PolicyRule {
 		Kinds:   []rule.Kind{rule.AnyKind},
 		Lookup:  rule.ByLabels,
 		Data:    map[string]any{"type": string(m.Spec.Type)},
+		Allow:   []rule.Selector{{Labels: map[string]string{key: m.Name(), typeKey: string(m.Spec.Type)}}},
 		Message: fmt.Sprintf("objects of a module carry the labels %s and %s with the module's name and type", key, typeKey),
 		Deny: []rule.Condition{{Key: "{{ " + expr.JMESLabel(key) + " != " + rule.ModuleJMES + ".name || " +
 			expr.JMESLabel(typeKey) + " != " + rule.ModuleJMES + ".type }}", Operator: "Equals", Value: true}},

@@ -128,6 +128,20 @@ func writableNamespaces(declared []string, grants []grant) (anyKind, pairs []str
 	return anyKind, slices.Compact(pairs)
 }
 
+// writableSelectors selects the objects in the namespaces of anyKind, and of the kinds of pairs
+// (namespace/kind) in their namespaces; never nil.
+func writableSelectors(anyKind, pairs []string) []rule.Selector {
+	out := []rule.Selector{}
+	if len(anyKind) > 0 {
+		out = append(out, rule.Selector{Namespaces: anyKind})
+	}
+	for _, p := range pairs {
+		ns, kind, _ := strings.Cut(p, "/")
+		out = append(out, rule.Selector{Namespaces: []string{ns}, Kinds: []string{kind}})
+	}
+	return out
+}
+
 // policyNamespaceOwnership keeps the module's namespaced objects in its namespaces, and its
 // Namespace objects among the namespaces it declares first.
 func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
@@ -176,6 +190,8 @@ func policyNamespaceOwnership(c *rule.CompileContext) []rule.PolicyRule {
 		Kinds:        []rule.Kind{rule.AnyKind},
 		Lookup:       rule.ByLabels,
 		Data:         map[string]any{"namespaces": anyKind, "pairs": pairs},
+		Allow:        writableSelectors(anyKind, pairs),
+		Exclude:      writableSelectors(sharedAny, sharedPairs),
 		ExcludeKinds: exempt,
 		Message:      "namespaced objects of a module live in its namespaces, or where its spec.uses or polc.yaml spec.sharedNamespaces allows them",
 		Deny:         []rule.Condition{{Key: "{{ " + jmes + " }}", Operator: "Equals", Value: false}},

@@ -235,6 +235,9 @@ func cpFilters(ofKinds []rule.Kind, sels []rule.Selector) []resourceFilter {
 	var out []resourceFilter
 	for _, s := range sels {
 		d := resourceDescription{Kinds: ks, Names: s.Names, Namespaces: s.Namespaces}
+		if len(s.Kinds) > 0 {
+			d.Kinds = s.Kinds
+		}
 		if len(s.Labels) > 0 {
 			d.Selector = &labelSelector{MatchLabels: s.Labels}
 		}
@@ -304,6 +307,20 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 		done[r.Name] = true
 		t := p.table(r.Name)
 		for _, a := range t.Actions {
+			if t.groups() != nil || t.allowForm() {
+				cpForm := cpAllow
+				if t.groups() != nil {
+					cpForm = cpGroups
+				}
+				crs, err := cpForm(repo, t, a)
+				if err != nil {
+					return nil, err
+				}
+				for _, cr := range crs {
+					add(t.Rule, cr)
+				}
+				continue
+			}
 			if t.dataFree() {
 				cr, err := cpRuleOf(t.Rule, t.actionName(a), a, cpFilters(r.Kinds, t.selectorsOf(repo, a)))
 				if err != nil {
@@ -540,9 +557,9 @@ func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception)
 		if r.Module != ex.Module {
 			continue
 		}
-		name := r.Name
+		own := p.cpRuleNames(r)
+		name, also := own[0], own[1:]
 		if r.IsTable() {
-			name = p.table(r.Name).actionName(r.Action)
 			sels := moduleSelectors(repo, r)
 			scoped = scoped && len(sels) > 0
 			for _, s := range sels {
@@ -556,6 +573,7 @@ func (clusterPolicyBackend) exception(repo *rule.Repo, p *Policy, ex *Exception)
 			continue
 		}
 		names = append(names, name)
+		names = append(names, also...)
 		if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
 			names = append(names, cronJobAppArmorName(name))
 		}
@@ -602,6 +620,9 @@ func jmesSelector(s rule.Selector) string {
 	}
 	if s.LabelIn != nil {
 		parts = append(parts, "contains("+expr.JMESStrings(s.LabelIn.Values)+", "+expr.JMESLabel(s.LabelIn.Key)+")")
+	}
+	if len(s.Kinds) > 0 {
+		parts = append(parts, "contains("+expr.JMESStrings(s.Kinds)+", request.object.kind)")
 	}
 	if len(parts) == 0 {
 		return "true"

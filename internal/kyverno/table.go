@@ -33,6 +33,10 @@ type table struct {
 	Depth int
 	// Actions are the modules' actions, sorted.
 	Actions []module.Action
+	// Allow maps a module's name to its Allow selectors, when the rule has them (see allowForm).
+	Allow map[string][]rule.Selector
+	// grouped caches groups().
+	grouped *[]group
 }
 
 // tables groups the table rules of a policy by name, in the order they first appear, and checks
@@ -59,6 +63,12 @@ func tables(repo *rule.Repo, p *Policy) ([]*table, error) {
 		}
 		rec["name"], rec["action"] = r.Module.Name(), string(r.Action)
 		t.Modules[r.Module.Name()] = rec
+		if r.Allow != nil {
+			if t.Allow == nil {
+				t.Allow = map[string][]rule.Selector{}
+			}
+			t.Allow[r.Module.Name()] = r.Allow
+		}
 		t.Flux[repo.Config.FluxName(r.Module)] = r.Module.Name()
 		t.Dirs[r.Module.Dir] = r.Module.Name()
 		t.Depth = max(t.Depth, strings.Count(r.Module.Dir, "/")+1)
@@ -102,6 +112,9 @@ func sameRule(a, b *ModuleRule) error {
 	strip := func(r *ModuleRule) rule.PolicyRule {
 		c := r.PolicyRule
 		c.Data, c.Pass, c.Fail = nil, nil, nil
+		if c.Allow != nil { // every module's rule has Allow, or none has
+			c.Allow = []rule.Selector{}
+		}
 		return c
 	}
 	if x, y := strip(a), strip(b); !reflect.DeepEqual(x, y) {
@@ -269,4 +282,27 @@ func (t *table) dataFree() bool {
 	}
 	text := mustJSON([]any{t.Rule.Deny, t.Rule.Preconditions, t.Rule.Pattern, t.Rule.DenyEach})
 	return !strings.Contains(text, rule.ModuleJMES+".")
+}
+
+// CPRuleName is the name of the ClusterPolicy rule that judges the objects of r's module that its
+// examples are: applied by the module's Flux Kustomization.
+func (p *Policy) CPRuleName(r *ModuleRule) string { return p.cpRuleNames(r)[0] }
+
+// cpRuleNames are the names of the ClusterPolicy rules that judge the objects of r's module: the
+// one for the objects its Flux Kustomization applied first, then the one for other objects
+// carrying its module label, when that is another rule.
+func (p *Policy) cpRuleNames(r *ModuleRule) []string {
+	if !r.IsTable() {
+		return []string{r.Name}
+	}
+	t := p.table(r.Name)
+	if gs := t.groups(); gs != nil {
+		byFlux, byModule := t.groupRuleNames(groupOf(gs, r.Module.Name()), r.Action)
+		return []string{byFlux, byModule}
+	}
+	name := t.actionName(r.Action)
+	if t.allowForm() {
+		return []string{name, allowByModuleName(name)}
+	}
+	return []string{name}
 }

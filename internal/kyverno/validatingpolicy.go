@@ -48,6 +48,9 @@ func celSelector(s rule.Selector) string {
 	if s.LabelIn != nil {
 		parts = append(parts, expr.CELLabel(s.LabelIn.Key)+" in "+expr.CELStrings(s.LabelIn.Values))
 	}
+	if len(s.Kinds) > 0 {
+		parts = append(parts, "object.kind in "+expr.CELStrings(s.Kinds))
+	}
 	if len(parts) == 0 {
 		return "true"
 	}

@@ -74,6 +74,9 @@ type Selector struct {
 	Labels map[string]string
 	// LabelIn, when set, selects objects that carry the label LabelIn.Key with one of its Values.
 	LabelIn *LabelIn
+	// Kinds, when set, selects objects of these kinds (by kind name, any group) instead of the
+	// rule's kinds.
+	Kinds []string
 }
 
 // LabelIn is a label key and the values it may have.
@@ -137,6 +140,12 @@ type PolicyRule struct {
 	// (JSON values: strings, booleans, lists and maps of them). The compiler adds "name" (the
 	// module's name) and "action" (Enforce or Audit).
 	Data map[string]any
+	// Allow, when not nil, restates the deny check of a ByLabels table rule as module data that
+	// Kyverno tests by key: the rule denies an object of the module unless one of these
+	// selectors, or the rule's Exclude, selects it (no selector: every object is denied). A
+	// ClusterPolicy then has no module table: each selector becomes an exclude entry keyed by
+	// the module's label, and the deny conditions are not compiled.
+	Allow []Selector
 
 	// Pass are example objects the rule must admit, Fail objects it must reject; the Kyverno CLI
 	// tests and the parity test use them. Each carries the labels and namespace that put it in

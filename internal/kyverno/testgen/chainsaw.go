@@ -234,9 +234,9 @@ func rejectCheck(target kyverno.Target, p *kyverno.Policy, r *kyverno.ModuleRule
 	}
 	return map[string]any{
 		"($error != null)": true,
-		"(contains($error, 'validate.kyverno.svc-fail'))": true,
-		"(contains($error, '" + p.Name + ":'))":           true,
-		"(contains($error, '  " + r.Name + ": '))":        true,
+		"(contains($error, 'validate.kyverno.svc-fail'))":   true,
+		"(contains($error, '" + p.Name + ":'))":             true,
+		"(contains($error, '  " + p.CPRuleName(r) + ": '))": true,
 	}
 }
 
@@ -247,7 +247,7 @@ func reportAssert(target kyverno.Target, p *kyverno.Policy, e exampleObject) map
 	ns, _ := meta["namespace"].(string)
 	filter := "policy == '" + p.Name + "' && result == 'fail'"
 	if target == kyverno.ClusterPolicy {
-		filter += " && rule == '" + e.Rule.Name + "'"
+		filter += " && rule == '" + p.CPRuleName(e.Rule) + "'"
 	}
 	res := map[string]any{
 		"apiVersion": "wgpolicyk8s.io/v1alpha2",

@@ -264,10 +264,13 @@ func cliTest(target kyverno.Target, p *kyverno.Policy) ([]Doc, error) {
 func result(target kyverno.Target, p *kyverno.Policy, e exampleObject) testResult {
 	kind, _ := e.Object["kind"].(string)
 	r := testResult{Policy: p.Name, Kind: kind, Resources: []string{resourceID(e.Object)}, Result: e.Result}
+	if e.Result == "pass" && p.PassIsExcluded(target, e.Rule) {
+		r.Result = "skip"
+	}
 	if target == kyverno.ValidatingPolicy {
 		r.IsValidatingPolicy = true
 	} else {
-		r.Rule = e.Rule.Name
+		r.Rule = p.CPRuleName(e.Rule)
 	}
 	return r
 }

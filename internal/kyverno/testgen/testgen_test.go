@@ -164,7 +164,7 @@ func TestChainsawTests(t *testing.T) {
 					if want == "rejected" {
 						require.Contains(t, s.check, p.Name, "%s: the rejection of %s must name the policy", p.Name, key)
 						if target == kyverno.ClusterPolicy {
-							require.Contains(t, s.check, "'  "+e.Rule.Name+": '", "%s: the rejection of %s must name the rule", p.Name, key)
+							require.Contains(t, s.check, "'  "+p.CPRuleName(e.Rule)+": '", "%s: the rejection of %s must name the rule", p.Name, key)
 						}
 					}
 					modes[want]++
