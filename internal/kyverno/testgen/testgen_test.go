@@ -222,3 +222,47 @@ func TestEveryPolicyHasPassAndFailExamples(t *testing.T) {
 		require.Positive(t, got["fail"], p.Name)
 	}
 }
+
+// TestResultsNameCompiledRules requires every result of the generated Kyverno CLI tests to name a
+// rule that the ClusterPolicy has, also when modules of both actions split a rule (-audit) and
+// when a rule is compiled as several (per module type, per lookup).
+func TestResultsNameCompiledRules(t *testing.T) {
+	repo := load(t, "../../..") // the starter catalog: infrastructure and application modules
+	cfg := *repo.Config
+	cfg.Spec.Kyverno.TierActions = map[module.TierKey]module.Action{"application": module.Audit}
+	repo.Config = &cfg
+	res := compile(t, repo, kyverno.ClusterPolicy)
+	split := false
+	for _, p := range res.Policies {
+		data, err := yaml.Marshal(p.Object)
+		require.NoError(t, err)
+		var cp struct {
+			Spec struct {
+				Rules []struct {
+					Name string `json:"name"`
+				} `json:"rules"`
+			} `json:"spec"`
+		}
+		require.NoError(t, yaml.Unmarshal(data, &cp))
+		rules := map[string]bool{}
+		for _, r := range cp.Spec.Rules {
+			rules[r.Name] = true
+			split = split || strings.Contains(r.Name, "-audit")
+		}
+		docs, err := Files(repo, kyverno.ClusterPolicy, p, res.Policies)
+		require.NoError(t, err)
+		n := 0
+		for _, d := range docs {
+			for _, o := range d.Objects {
+				if f, ok := o.(cliTestFile); ok {
+					for _, r := range f.Results {
+						require.True(t, rules[r.Rule], "%s: result for %v names rule %q, which the policy does not have", p.Name, r.Resources, r.Rule)
+						n++
+					}
+				}
+			}
+		}
+		require.Positive(t, n, p.Name)
+	}
+	require.True(t, split, "some rule is split by action")
+}
