@@ -254,6 +254,23 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 		if p == nil {
 			continue
 		}
+		where := &rule.NamespaceScope{Owned: []string{}, AllUnowned: l == module.Restricted}
+		for ns := range r.NamespaceOwners {
+			if lvl, _ := declaredLevel(r, ns); r.Owner(ns) != nil && lvl == l {
+				where.Owned = append(where.Owned, ns)
+			}
+		}
+		slices.Sort(where.Owned)
+		for ns, sl := range shared {
+			switch {
+			case l == module.Restricted && sl != string(l):
+				where.UnownedNotIn = append(where.UnownedNotIn, ns)
+			case l != module.Restricted && sl == string(l):
+				where.UnownedIn = append(where.UnownedIn, ns)
+			}
+		}
+		slices.Sort(where.UnownedIn)
+		slices.Sort(where.UnownedNotIn)
 		out = append(out, rule.PolicyRule{
 			Name:   string(l),
 			Kinds:  []rule.Kind{rule.PodKind},
@@ -262,6 +279,7 @@ func policyPodSecurity(c *rule.CompileContext) []rule.PolicyRule {
 			Message: fmt.Sprintf("pods meet the Pod Security level of their namespace, here %s: the level the module that owns it declares, "+
 				"polc.yaml's for a shared namespace, else restricted", l),
 			PodSecurity:   l,
+			Where:         where,
 			Preconditions: []rule.Condition{{Key: "{{ (" + jLevel + ") == " + expr.JMESString(string(l)) + " }}", Operator: "Equals", Value: true}},
 			When:          cLevel + " == " + expr.CELString(string(l)),
 			Pass:          p.Pass,

@@ -321,6 +321,16 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 				}
 				continue
 			}
+			if t.whereForm() {
+				cr, ok, err := cpWhere(repo, t, a)
+				if err != nil {
+					return nil, err
+				}
+				if ok {
+					add(t.Rule, cr)
+				}
+				continue
+			}
 			if t.dataFree() {
 				cr, err := cpRuleOf(t.Rule, t.actionName(a), a, cpFilters(r.Kinds, t.selectorsOf(repo, a)))
 				if err != nil {

@@ -79,6 +79,13 @@ type Selector struct {
 	Kinds []string
 }
 
+// NamespaceScope is where a rule applies by namespace (see PolicyRule.Where).
+type NamespaceScope struct {
+	Owned                   []string
+	AllUnowned              bool
+	UnownedIn, UnownedNotIn []string
+}
+
 // LabelIn is a label key and the values it may have.
 type LabelIn struct {
 	Key    string
@@ -146,6 +153,14 @@ type PolicyRule struct {
 	// ClusterPolicy then has no module table: each selector becomes an exclude entry keyed by
 	// the module's label, and the deny conditions are not compiled.
 	Allow []Selector
+	// Where, when set on a table rule looked up ByNamespaceOrLabels, says where it applies by
+	// namespace, the same for every module: in the owned namespaces of Where.Owned (whoever's
+	// objects), and to a module's objects in a namespace that no module owns: in every such
+	// namespace but Where.UnownedNotIn when Where.AllUnowned, else in Where.UnownedIn. It
+	// restates the rule's Preconditions (which then read nothing but the namespace). A
+	// ClusterPolicy then matches by namespaces and labels, the owner's or the module's action
+	// choosing the rule, and needs no module table.
+	Where *NamespaceScope
 
 	// Pass are example objects the rule must admit, Fail objects it must reject; the Kyverno CLI
 	// tests and the parity test use them. Each carries the labels and namespace that put it in

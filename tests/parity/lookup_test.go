@@ -16,13 +16,14 @@ import (
 )
 
 // TestLookupByLabels checks, through the Kyverno CLI on both targets, how the rules of every kind
-// find an object's module in the cluster, on objects that the parity inputs never have (each of
+// and Pod Security find an object's module in the cluster, on objects that the parity inputs never have (each of
 // those carries its own module's Flux label): a module label without a Flux label, a Flux label
 // of no module, labels that disagree. The lookup takes the module of the Flux Kustomization label
 // when a module has that Flux name, else the module of the module label. The ClusterPolicy
 // compiles these rules without tables (a rule per module type for labels/module, per-module
 // exclude selectors for namespace-ownership), the ValidatingPolicy with them: both must give the
-// verdicts the lookup gives.
+// verdicts the lookup gives. Pod Security looks the namespace's owner up first; its ClusterPolicy
+// matches by namespaces and labels.
 func TestLookupByLabels(t *testing.T) {
 	bin := kyvernoBin(t)
 	res, err := check.Run(context.Background(), check.Options{Root: filepath.Join("..", ".."), Rules: builtin.All()})
@@ -56,8 +57,36 @@ func TestLookupByLabels(t *testing.T) {
 		{cm("flux-networking-prefix-only", cilium, map[string]any{flux: "infra-networking-core", mod: "networking", typ: "infrastructure"}), []string{labels}},
 		{cm("no-module", media, nil), nil},
 	}
+	// Pod Security: the level of an owned namespace is its owner's, whoever's the pod; a module's
+	// pod elsewhere meets restricted. cilium is networking-core's and privileged, media restricted.
+	pss := builtin.SecurityPodSecurity.ID
+	pod := func(name, ns string, l map[string]any) subject {
+		s := cm(name, ns, l)
+		s.key = identity("apps", "Deployment", ns, name)
+		s.doc["apiVersion"], s.doc["kind"] = "apps/v1", "Deployment"
+		s.doc["spec"] = map[string]any{"selector": map[string]any{"matchLabels": map[string]any{"app": name}},
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": name}},
+				"spec": map[string]any{"containers": []any{map[string]any{"name": "c", "image": "busybox",
+					"securityContext": map[string]any{"privileged": true}}}}}}
+		return s
+	}
+	pods := []struct {
+		obj  subject
+		fail bool
+	}{
+		{pod("pod-cilium-media-labels", cilium, map[string]any{flux: "apps-media", mod: "media", typ: "application"}), false},
+		{pod("pod-cilium-unlabelled", cilium, nil), false},
+		{pod("pod-media-unlabelled", media, nil), true},
+		{pod("pod-media-networking-labels", media, map[string]any{flux: "infra-networking-core", mod: "networking-core", typ: "infrastructure"}), true},
+		{pod("pod-elsewhere-module-label", "elsewhere", map[string]any{mod: "media", typ: "application"}), true},
+		{pod("pod-elsewhere-unknown-flux", "elsewhere", map[string]any{flux: "apps", mod: "networking-core", typ: "infrastructure"}), true},
+		{pod("pod-elsewhere-unlabelled", "elsewhere", nil), false},
+	}
 	var batch []subject
 	for _, c := range cases {
+		batch = append(batch, c.obj)
+	}
+	for _, c := range pods {
 		batch = append(batch, c.obj)
 	}
 	for _, target := range targets {
@@ -76,6 +105,9 @@ func TestLookupByLabels(t *testing.T) {
 				}
 				slices.Sort(got)
 				require.Equal(t, c.fail, got, "%s %s: %v", target, c.obj.key, fmt.Sprint(results[c.obj.key]))
+			}
+			for _, c := range pods {
+				require.Equal(t, c.fail, results[c.obj.key][pss].fail, "%s %s: %v", target, c.obj.key, fmt.Sprint(results[c.obj.key]))
 			}
 		})
 	}
