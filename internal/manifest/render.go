@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
+	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -199,6 +200,12 @@ func (r *Renderer) SubstituteObjects(objs []*Object, vars map[string]string, pos
 // overlay of kustomizations without remote references. krusty cannot be interrupted: past the
 // deadline, build returns an error and leaves the build to finish (or the process to end) on its
 // own; the preflight limits keep such builds rare and finite.
+// schemaOnce parses kustomize's built-in OpenAPI schema before the first build. kyaml parses it
+// lazily, on the first use that needs more than its precomputed namespace scopes, and reads the
+// result elsewhere without its lock: two builds at once (polc renders modules in parallel) would
+// race on it.
+var schemaOnce sync.Once
+
 func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration, w *walk, opts *krusty.Options) (resmap.ResMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -209,6 +216,7 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration,
 		m   resmap.ResMap
 		err error
 	}
+	schemaOnce.Do(func() { openapi.Schema() })
 	done := make(chan result, 1)
 	go func() {
 		m, err := krusty.MakeKustomizer(opts).Run(newRepoFS(r.Root, w.overlaid(r), r.Sources), abs)

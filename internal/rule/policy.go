@@ -140,8 +140,9 @@ type PolicyRule struct {
 	// number, with the module's facts (Data) as data. In the cluster the object's module is
 	// looked up by key in a module table (see Lookup), and the checks read its record as `module`
 	// in JMESPath ({{ module.x }}) and as variables.module in CEL. Every module's PolicyRule of
-	// the same Name must then be the same apart from Data and the examples; Match and Exclude
-	// are not used (the scope says which objects are the module's).
+	// the same Name must then be the same apart from Data, Allow and the examples. Match is not
+	// used (the lookup says which objects are the module's); Exclude may only remove objects that
+	// the checks pass anyway (a ClusterPolicy excludes them, a ValidatingPolicy's CEL passes them).
 	Lookup Lookup
 	// Data are the facts of the module that the checks of a table rule read from its record
 	// (JSON values: strings, booleans, lists and maps of them). The compiler adds "name" (the
