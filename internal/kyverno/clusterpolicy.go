@@ -656,7 +656,10 @@ func cpModules(repo *rule.Repo, t *table) (string, error) {
 			}
 		}
 	}
-	readsName := readsModuleName.MatchString(mustJSON([]any{t.Rule.Deny, t.Rule.Preconditions, t.Rule.Pattern, t.Rule.DenyEach, t.Rule.Message}))
+	readsName := false
+	for _, m := range recordRef.FindAllStringSubmatch(mustJSON([]any{t.Rule.Deny, t.Rule.Preconditions, t.Rule.Pattern, t.Rule.DenyEach}), -1) {
+		readsName = readsName || m[2] == "name"
+	}
 	for n, rec := range t.Modules {
 		if !readsName {
 			rec = maps.Clone(rec)
@@ -706,9 +709,6 @@ func cpModules(repo *rule.Repo, t *table) (string, error) {
 	}
 	return list, nil
 }
-
-// readsModuleName finds a reference to the module record's name (module.name, not module.namespaces).
-var readsModuleName = regexp.MustCompile(`\b` + rule.ModuleJMES + `\.name\b`)
 
 // cpForEachTable gives a ClusterPolicy rule of deny conditions the module table of t as JMESPath
 // literals in a foreach list: the list is the record of the object's module (none when it has
