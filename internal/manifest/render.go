@@ -196,16 +196,16 @@ func (r *Renderer) SubstituteObjects(objs []*Object, vars map[string]string, pos
 	return objs, nil
 }
 
-// build runs krusty on the absolute directory abs, over the read-only repository view with the
-// overlay of kustomizations without remote references. krusty cannot be interrupted: past the
-// deadline, build returns an error and leaves the build to finish (or the process to end) on its
-// own; the preflight limits keep such builds rare and finite.
 // schemaOnce parses kustomize's built-in OpenAPI schema before the first build. kyaml parses it
 // lazily, on the first use that needs more than its precomputed namespace scopes, and reads the
 // result elsewhere without its lock: two builds at once (polc renders modules in parallel) would
 // race on it.
 var schemaOnce sync.Once
 
+// build runs krusty on the absolute directory abs, over the read-only repository view with the
+// overlay of kustomizations without remote references. krusty cannot be interrupted: past the
+// deadline, build returns an error and leaves the build to finish (or the process to end) on its
+// own; the preflight limits keep such builds rare and finite.
 func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration, w *walk, opts *krusty.Options) (resmap.ResMap, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
