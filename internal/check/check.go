@@ -174,14 +174,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}
 	names := opts.Modules
 	var touched map[string]bool
+	var changed []string // the files changed since opts.ChangedSince
 	if opts.ByFiles {
 		files := opts.Files
 		if opts.ChangedSince != "" {
-			changed, err := ChangedFiles(repo.Root, opts.ChangedSince)
+			changed, err = ChangedFiles(repo.Root, opts.ChangedSince)
 			if err != nil {
 				return nil, &ConfigError{err}
 			}
-			files = append(files, changed...)
+			files = append(slices.Clip(files), changed...)
 		}
 		if touchesDirs(files, opts.PolicyDirs) {
 			names = moduleNames(repo)
@@ -213,12 +214,53 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	findings = append(findings, cf...)
+	if err := compareChanged(ctx, r, repo, opts, changed); err != nil {
+		return nil, err
+	}
 	found, err := Evaluate(ctx, repo, opts.Rules, opts.Sources)
 	if err != nil {
 		return nil, err
 	}
 	findings = Finalize(repo, append(findings, found...))
 	return &Result{Repo: repo, Findings: findings, Rules: all}, nil
+}
+
+// ReleaseManifest is release-please's manifest file at the repository root: when it exists,
+// release-please bumps module versions, and rule versions/bump is off.
+const ReleaseManifest = ".release-please-manifest.json"
+
+// compareChanged sets repo.ChangedSince and repo.Changes for rule versions/bump: the modules
+// that the files changed since opts.ChangedSince touch, compared with their render at that
+// revision (see Changes). It does nothing without --changed-since, when the rule is not in the
+// run or is off in polc.yaml, when release-please manages versions (ReleaseManifest exists), or
+// when no module changed. r is the run's renderer, whose source cache it reuses.
+func compareChanged(ctx context.Context, r *manifest.Renderer, repo *rule.Repo, opts Options, changed []string) error {
+	if opts.ChangedSince == "" || !ruleOn(repo, opts.Rules, rule.BumpRule) || repo.Exists(ReleaseManifest) {
+		return nil
+	}
+	repo.ChangedSince = opts.ChangedSince
+	mods := BumpCandidates(repo, changed)
+	if len(mods) == 0 {
+		return nil
+	}
+	changes, err := compareRevision(ctx, repo, r, opts.ChangedSince, mods)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &ConfigError{err}
+	}
+	repo.Changes = make(map[string]Change, len(changes))
+	for _, c := range changes {
+		repo.Changes[c.Module] = c
+	}
+	return nil
+}
+
+// ruleOn reports whether the rule id is among rules and not off in the repository's polc.yaml.
+func ruleOn(repo *rule.Repo, rules []rule.Rule, id string) bool {
+	i := slices.IndexFunc(rules, func(ru rule.Rule) bool { return ru.ID == id })
+	return i >= 0 && repo.SeverityOf(&rules[i]) != rule.Off
 }
 
 // Evaluate runs the rules and the extra sources on the loaded, rendered repository: repository

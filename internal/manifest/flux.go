@@ -46,6 +46,10 @@ func fluxOptions() *krusty.Options {
 // attributed to module mod and located in their source documents; they are not substituted
 // (FluxVariables and SubstituteObjects do that) and carry no Flux metadata yet (FluxMetadata).
 func (r *Renderer) RenderFlux(ctx context.Context, ks *yaml.RNode, dir, mod string) ([]*Object, []Remote, error) {
+	if r.Files != nil {
+		// Flux's generator and guardScan read the working tree on disk.
+		return nil, nil, &RenderError{Msg: fmt.Sprintf("spec.path %q: the paths of Flux Kustomizations are rendered from the working tree only, not from a git revision", dir)}
+	}
 	lim := r.Limits.withDefaults()
 	abs, err := module.Resolve(r.Root, dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -118,16 +122,6 @@ func indexAlso(dir string, manifest []byte, generated bool) []string {
 		}
 	}
 	return out
-}
-
-// isFile reports whether rel is a regular file inside the repository.
-func (r *Renderer) isFile(rel string) bool {
-	abs, err := module.Resolve(r.Root, rel)
-	if err != nil {
-		return false
-	}
-	st, err := os.Stat(abs)
-	return err == nil && st.Mode().IsRegular()
 }
 
 // guardScan checks, before Flux's generator reads them, the files it will list in a directory

@@ -3,7 +3,6 @@ package manifest
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path"
 	"strings"
 
@@ -136,14 +135,14 @@ func (r *Renderer) filterRefs(k *yaml.RNode, field, dir, kfile string, w *walk, 
 			return false, nil
 		}
 		p := path.Join(dir, n.Value)
-		abs, err := module.Resolve(r.Root, p)
+		mode, err := r.stat(p)
 		if err := leaves(err, field, n.Value, at); err != nil {
 			return false, err
 		}
 		if err != nil {
 			return true, nil // missing: kustomize reports it
 		}
-		if st, err := os.Stat(abs); err == nil && st.IsDir() {
+		if mode.IsDir() {
 			sub, err := r.preflight(p, w)
 			if err != nil {
 				return false, err
@@ -229,7 +228,7 @@ func (r *Renderer) filterPathRefs(k *yaml.RNode, field, dir, kfile string, w *wa
 			return false, nil
 		}
 		p := path.Join(dir, pn.Value)
-		_, err := module.Resolve(r.Root, p)
+		err := r.resolve(p)
 		if err := leaves(err, field+".path", pn.Value, Pos{File: kfile, Line: pn.Line, Column: pn.Column}); err != nil {
 			return false, err
 		}
@@ -245,7 +244,7 @@ func (r *Renderer) filterPathRefs(k *yaml.RNode, field, dir, kfile string, w *wa
 // leaves turns a Resolve error for a path that leaves the repository into a RenderError at the
 // reference; other errors (a missing file) give nil, for kustomize to report.
 func leaves(err error, field, value string, at Pos) *RenderError {
-	for _, reason := range []error{module.ErrLeavesRepo, module.ErrSymlinkOutside} {
+	for _, reason := range []error{module.ErrLeavesRepo, module.ErrSymlinkOutside, ErrNotFollowed} {
 		if errors.Is(err, reason) {
 			return &RenderError{Msg: fmt.Sprintf("%s: %s entry %q: %v", at, field, value, reason), Pos: at}
 		}
@@ -264,7 +263,7 @@ func refused(err error, at Pos) *RenderError {
 			at = ab.Pos
 		}
 		return &RenderError{Msg: fmt.Sprintf("%s: YAML aliases expand this document by more than %d nodes (alias bomb?)", at, maxAliasExpansion), Pos: at}
-	case errors.Is(err, module.ErrLeavesRepo), errors.Is(err, module.ErrSymlinkOutside):
+	case errors.Is(err, module.ErrLeavesRepo), errors.Is(err, module.ErrSymlinkOutside), errors.Is(err, ErrNotFollowed):
 		return &RenderError{Msg: err.Error(), Pos: at}
 	}
 	return nil

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -35,6 +34,10 @@ type Renderer struct {
 	Sources *Sources
 	// Limits bound the work of one render; zero fields take the defaults.
 	Limits Limits
+	// Files, when set, is what the repository is read from instead of the working tree on disk
+	// (the tree of a git revision); Sources must then read through the same Files (see
+	// NewSourcesOf). RenderFlux needs the disk.
+	Files Files
 
 	// overlay holds, by repository-relative path, the kustomization files that kustomize reads
 	// instead of the files on disk: copies without their remote references.
@@ -219,7 +222,7 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration,
 	schemaOnce.Do(func() { openapi.Schema() })
 	done := make(chan result, 1)
 	go func() {
-		m, err := krusty.MakeKustomizer(opts).Run(newRepoFS(r.Root, w.overlaid(r), r.Sources), abs)
+		m, err := krusty.MakeKustomizer(opts).Run(newRepoFSOf(r.Root, r.Files, w.overlaid(r), r.Sources), abs)
 		done <- result{m, err}
 	}()
 	select {
@@ -261,11 +264,8 @@ var KustomizationFiles = []string{"kustomization.yaml", "kustomization.yml", "Ku
 // kustomizationFile returns the kustomization file of dir (relative), or kustomization.yaml.
 func (r *Renderer) kustomizationFile(dir string) string {
 	for _, n := range KustomizationFiles {
-		p := path.Join(dir, n)
-		if abs, err := module.Resolve(r.Root, p); err == nil {
-			if st, err := os.Stat(abs); err == nil && st.Mode().IsRegular() {
-				return p
-			}
+		if p := path.Join(dir, n); r.isFile(p) {
+			return p
 		}
 	}
 	return path.Join(dir, "kustomization.yaml")
@@ -378,11 +378,11 @@ func (r *Renderer) indexDir(x sourceIndex, dir string, seen map[string]bool) {
 
 // indexEntry indexes the directory or the manifest file p (relative).
 func (r *Renderer) indexEntry(x sourceIndex, p string, seen map[string]bool) {
-	abs, err := module.Resolve(r.Root, p)
+	mode, err := r.stat(p)
 	if err != nil {
 		return
 	}
-	if st, err := os.Stat(abs); err == nil && st.IsDir() {
+	if mode.IsDir() {
 		r.indexDir(x, p, seen)
 	} else {
 		r.indexFile(x, p)

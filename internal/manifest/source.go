@@ -51,7 +51,9 @@ type File struct {
 // Sources parses repository files once per run and shares them between modules (components
 // are read by every module that includes them). It is safe for concurrent use.
 type Sources struct {
-	root  string
+	root string
+	// from, when set, is what the repository is read from instead of the disk.
+	from  Files
 	mu    sync.Mutex
 	files map[string]*sourceEntry
 }
@@ -69,6 +71,12 @@ func NewSources(root string) *Sources {
 	return &Sources{root: root, files: map[string]*sourceEntry{}}
 }
 
+// NewSourcesOf returns a cache over the repository at root read through files (the tree of a git
+// revision) instead of the disk.
+func NewSourcesOf(root string, files Files) *Sources {
+	return &Sources{root: root, from: files, files: map[string]*sourceEntry{}}
+}
+
 // Get returns the parsed file at rel (slash-separated, relative to the repository root).
 func (s *Sources) Get(rel string) *File {
 	s.mu.Lock()
@@ -78,14 +86,14 @@ func (s *Sources) Get(rel string) *File {
 		s.files[rel] = e
 	}
 	s.mu.Unlock()
-	e.load(s.root, rel)
+	e.load(s, rel)
 	return e.file
 }
 
-// load reads and parses the file rel once.
-func (e *sourceEntry) load(root, rel string) {
+// load reads and parses the file rel of s once.
+func (e *sourceEntry) load(s *Sources, rel string) {
 	e.once.Do(func() {
-		data, err := module.ReadFile(root, rel)
+		data, err := readFile(s.from, s.root, rel)
 		if err != nil {
 			e.file = &File{Err: err}
 			return
@@ -106,7 +114,7 @@ func (s *Sources) take(rel string) (data []byte, ok bool) {
 	if !ok {
 		return nil, false
 	}
-	e.load(s.root, rel)
+	e.load(s, rel)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	data, e.data = e.data, nil

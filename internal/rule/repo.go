@@ -45,6 +45,29 @@ type Repo struct {
 	// Rules are the run's rules by ID, built-in and from extra sources such as Rego; the engine
 	// sets them before checks run.
 	Rules map[string]*Rule
+	// ChangedSince is the git revision of --changed-since, as the user wrote it; empty without it.
+	ChangedSince string
+	// Changes are the modules whose rendered objects differ from those at ChangedSince, by module
+	// name; nil unless the run compared them (only for rule BumpRule, when it is on).
+	Changes map[string]Change
+}
+
+// BumpRule is the ID of the rule that reports modules changed since --changed-since without a
+// new version; the engine compares revisions only when it is on.
+const BumpRule = "versions/bump"
+
+// Change is a module whose rendered objects differ between a git revision and the working tree.
+type Change struct {
+	// Module is the module's name.
+	Module string
+	// Before is the module's spec.version at the revision ("" when its module.yaml did not load).
+	Before string
+	// Objects names the objects added, removed or changed, as "added Kind/namespace/name",
+	// sorted.
+	Objects []string
+	// Err says why the module could not be compared (it does not render at the revision, or the
+	// revision could not be read); Objects is then empty.
+	Err string
 }
 
 // NewRepo returns the repository of root with configuration cfg and modules mods: the modules
