@@ -53,12 +53,13 @@ fuzz:
 	FUZZTIME=$(FUZZTIME) hack/fuzz.sh
 
 ## generate: regenerate everything generated from the metadata and the registry: docs/rules.md,
-## docs/modules/, the policy pack and the example cluster entry point
+## docs/modules/, the policy pack, the example cluster entry point and the release files
 generate: build
 	$(BIN)/polc rules --format markdown > docs/rules.md
 	$(BIN)/polc doc
 	$(BIN)/polc compile
 	$(BIN)/polc compile --flux examples/cluster
+	$(BIN)/polc release config
 
 ## verify-generate: fail when generated files are stale (writes nothing)
 verify-generate: build
@@ -66,6 +67,7 @@ verify-generate: build
 	$(BIN)/polc doc --check
 	$(BIN)/polc compile --check
 	$(BIN)/polc compile --flux examples/cluster --check
+	$(BIN)/polc release config --check
 
 ## kyverno: build the pinned Kyverno CLI into bin/ (once; reused when present)
 kyverno: $(BIN)/kyverno

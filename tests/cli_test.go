@@ -119,9 +119,12 @@ func TestEveryRuleHasABadRepo(t *testing.T) {
 			seen[f.Rule] = true
 		}
 	}
+	// A rule that compares with a git revision cannot fail a static repository; the test named
+	// here builds the history it needs and runs the binary on it.
+	history := map[string]string{"versions/bump": "TestVersionsBumpCLI"}
 	var missing []string
 	for _, r := range builtin.All() {
-		if !seen[r.ID] {
+		if !seen[r.ID] && history[r.ID] == "" {
 			missing = append(missing, r.ID)
 		}
 	}

@@ -81,7 +81,7 @@ func TestPreCommitLocal(t *testing.T) {
 	require.FileExists(t, filepath.Join(gobin, "polc"))
 
 	dir := freshRepo(t)
-	for _, args := range [][]string{{"new", "module", "media", "--type", "application"}, {"compile"}, {"doc"}} {
+	for _, args := range [][]string{{"new", "module", "media", "--type", "application"}, {"compile"}, {"doc"}, {"release", "config"}} {
 		res := Polc(t, dir, args...)
 		require.Equal(t, 0, res.Code, "%v: %s%s", args, res.Stdout, res.Stderr)
 	}
@@ -99,7 +99,7 @@ func TestPreCommitLocal(t *testing.T) {
 	}
 	got, err := run()
 	require.NoError(t, err, got)
-	for _, name := range []string{"polc check", "polc compile --check", "polc doc --check"} {
+	for _, name := range []string{"polc check", "polc compile --check", "polc doc --check", "polc release config --check"} {
 		require.Regexp(t, `(?m)^`+regexp.QuoteMeta(name)+`\.+Passed$`, got)
 	}
 

@@ -15,7 +15,7 @@ func All() []rule.Rule {
 		ModuleRender, ModuleRemote,
 		LabelsModule,
 		ModuleName, ModuleTier, ModuleExtraNeedsCore, ModuleFiles, ModuleVersion, DepsUnknown, DepsCycle, DepsDirection, DepsUndeclared, DepsNamespaceAnnotation, DepsFluxDependsOn, NamingNamespaceOwnership, NamingFluxKustomization, LabelsAppName,
-		SecurityPodSecurity, SecurityNamespacePSA, SecurityImageTag, SecurityImageDigest, SecurityResources, SecurityClusterRBAC, VersionsChartPinned, ExceptionsValid,
+		SecurityPodSecurity, SecurityNamespacePSA, SecurityImageTag, SecurityImageDigest, SecurityResources, SecurityClusterRBAC, VersionsChartPinned, VersionsReleaseConfig, VersionsBump, ExceptionsValid,
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all

@@ -130,6 +130,11 @@ func page(repo *rule.Repo, m *module.Module) []byte {
 	if m.Spec.Type != module.Component {
 		fmt.Fprintf(&b, "| Flux Kustomization | %s |\n", code(repo.Config.FluxName(m)))
 	}
+	if m.Spec.Type == module.Component {
+		b.WriteString("\nA component is not released on its own: it ships with the modules that include it (in their " +
+			"kustomization's `components`), so it has no release-please package, tag or release of its own, " +
+			"and a change to it is released by a new version of each module that includes it.\n")
+	}
 	fmt.Fprintf(&b, "\n[Back to the catalog](%s)\n", CatalogFile)
 
 	b.WriteString("\n## Namespaces\n\n")
