@@ -274,9 +274,25 @@ ${deploy_summary}"
   fi
 fi
 
+# polc test: each module applied onto a local control plane of its own (etcd + bin/kube-apiserver,
+# started and stopped by polc) that holds only its declared dependencies (tests/e2e/apitest_test.go).
+module_summary=
+if [ $# -eq 0 ]; then
+  banner "module tests (polc test; go test -tags e2e -run TestModuleTests ./tests/e2e)"
+  rc=0
+  go test -tags e2e -count=1 -v -timeout 15m -run TestModuleTests ./tests/e2e/ 2>&1 | tee "$E2E_DIR/logs/moduletests.log" || rc=$?
+  module_summary=$(sed -n 's/.*apitest_test.go:[0-9]*: \(polc test: starter catalog.*\)/\1/p' "$E2E_DIR/logs/moduletests.log")
+  if [ "$rc" -ne 0 ]; then
+    echo "the module tests failed" >&2
+    module_summary="module tests: FAILED (see $E2E_DIR/logs/moduletests.log)"
+    failed=$((failed + 1))
+  fi
+fi
+
 banner "summary"
 echo "chainsaw tests: $passed passed, $failed failed, $skipped skipped"
 echo "${deploy_summary:-deployment path: not run}"
+echo "${module_summary:-module tests: not run}"
 echo "e2e: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then status=1; fi
 exit "$status"

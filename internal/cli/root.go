@@ -50,7 +50,7 @@ in the cluster.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &ExitError{Code: 2, Err: err} })
-	root.AddCommand(newCheckCmd(), newRulesCmd(), newExplainCmd(), newRenderCmd(), newGraphCmd(), newNewCmd(), newCompileCmd(), newFnCmd(), newDocCmd(), newInitCmd(), newChartsCmd(), newFixCmd(), newBaselineCmd(), newReleaseCmd())
+	root.AddCommand(newCheckCmd(), newRulesCmd(), newExplainCmd(), newRenderCmd(), newGraphCmd(), newNewCmd(), newCompileCmd(), newFnCmd(), newDocCmd(), newInitCmd(), newChartsCmd(), newFixCmd(), newBaselineCmd(), newReleaseCmd(), newTestCmd())
 	return root
 }
 
