@@ -17,6 +17,8 @@ import (
 	"polc.dev/polc/internal/apitest"
 	"polc.dev/polc/internal/builtin"
 	"polc.dev/polc/internal/check"
+	"polc.dev/polc/internal/module"
+	"polc.dev/polc/internal/report"
 	"polc.dev/polc/internal/rule"
 )
 
@@ -24,7 +26,9 @@ import (
 type testOptions struct {
 	repo, cache, kubeconfig, format string
 	emitChainsaw                    string
-	timeout, wait                   time.Duration
+	// changedSince is --changed-since: test the modules changed since this git revision.
+	changedSince  string
+	timeout, wait time.Duration
 }
 
 func newTestCmd() *cobra.Command {
@@ -41,7 +45,19 @@ dependency serves. What polc created (labelled ` + apitest.RunLabel + `) is dele
 
 The API server is the cluster of --kubeconfig (or $KUBECONFIG), or by default a local control plane:
 etcd and kube-apiserver from $` + apitest.AssetsEnv + `, next to polc, or on PATH, started on 127.0.0.1
-and stopped again. Exit code 1 when a module fails, 2 on usage or setup errors.`,
+and stopped again. Exit code 1 when a module fails, 2 on usage or setup errors.
+
+With --changed-since REV, the modules changed since the git revision REV are tested (as polc check
+selects them: the modules holding changed files, the modules that include a changed component,
+and every module that depends on those), together with the MODULE arguments. When none changed,
+polc says so on stderr and exits 0 without starting an API server.
+
+Examples:
+  polc test                                   # every module, on a local control plane
+  polc test --kubeconfig kind.yaml media      # one module, on the cluster of a kubeconfig
+  polc test --changed-since origin/main       # in CI: changed modules and their dependents
+  polc test --format junit > polc-test.xml
+  polc test --emit-chainsaw chainsaw/         # the same plan as chainsaw tests`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(apitest.Formats, o.format) {
 				return usageError("unknown --format %q; formats: %s", o.format, strings.Join(apitest.Formats, ", "))
@@ -74,20 +90,17 @@ and stopped again. Exit code 1 when a module fails, 2 on usage or setup errors.`
 	cmd.Flags().StringVar(&o.format, "format", "text", "report format: "+strings.Join(apitest.Formats, ", "))
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
 	cmd.Flags().DurationVar(&o.wait, "wait", time.Minute, "deadline of each wait (API server ready, CRD Established, object deleted)")
+	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "test only the modules changed since this git revision, and their dependents (with MODULE arguments: both)")
 	cmd.Flags().StringVar(&o.emitChainsaw, "emit-chainsaw", "", "write the plan as chainsaw tests into this directory (one per module) instead of running it")
 	chartCacheFlag(cmd, &o.cache)
 	return cmd
 }
 
-// emit writes the plans as chainsaw tests.
+// emit writes the plans as chainsaw tests; nothing when --changed-since selects no module.
 func (o *testOptions) emit(ctx context.Context, progress io.Writer, args []string) error {
-	r, err := o.render(ctx, args)
-	if err != nil {
+	plans, err := o.plans(ctx, progress, args)
+	if err != nil || plans == nil {
 		return err
-	}
-	plans, err := apitest.Plans(r, args)
-	if err != nil {
-		return &ExitError{Code: 2, Err: err}
 	}
 	if err := apitest.EmitChainsaw(o.emitChainsaw, plans); err != nil {
 		return err
@@ -97,15 +110,12 @@ func (o *testOptions) emit(ctx context.Context, progress io.Writer, args []strin
 }
 
 // run renders the repository, plans the tests, connects to (or starts) the API server and runs
-// every plan.
+// every plan. Without a plan (--changed-since selected no module), it returns no results and
+// never reaches an API server.
 func (o *testOptions) run(ctx context.Context, progress io.Writer, args []string) ([]apitest.Result, error) {
-	r, err := o.render(ctx, args)
-	if err != nil {
+	plans, err := o.plans(ctx, progress, args)
+	if err != nil || plans == nil {
 		return nil, err
-	}
-	plans, err := apitest.Plans(r, args)
-	if err != nil {
-		return nil, &ExitError{Code: 2, Err: err}
 	}
 	cfg, stop, err := o.server(ctx, progress)
 	if err != nil {
@@ -135,19 +145,57 @@ func (o *testOptions) run(ctx context.Context, progress io.Writer, args []string
 	return results, nil
 }
 
-// render loads the repository, checks that the named modules exist, and renders every module.
-func (o *testOptions) render(ctx context.Context, args []string) (*rule.Repo, error) {
+// plans loads the repository, selects the modules to test, renders them and returns their
+// plans. With --changed-since and no module to test, it says so on progress and returns no plans
+// and no error, before any rendering.
+func (o *testOptions) plans(ctx context.Context, progress io.Writer, args []string) ([]apitest.Plan, error) {
 	r, _, err := check.Load(o.repo, builtin.All())
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
-	if err := check.Select(r, args); err != nil {
+	names, err := o.selection(r, args)
+	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
-	r.Selected = nil // the dependencies of the selected modules render too
+	if o.changedSince != "" && len(names) == 0 {
+		fmt.Fprintf(progress, "no module changed since %s\n", report.OneLine(o.changedSince))
+		return nil, nil
+	}
 	r.ChartCache = chartCacheDir(o.cache)
 	check.Render(ctx, r)
-	return r, nil
+	plans, err := apitest.Plans(r, names)
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
+	return plans, nil
+}
+
+// selection returns the modules to test: the MODULE arguments (none: every module) and, with
+// --changed-since, sorted, the modules that check.AffectedModules finds for the files changed since
+// that revision (the modules holding them, the users of a changed component, and every module
+// that depends on those), as polc check selects them. Components are left out: they are tested
+// through the modules that include them. An unknown module or a revision that git does not
+// resolve is an error.
+func (o *testOptions) selection(r *rule.Repo, args []string) ([]string, error) {
+	if err := check.Select(r, args); err != nil {
+		return nil, err
+	}
+	r.Selected = nil // every module renders: the dependencies of the selected ones too
+	if o.changedSince == "" {
+		return args, nil
+	}
+	files, err := check.ChangedFiles(r.Root, o.changedSince)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range slices.Concat(args, check.AffectedModules(r, files)) {
+		if m := r.ByName[n]; m == nil || m.Spec.Type != module.Component {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
 }
 
 // local reports whether the run starts its own control plane.
