@@ -9,7 +9,9 @@
 # 3. runs the harness's own chainsaw test (tests/e2e/chainsaw);
 # 4. for each policy pack (default: policies/, then the validatingpolicy target compiled into a temporary
 #    directory when polc can compile it): `kubectl apply -k PACK`, waits until every policy is ready, runs
-#    the chainsaw tests PACK/tests/*/chainsaw-test.yaml, and deletes the pack again;
+#    the chainsaw tests PACK/tests/*/chainsaw-test.yaml, and deletes the pack again; then (without PACK_DIR
+#    arguments) `polc test --kyverno` on the stack's cluster, the deployment path and `polc test` on local
+#    control planes (tests/e2e);
 # 5. stops exactly the processes it started (also on failure or interrupt) and checks none is left.
 #
 # Environment: POLC_E2E=0 skips the suite and E2E_DEPLOY_PATH=0 the deployment-path test, loudly; when CI
@@ -253,6 +255,22 @@ for i in "${!packs[@]}"; do
   echo "pack deleted in $((SECONDS - t0))s"
 done
 
+# polc test --kyverno: polc installs the compiled pack for the run itself and removes it again, and each
+# module's objects pass Kyverno's admission (tests/e2e/kyverno_test.go). It runs here, while no pack is
+# installed and the cluster holds no object of the test repositories.
+kyverno_summary=
+if [ $# -eq 0 ]; then
+  banner "module tests with admission (polc test --kyverno; go test -tags e2e -run TestKyvernoAdmission ./tests/e2e)"
+  rc=0
+  go test -tags e2e -count=1 -v -timeout 10m -run '^TestKyvernoAdmission$' ./tests/e2e/ 2>&1 | tee "$E2E_DIR/logs/kyverno-admission.log" || rc=$?
+  kyverno_summary=$(sed -n 's/.*kyverno_test.go:[0-9]*: \(polc test --kyverno: .*\)/\1/p' "$E2E_DIR/logs/kyverno-admission.log")
+  if [ "$rc" -ne 0 ]; then
+    echo "the module tests with admission failed" >&2
+    kyverno_summary="polc test --kyverno: FAILED (see $E2E_DIR/logs/kyverno-admission.log)"
+    failed=$((failed + 1))
+  fi
+fi
+
 # The deployment path: the starter catalog applied as Flux applies it, then every test repository's
 # objects sent through admission and compared with polc check (tests/e2e/deploypath_test.go).
 deploy_summary=
@@ -293,6 +311,7 @@ banner "summary"
 echo "chainsaw tests: $passed passed, $failed failed, $skipped skipped"
 echo "${deploy_summary:-deployment path: not run}"
 echo "${module_summary:-module tests: not run}"
+echo "${kyverno_summary:-polc test --kyverno: not run}"
 echo "e2e: $passed passed, $failed failed"
 if [ "$failed" -gt 0 ]; then status=1; fi
 exit "$status"

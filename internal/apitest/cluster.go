@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"polc.dev/polc/internal/manifest"
+	"polc.dev/polc/internal/rule"
 	"sigs.k8s.io/yaml"
 )
 
@@ -64,6 +65,8 @@ type Cluster struct {
 func NewCluster(cfg *rest.Config, opt Options) (*Cluster, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = 500, 1000
+	// Deprecation warnings (kyverno.io/v1 ClusterPolicy, say) would flood stderr through klog.
+	cfg.WarningHandler = rest.NoWarnings{}
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -137,7 +140,7 @@ func (r *run) step(ctx context.Context, s Step) {
 		}
 	}
 	for _, o := range crds {
-		r.apply(ctx, o)
+		r.apply(ctx, s, o)
 	}
 	if len(crds) > 0 {
 		for _, o := range crds {
@@ -149,13 +152,13 @@ func (r *run) step(ctx context.Context, s Step) {
 	}
 	for _, o := range s.Objects {
 		if !isCRD(o.Ref) {
-			r.apply(ctx, o)
+			r.apply(ctx, s, o)
 		}
 	}
 }
 
-// apply applies one object with server-side apply and strict field validation.
-func (r *run) apply(ctx context.Context, o *manifest.Object) {
+// apply applies one object of step s with server-side apply and strict field validation.
+func (r *run) apply(ctx context.Context, s Step, o *manifest.Object) {
 	mapping, err := r.mapping(ctx, o)
 	if err != nil {
 		if meta.IsNoMatchError(err) {
@@ -174,7 +177,7 @@ func (r *run) apply(ctx context.Context, o *manifest.Object) {
 			ns = metav1.NamespaceDefault
 		}
 	}
-	body, err := r.body(o, ns)
+	body, err := r.body(o, ns, s.FluxName)
 	if err != nil {
 		r.res.Errors = append(r.res.Errors, newProblem(o, err.Error(), "").String())
 		return
@@ -298,8 +301,9 @@ func pluralOf(s string) string {
 	return s + "s"
 }
 
-// body is o as JSON for server-side apply, with RunLabel set and the namespace ns.
-func (r *run) body(o *manifest.Object, ns string) ([]byte, error) {
+// body is o as JSON for server-side apply, with the namespace ns and the labels RunLabel and, as
+// Flux sets it, rule.FluxNameLabel with fluxName (when not empty): the module's Flux Kustomization.
+func (r *run) body(o *manifest.Object, ns, fluxName string) ([]byte, error) {
 	s, err := o.Node.String()
 	if err != nil {
 		return nil, err
@@ -314,6 +318,9 @@ func (r *run) body(o *manifest.Object, ns string) ([]byte, error) {
 		labels = map[string]string{}
 	}
 	labels[RunLabel] = r.c.opt.RunID
+	if fluxName != "" {
+		labels[rule.FluxNameLabel] = fluxName
+	}
 	obj.SetLabels(labels)
 	if ns != "" {
 		obj.SetNamespace(ns)

@@ -18,8 +18,11 @@ import (
 // Step is one module of a plan, its objects in apply order: CustomResourceDefinitions, then
 // Namespaces, then the rest in render order.
 type Step struct {
-	Module  string
-	Objects []*manifest.Object
+	Module string
+	// FluxName is the name of the module's Flux Kustomization, which Flux puts on every object it
+	// applies as the label rule.FluxNameLabel (and which Kyverno policies find modules by).
+	FluxName string
+	Objects  []*manifest.Object
 }
 
 // Plan is the test of one module: the steps of its hard-dependency closure in dependency order,
@@ -81,13 +84,21 @@ func planOf(r *rule.Repo, name string) (Plan, error) {
 		if !r.Rendered[n] {
 			p.Unrendered = append(p.Unrendered, n)
 		}
-		p.Steps = append(p.Steps, Step{Module: n, Objects: Order(r.Objects[n])})
+		p.Steps = append(p.Steps, Step{Module: n, FluxName: fluxName(r, m), Objects: Order(r.Objects[n])})
 	}
 	for g := range groups {
 		p.Provided = append(p.Provided, g)
 	}
 	sort.Strings(p.Provided)
 	return p, nil
+}
+
+// fluxName is the name of m's Flux Kustomization; "" without a configuration.
+func fluxName(r *rule.Repo, m *module.Module) string {
+	if r.Config == nil {
+		return ""
+	}
+	return r.Config.FluxName(m)
 }
 
 // Closure returns the hard-dependency closure of name in dependency order (every module after

@@ -101,17 +101,13 @@ func loadForGenerating(root string, stderr io.Writer, before string) (*rule.Repo
 }
 
 func (o *compileOptions) run(stdout, stderr io.Writer) error {
-	all := builtin.All()
 	repo, err := loadForGenerating(o.repo, stderr, "compiling")
 	if err != nil {
 		return err
 	}
-	target := kyverno.TargetOf(repo.Config.Spec.Kyverno.Target)
-	if o.target != "" {
-		if !slices.Contains(kyverno.Targets(), o.target) {
-			return usageError("unknown --target %q; valid targets: %s", o.target, strings.Join(kyverno.Targets(), ", "))
-		}
-		target = kyverno.Target(o.target)
+	target, err := packTarget(repo, o.target)
+	if err != nil {
+		return err
 	}
 	out := o.out
 	if out == "" {
@@ -120,13 +116,36 @@ func (o *compileOptions) run(stdout, stderr io.Writer) error {
 	if err := genfiles.CheckOutputDir(repo.Root, out); err != nil {
 		return &ExitError{Code: 2, Err: err}
 	}
-	pk, err := pack.Build(repo, all, kyverno.Options{Target: target})
+	pk, err := buildPack(repo, target, stderr)
 	if err != nil {
-		return &ExitError{Code: 2, Err: err}
+		return err
+	}
+	return writeOrCheck(stdout, generation{dir: out, files: pk.Files, ours: pack.Generated,
+		what: report.Count(len(pk.Policies), "policy") + ", target " + string(target), rerun: "polc compile"}, o.check)
+}
+
+// packTarget is the policy kind of the pack: flag (--target) when set, else polc.yaml's
+// spec.kyverno.target. An unknown flag value is a usage error.
+func packTarget(repo *rule.Repo, flag string) (kyverno.Target, error) {
+	if flag == "" {
+		return kyverno.TargetOf(repo.Config.Spec.Kyverno.Target), nil
+	}
+	if !slices.Contains(kyverno.Targets(), flag) {
+		return "", usageError("unknown --target %q; valid targets: %s", flag, strings.Join(kyverno.Targets(), ", "))
+	}
+	return kyverno.Target(flag), nil
+}
+
+// buildPack compiles the repository's resource rules into the pack of target, in memory, and
+// prints its notes (expired exceptions left out) on stderr. polc compile writes the result;
+// polc test --kyverno installs it.
+func buildPack(repo *rule.Repo, target kyverno.Target, stderr io.Writer) (*pack.Pack, error) {
+	pk, err := pack.Build(repo, builtin.All(), kyverno.Options{Target: target})
+	if err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
 	}
 	for _, n := range pk.Notes {
 		fmt.Fprintln(stderr, "note:", n)
 	}
-	return writeOrCheck(stdout, generation{dir: out, files: pk.Files, ours: pack.Generated,
-		what: report.Count(len(pk.Policies), "policy") + ", target " + string(target), rerun: "polc compile"}, o.check)
+	return pk, nil
 }

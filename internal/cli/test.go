@@ -29,6 +29,9 @@ type testOptions struct {
 	// changedSince is --changed-since: test the modules changed since this git revision.
 	changedSince  string
 	timeout, wait time.Duration
+	// kyverno is --kyverno: install the compiled policy pack for the run, so that admission
+	// enforces it on every module's objects.
+	kyverno bool
 }
 
 func newTestCmd() *cobra.Command {
@@ -45,7 +48,19 @@ dependency serves. What polc created (labelled ` + apitest.RunLabel + `) is dele
 
 The API server is the cluster of --kubeconfig (or $KUBECONFIG), or by default a local control plane:
 etcd and kube-apiserver from $` + apitest.AssetsEnv + `, next to polc, or on PATH, started on 127.0.0.1
-and stopped again. Exit code 1 when a module fails, 2 on usage or setup errors.
+and stopped again. Exit code 1 when a module fails, 2 on usage or setup errors. Objects are
+applied as Flux applies them, with the ` + rule.FluxNameLabel + ` label of their module's Flux
+Kustomization.
+
+With --kyverno, the policy pack that polc compile would write (polc.yaml's target, in memory) is
+installed before the first module: its policies and PolicyExceptions are applied with server-side
+apply, labelled like the modules' objects, and polc waits until Kyverno reports every policy
+ready. Admission then enforces the pack on every module's objects, and a rejection is reported at
+the object's file:line with the server's message, which names the policy and rule. The pack is
+deleted after the last module, also on error or interrupt. --kyverno needs --kubeconfig (or
+$KUBECONFIG) to a cluster where Kyverno runs (kind with the Kyverno Helm chart, say): the local
+control plane runs no admission controller. A cluster that does not serve Kyverno's policy kinds,
+or that has the pack installed already, fails the run with exit code 2.
 
 With --changed-since REV, the modules changed since the git revision REV are tested (as polc check
 selects them: the modules holding changed files, the modules that include a changed component,
@@ -56,11 +71,15 @@ Examples:
   polc test                                   # every module, on a local control plane
   polc test --kubeconfig kind.yaml media      # one module, on the cluster of a kubeconfig
   polc test --changed-since origin/main       # in CI: changed modules and their dependents
+  polc test --kyverno --kubeconfig kind.yaml  # admission by the compiled pack too
   polc test --format junit > polc-test.xml
   polc test --emit-chainsaw chainsaw/         # the same plan as chainsaw tests`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains(apitest.Formats, o.format) {
 				return usageError("unknown --format %q; formats: %s", o.format, strings.Join(apitest.Formats, ", "))
+			}
+			if err := o.checkKyverno(); err != nil {
+				return err
 			}
 			if o.emitChainsaw != "" {
 				return o.emit(cmd.Context(), cmd.ErrOrStderr(), args)
@@ -68,10 +87,12 @@ Examples:
 			ctx, cancel := context.WithTimeout(cmd.Context(), o.timeout)
 			defer cancel()
 			results, err := o.run(ctx, cmd.ErrOrStderr(), args)
-			if err != nil {
-				return err
+			if err == nil || results != nil {
+				if err := apitest.Write(cmd.OutOrStdout(), o.format, results); err != nil {
+					return err
+				}
 			}
-			if err := apitest.Write(cmd.OutOrStdout(), o.format, results); err != nil {
+			if err != nil {
 				return err
 			}
 			if ctx.Err() != nil {
@@ -89,8 +110,9 @@ Examples:
 	cmd.Flags().StringVar(&o.kubeconfig, "kubeconfig", "", "test against this cluster (default $KUBECONFIG; without either, a local control plane)")
 	cmd.Flags().StringVar(&o.format, "format", "text", "report format: "+strings.Join(apitest.Formats, ", "))
 	cmd.Flags().DurationVar(&o.timeout, "timeout", 15*time.Minute, "deadline of the whole run")
-	cmd.Flags().DurationVar(&o.wait, "wait", time.Minute, "deadline of each wait (API server ready, CRD Established, object deleted)")
+	cmd.Flags().DurationVar(&o.wait, "wait", time.Minute, "deadline of each wait (API server ready, CRD Established, policy ready, object deleted)")
 	cmd.Flags().StringVar(&o.changedSince, "changed-since", "", "test only the modules changed since this git revision, and their dependents (with MODULE arguments: both)")
+	cmd.Flags().BoolVar(&o.kyverno, "kyverno", false, "install the compiled policy pack for the run, so that Kyverno's admission enforces it (needs --kubeconfig to a cluster where Kyverno runs)")
 	cmd.Flags().StringVar(&o.emitChainsaw, "emit-chainsaw", "", "write the plan as chainsaw tests into this directory (one per module) instead of running it")
 	chartCacheFlag(cmd, &o.cache)
 	return cmd
@@ -110,11 +132,16 @@ func (o *testOptions) emit(ctx context.Context, progress io.Writer, args []strin
 }
 
 // run renders the repository, plans the tests, connects to (or starts) the API server and runs
-// every plan. Without a plan (--changed-since selected no module), it returns no results and
-// never reaches an API server.
-func (o *testOptions) run(ctx context.Context, progress io.Writer, args []string) ([]apitest.Result, error) {
+// every plan; with --kyverno, between the policy pack's installation and its removal. Without a
+// plan (--changed-since selected no module), it returns no results and never reaches an API
+// server. An error after the modules ran (the pack not removed) comes with their results.
+func (o *testOptions) run(ctx context.Context, progress io.Writer, args []string) (results []apitest.Result, err error) {
 	plans, err := o.plans(ctx, progress, args)
 	if err != nil || plans == nil {
+		return nil, err
+	}
+	packObjs, err := o.packObjects(progress)
+	if err != nil {
 		return nil, err
 	}
 	cfg, stop, err := o.server(ctx, progress)
@@ -131,8 +158,15 @@ func (o *testOptions) run(ctx context.Context, progress io.Writer, args []string
 	if err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
+	if packObjs != nil {
+		pk, err := o.installPack(ctx, cl, packObjs)
+		if err != nil {
+			return nil, err
+		}
+		defer func() { err = o.removePack(ctx, progress, pk, err) }()
+	}
 	t0 := time.Now()
-	results := make([]apitest.Result, 0, len(plans))
+	results = make([]apitest.Result, 0, len(plans))
 	for _, p := range plans {
 		if ctx.Err() != nil {
 			break
