@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"polc.dev/polc/internal/report"
 )
 
 // Formats are the report formats of Write.
@@ -51,7 +53,7 @@ func writeText(w io.Writer, results []Result) error {
 			fmt.Fprintf(w, "  %s\n", l)
 		}
 	}
-	_, err := fmt.Fprintf(w, "%d modules tested, %d failed\n", len(results), failed)
+	_, err := fmt.Fprintf(w, "%s tested, %d failed\n", report.Count(len(results), "module"), failed)
 	return err
 }
 

@@ -175,7 +175,7 @@ func (o *testOptions) run(ctx context.Context, progress io.Writer, args []string
 		fmt.Fprintf(progress, "polc test %s: %s in %.1fs\n", p.Module, verdict(res), res.Seconds)
 		results = append(results, res)
 	}
-	fmt.Fprintf(progress, "polc test: %d modules in %.1fs\n", len(plans), time.Since(t0).Seconds())
+	fmt.Fprintf(progress, "polc test: %s in %.1fs\n", report.Count(len(plans), "module"), time.Since(t0).Seconds())
 	return results, nil
 }
 
