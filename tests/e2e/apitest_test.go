@@ -100,6 +100,17 @@ func TestModuleTests(t *testing.T) {
 		assert.Equal(t, 3, res["app"].Applied)
 	})
 
+	// Hostile: a module that claims a namespace the API server made itself. polc test applies
+	// nothing over an object it did not create, and deletes nothing of it.
+	t.Run("foreign-objects", func(t *testing.T) {
+		code, res := polcTest(t, filepath.Join(dir, "foreign-objects"))
+		assert.Equal(t, 1, code)
+		app := res["app"]
+		require.NotEmpty(t, app.Errors)
+		assert.Contains(t, app.Errors[0], "namespace.yaml:1:1: Namespace/kube-public:")
+		assert.Contains(t, app.Errors[0], "exists in the cluster and was not created by this test run: left untouched")
+	})
+
 	t.Run("starter catalog", func(t *testing.T) {
 		t0 := time.Now()
 		code, res := polcTest(t, root)
