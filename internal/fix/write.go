@@ -49,11 +49,11 @@ func writeOne(root string, c Change) error {
 	}
 	switch old, err := r.ReadFile(name); {
 	case c.Create && !errors.Is(err, fs.ErrNotExist):
-		return errors.New("the file appeared since polc read the repository; run polc fix again")
+		return errors.New("the file appeared since polc read the repository; run the command again")
 	case !c.Create && err != nil:
 		return err
 	case !c.Create && !bytes.Equal(old, c.Old):
-		return errors.New("the file changed since polc read it; run polc fix again")
+		return errors.New("the file changed since polc read it; run the command again")
 	}
 	tmp, err := tempName(name)
 	if err != nil {
