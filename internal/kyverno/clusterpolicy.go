@@ -280,9 +280,13 @@ func (clusterPolicyBackend) policy(repo *rule.Repo, p *Policy) (any, error) {
 		Metadata: objectMeta{Name: p.Name, Labels: policyLabels(), Annotations: annotations(repo, p, "1.13.0")}}
 	background := true
 	add := func(r *ModuleRule, cr cpRule) {
-		cp.Spec.Rules = append(cp.Spec.Rules, cr)
+		rules := []cpRule{cr}
 		if r.PodSecurity != "" && r.PodSecurity != module.Privileged {
-			cp.Spec.Rules = append(cp.Spec.Rules, cronJobAppArmor(cr, r))
+			rules = append(rules, cronJobAppArmor(cr, r))
+		}
+		for _, cr := range rules {
+			kindFirst(&cr)
+			cp.Spec.Rules = append(cp.Spec.Rules, cr)
 		}
 	}
 	done := map[string]bool{}

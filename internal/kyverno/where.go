@@ -73,10 +73,14 @@ func cpWhere(repo *rule.Repo, t *table, a module.Action) (cr cpRule, ok bool, er
 				MatchExpressions: []labelSelectorRequirement{{Key: rule.FluxNameLabel, Operator: "In", Values: fluxNames}}}}})
 		}
 		if len(names) > 0 {
-			match = append(match, resourceFilter{Resources: resourceDescription{Kinds: ks, Namespaces: in, Selector: &labelSelector{
-				MatchExpressions: []labelSelectorRequirement{
-					{Key: rule.FluxNameLabel, Operator: "NotIn", Values: t.fluxNames()},
-					{Key: repo.Config.ModuleLabel(), Operator: "In", Values: names}}}}})
+			// By module label when the Flux label names no module. When every module has action a,
+			// the entry above takes the rest: (flux in F) or (flux not in F and module in M) is
+			// (flux in F) or (module in M).
+			req := []labelSelectorRequirement{{Key: repo.Config.ModuleLabel(), Operator: "In", Values: names}}
+			if len(fluxNames) < len(t.fluxNames()) {
+				req = append([]labelSelectorRequirement{{Key: rule.FluxNameLabel, Operator: "NotIn", Values: t.fluxNames()}}, req...)
+			}
+			match = append(match, resourceFilter{Resources: resourceDescription{Kinds: ks, Namespaces: in, Selector: &labelSelector{MatchExpressions: req}}})
 		}
 	}
 	if len(match) == 0 {

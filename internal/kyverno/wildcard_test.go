@@ -3,6 +3,7 @@ package kyverno
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,6 +63,9 @@ func TestConditionsCompareLiterally(t *testing.T) {
 					case bool, float64, int, int64:
 						continue
 					}
+					if exactAnyIn(c) {
+						continue
+					}
 					if why, ok := stringConditions[p.Rule.ID]; ok {
 						if !known[p.Rule.ID] {
 							known[p.Rule.ID] = true
@@ -94,4 +98,26 @@ func forEachConditions(fes []cpForEach) []cpCondition {
 		cs = append(cs, forEachConditions(fe.ForEach)...)
 	}
 	return cs
+}
+
+// exactAnyIn reports whether c is an AnyIn condition that compares exactly (see kindFirst): a key
+// of anyInKey, without wildcards, and literal values.
+func exactAnyIn(c cpCondition) bool {
+	k, ok := c.Key.(string)
+	if c.Operator != "AnyIn" || !ok || !strings.HasPrefix(k, "{{ replace_all(replace_all(") || !strings.HasSuffix(k, ", '*', '#'), '?', '#') }}") {
+		return false
+	}
+	list, ok := c.Value.([]any)
+	if !ok {
+		return false
+	}
+	var values []string
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		values = append(values, s)
+	}
+	return literals(values)
 }
