@@ -10,6 +10,7 @@ import (
 
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"helm.sh/helm/v4/pkg/postrenderer"
+	"polc.dev/polc/internal/kschema"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/provider"
 	"sigs.k8s.io/kustomize/api/resmap"
@@ -147,6 +148,8 @@ func (k *kustomizeRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 	}
 	kustomizeMu.Lock()
 	defer kustomizeMu.Unlock()
+	release := kschema.Acquire(kschema.Builtin) // patches are strategic merge patches
+	defer release()
 	m, err := krusty.MakeKustomizer(&krusty.Options{
 		LoadRestrictions: kustypes.LoadRestrictionsNone,
 		PluginConfig:     kustypes.DisabledPluginConfig(),
@@ -193,6 +196,8 @@ func (c *commonRenderer) Run(in *bytes.Buffer) (*bytes.Buffer, error) {
 	if c.Labels == nil && c.Annotations == nil {
 		return in, nil
 	}
+	release := kschema.Acquire(kschema.None) // resource ids read the schema for a kind's scope
+	defer release()
 	f := resmap.NewFactory(provider.NewDefaultDepProvider().GetResourceFactory())
 	m, err := f.NewResMapFromBytes(in.Bytes())
 	if err != nil {

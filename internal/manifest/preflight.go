@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"polc.dev/polc/internal/kschema"
 	"polc.dev/polc/internal/module"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -38,6 +39,8 @@ type walk struct {
 	// extraIndex are more files or directories (relative) to index for the positions of the
 	// build's objects: the components that a Flux Kustomization adds.
 	extraIndex []string
+	// schema is how the build uses kustomize's OpenAPI schema.
+	schema kschema.Use
 }
 
 // source returns the parsed kustomization file kfile as this build reads it.
@@ -84,6 +87,7 @@ func (r *Renderer) preflight(dir string, w *walk) (cost, *RenderError) {
 		return *c, nil
 	}
 	k := f.Docs[0].Node.Copy()
+	w.schema = max(w.schema, kschema.Of(k))
 	remotes := len(w.remotes)
 	for _, field := range kustomizationRefs {
 		if err := r.filterRefs(k, field, dir, kfile, w, c); err != nil {

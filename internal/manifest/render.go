@@ -11,12 +11,12 @@ import (
 	"sync"
 	"time"
 
+	"polc.dev/polc/internal/kschema"
 	"polc.dev/polc/internal/module"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/api/types"
 	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
-	"sigs.k8s.io/kustomize/kyaml/openapi"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -157,6 +157,8 @@ func (r *Renderer) buildObjects(ctx context.Context, dir, mod string, w *walk, o
 	}
 	index := r.index(dir, w.extraIndex)
 	objs := make([]*Object, 0, resMap.Size())
+	release := kschema.Acquire(kschema.None) // CurId reads the schema for the kind's scope
+	defer release()
 	for _, res := range resMap.Resources() {
 		stripInternal(&res.RNode)
 		node := &res.RNode
@@ -199,12 +201,6 @@ func (r *Renderer) SubstituteObjects(objs []*Object, vars map[string]string, pos
 	return objs, nil
 }
 
-// schemaOnce parses kustomize's built-in OpenAPI schema before the first build. kyaml parses it
-// lazily, on the first use that needs more than its precomputed namespace scopes, and reads the
-// result elsewhere without its lock: two builds at once (polc renders modules in parallel) would
-// race on it.
-var schemaOnce sync.Once
-
 // build runs krusty on the absolute directory abs, over the read-only repository view with the
 // overlay of kustomizations without remote references. krusty cannot be interrupted: past the
 // deadline, build returns an error and leaves the build to finish (or the process to end) on its
@@ -219,11 +215,13 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration,
 		m   resmap.ResMap
 		err error
 	}
-	schemaOnce.Do(func() { openapi.Schema() })
 	done := make(chan result, 1)
 	go func() {
-		m, err := krusty.MakeKustomizer(opts).Run(newRepoFSOf(r.Root, r.Files, w.overlaid(r), r.Sources), abs)
-		done <- result{m, err}
+		var res result
+		release := kschema.Acquire(w.schema)
+		res.m, res.err = krusty.MakeKustomizer(opts).Run(newRepoFSOf(r.Root, r.Files, w.overlaid(r), r.Sources), abs)
+		release()
+		done <- res
 	}()
 	select {
 	case res := <-done:
