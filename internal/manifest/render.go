@@ -218,10 +218,17 @@ func (r *Renderer) build(ctx context.Context, abs string, timeout time.Duration,
 	done := make(chan result, 1)
 	go func() {
 		var res result
+		defer func() { done <- res }()
 		release := kschema.Acquire(w.schema)
+		defer release()
+		defer func() {
+			// kustomize panics on some input (a kustomization's openapi schema that does not
+			// parse): that is the module's render error, not the end of the run.
+			if p := recover(); p != nil {
+				res = result{err: fmt.Errorf("kustomize failed: %v", p)}
+			}
+		}()
 		res.m, res.err = krusty.MakeKustomizer(opts).Run(newRepoFSOf(r.Root, r.Files, w.overlaid(r), r.Sources), abs)
-		release()
-		done <- res
 	}()
 	select {
 	case res := <-done:

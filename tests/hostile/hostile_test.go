@@ -144,6 +144,19 @@ func TestHostile(t *testing.T) {
 			wantCode: 0,
 			want:     []string{"kind: Service", "module/remote"},
 		},
+		{
+			name: "a kustomization's openapi schema that does not parse is the module's render error, not a crash",
+			files: map[string]string{
+				"modules/apps/media/kustomization.yaml": mediaKustomization("widget.yaml") + "openapi:\n  path: bad.json\n",
+				"modules/apps/media/bad.json":           "{not json\n",
+				// A kind outside kustomize's precomputed scopes makes it parse the schema.
+				"modules/apps/media/widget.yaml": "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: media\n",
+			},
+			args:     []string{"check"},
+			wantCode: 1,
+			want:     []string{"modules/apps/media/kustomization.yaml: error module/render: kustomize failed: invalid schema file"},
+			wantNot:  []string{"panic", "goroutine"},
+		},
 		// Rego policies.
 		{
 			name:     "http.send is refused at load time",
