@@ -148,13 +148,13 @@ func matchCondition(repo *rule.Repo, p *Policy) string {
 			}
 		}
 	}
-	in := func(e string, set map[string]bool) string {
+	list := func(set map[string]bool) string {
 		var out []string
 		for k := range set {
 			out = append(out, k)
 		}
 		sort.Strings(out)
-		return celIn(e, out)
+		return expr.CELStrings(out)
 	}
 	var parts []string
 	var keys []string
@@ -163,30 +163,15 @@ func matchCondition(repo *rule.Repo, p *Policy) string {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		parts = append(parts, in(expr.CELLabel(k), labels[k]))
+		parts = append(parts, expr.CELLabel(k)+" in "+list(labels[k]))
 	}
 	if len(namespaces) > 0 {
-		parts = append(parts, in(`object.metadata.?namespace.orValue("")`, namespaces))
+		parts = append(parts, `object.metadata.?namespace.orValue("") in `+list(namespaces))
 	}
 	if len(names) > 0 {
-		parts = append(parts, in(`object.metadata.?name.orValue("")`, names))
+		parts = append(parts, `object.metadata.?name.orValue("") in `+list(names))
 	}
 	return strings.Join(parts, " || ")
-}
-
-// celIn is the CEL condition that the value of expression e is one of values. A list literal
-// (e in [...]) costs the parser and the type checker per element, and the Kyverno CLI compiles
-// every policy again for every object; so values without a newline are one string literal,
-// "\nA\nB\n", which e, as a string, followed and preceded by a newline, is in. A value of e with
-// a newline could match two values together: the match condition is a filter that may let more
-// objects through (the exact scopes are in the rule variables), never fewer.
-func celIn(e string, values []string) string {
-	for _, v := range values {
-		if strings.Contains(v, "\n") {
-			return e + " in " + expr.CELStrings(values)
-		}
-	}
-	return "cel.bind(v, " + e + `, type(v) == string && ` + expr.CELString("\n"+strings.Join(values, "\n")+"\n") + `.contains("\n" + v + "\n"))`
 }
 
 // resourceRules lists the resources a policy's rules match, one entry per API group.
