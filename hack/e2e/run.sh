@@ -264,7 +264,8 @@ if [ $# -eq 0 ]; then
   rc=0
   go test -tags e2e -count=1 -v -timeout 10m -run '^TestKyvernoAdmission$' ./tests/e2e/ 2>&1 | tee "$E2E_DIR/logs/kyverno-admission.log" || rc=$?
   kyverno_summary=$(sed -n 's/.*kyverno_test.go:[0-9]*: \(polc test --kyverno: .*\)/\1/p' "$E2E_DIR/logs/kyverno-admission.log")
-  if [ "$rc" -ne 0 ]; then
+  # No summary line with exit status 0 is a test that did not run (renamed, or "no tests to run").
+  if [ "$rc" -ne 0 ] || [ -z "$kyverno_summary" ]; then
     echo "the module tests with admission failed" >&2
     kyverno_summary="polc test --kyverno: FAILED (see $E2E_DIR/logs/kyverno-admission.log)"
     failed=$((failed + 1))
@@ -300,7 +301,7 @@ if [ $# -eq 0 ]; then
   rc=0
   go test -tags e2e -count=1 -v -timeout 15m -run TestModuleTests ./tests/e2e/ 2>&1 | tee "$E2E_DIR/logs/moduletests.log" || rc=$?
   module_summary=$(sed -n 's/.*apitest_test.go:[0-9]*: \(polc test: starter catalog.*\)/\1/p' "$E2E_DIR/logs/moduletests.log")
-  if [ "$rc" -ne 0 ]; then
+  if [ "$rc" -ne 0 ] || [ -z "$module_summary" ]; then
     echo "the module tests failed" >&2
     module_summary="module tests: FAILED (see $E2E_DIR/logs/moduletests.log)"
     failed=$((failed + 1))
