@@ -183,24 +183,46 @@ func (r *run) apply(ctx context.Context, s Step, o *manifest.Object) {
 		return
 	}
 	ri := r.c.dyn.Resource(mapping.Resource).Namespace(ns)
-	if cur, err := ri.Get(ctx, o.Ref.Name, metav1.GetOptions{}); err == nil {
-		if cur.GetLabels()[RunLabel] != r.c.opt.RunID {
-			r.res.Errors = append(r.res.Errors, newProblem(o, "exists in the cluster and was not created by this test run: left untouched", "").String())
-			return
-		}
-	} else if !apierrors.IsNotFound(err) {
+	if err := r.claim(ctx, ri, o.Ref.Name); err != nil {
 		r.res.Errors = append(r.res.Errors, newProblem(o, err.Error(), "").String())
 		return
 	}
-	force := true
-	_, err = ri.Patch(ctx, o.Ref.Name, types.ApplyPatchType, body, metav1.PatchOptions{
-		FieldManager: fieldManager, Force: &force, FieldValidation: "Strict"})
-	if err != nil {
+	if err := r.serverApply(ctx, ri, created{gvr: mapping.Resource, namespace: ns, name: o.Ref.Name, kind: o.Ref.Kind}, body); err != nil {
 		r.res.Rejected = append(r.res.Rejected, rejection(o, err))
 		return
 	}
 	r.res.Applied++
-	r.created = append(r.created, created{gvr: mapping.Resource, namespace: ns, name: o.Ref.Name, kind: o.Ref.Kind})
+}
+
+// errNotOurs is claim's error for an object that exists without the run's label.
+var errNotOurs = errors.New("exists in the cluster and was not created by this test run: left untouched")
+
+// claim checks that the object name of ri is absent or was created by this run: an object that
+// exists without the run's label is errNotOurs (polc never applies over it); an error reading it
+// is returned as it is.
+func (r *run) claim(ctx context.Context, ri dynamic.ResourceInterface, name string) error {
+	cur, err := ri.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return err
+	case cur.GetLabels()[RunLabel] != r.c.opt.RunID:
+		return errNotOurs
+	}
+	return nil
+}
+
+// serverApply applies body as the object c of ri with server-side apply and strict field
+// validation, and records c for the run's cleanup.
+func (r *run) serverApply(ctx context.Context, ri dynamic.ResourceInterface, c created, body []byte) error {
+	force := true
+	if _, err := ri.Patch(ctx, c.name, types.ApplyPatchType, body, metav1.PatchOptions{
+		FieldManager: fieldManager, Force: &force, FieldValidation: "Strict"}); err != nil {
+		return err
+	}
+	r.created = append(r.created, c)
+	return nil
 }
 
 // groupName names an API group in messages; the core group is "core".

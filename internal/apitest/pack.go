@@ -12,11 +12,9 @@ import (
 	"strings"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"polc.dev/polc/internal/genfiles"
 	"sigs.k8s.io/yaml"
@@ -214,19 +212,15 @@ func (p *InstalledPack) apply(ctx context.Context, o PackObject, m *meta.RESTMap
 		return fmt.Errorf("%s: %w", o, err)
 	}
 	ri := p.r.c.dyn.Resource(m.Resource).Namespace(ns)
-	if cur, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{}); err == nil {
-		if cur.GetLabels()[RunLabel] != p.r.c.opt.RunID {
-			return fmt.Errorf("%s exists in the cluster and was not created by this test run: left untouched (the cluster has a policy pack installed already)", o)
-		}
-	} else if !apierrors.IsNotFound(err) {
+	switch err := p.r.claim(ctx, ri, obj.GetName()); {
+	case errors.Is(err, errNotOurs):
+		return fmt.Errorf("%s %w (the cluster has a policy pack installed already)", o, err)
+	case err != nil:
 		return fmt.Errorf("%s: %w", o, err)
 	}
-	force := true
-	if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{
-		FieldManager: fieldManager, Force: &force, FieldValidation: "Strict"}); err != nil {
+	if err := p.r.serverApply(ctx, ri, created{gvr: m.Resource, namespace: ns, name: obj.GetName(), kind: obj.GetKind()}, body); err != nil {
 		return fmt.Errorf("apply %s: %w", o, err)
 	}
-	p.r.created = append(p.r.created, created{gvr: m.Resource, namespace: ns, name: obj.GetName(), kind: obj.GetKind()})
 	return nil
 }
 
